@@ -1,0 +1,81 @@
+"""Typed errors shared by the API, the dispatcher, the worker and the engine.
+
+Every error that can end a job has a stable machine-readable ``code`` (shown to users as
+``error.code``) and a human message. HTTP mapping lives in one place: ``functions/api``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # input problems (the user's fault; the job ends ``failed`` and is not retried)
+    INPUT_EMPTY = "input_empty"
+    INPUT_CORRUPT = "input_corrupt"
+    INPUT_UNSUPPORTED = "input_unsupported"
+    INPUT_NO_AUDIO = "input_no_audio"
+    INPUT_SILENT = "input_silent"
+    INPUT_TOO_LARGE = "input_too_large"
+    INPUT_TOO_LONG = "input_too_long"
+    INPUT_UNREACHABLE = "input_unreachable"
+    INPUT_FORBIDDEN = "input_forbidden"
+    # platform problems
+    WORKER_CRASHED = "worker_crashed"
+    WORKER_TIMEOUT = "worker_timeout"
+    LAUNCH_FAILED = "launch_failed"
+    INTERNAL = "internal_error"
+
+
+class DiaristError(Exception):
+    """Base of every error Diarist raises on purpose."""
+
+    code: ErrorCode = ErrorCode.INTERNAL
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class AudioInputError(DiaristError):
+    """The input cannot be diarized: empty, corrupt, not audio, over a limit, unreachable ..."""
+
+    code = ErrorCode.INPUT_CORRUPT
+
+
+class JobNotFound(DiaristError):
+    """No such job for this tenant (another tenant's job is 'not found' too)."""
+
+
+class InvalidTransition(DiaristError):
+    """A job status change that the transition table, or the stored state, does not allow."""
+
+
+class ValidationFailed(DiaristError):
+    """Bad request input. ``errors`` names each field: [{field, message}]."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class Unauthorized(DiaristError):
+    """Missing or invalid API key."""
+
+
+class Conflict(DiaristError):
+    """Idempotency-Key reused with another body, or a state conflict."""
+
+
+class PayloadTooLarge(DiaristError):
+    """Request body over the API Gateway limit, or input over 1 GiB."""
+
+
+class Throttled(DiaristError):
+    """Too many requests; ``retry_after_s`` goes into Retry-After."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -1,0 +1,148 @@
+"""The job: its statuses, the allowed transitions between them, and the stored record.
+
+Statuses follow pyannoteAI: ``pending -> created -> running -> succeeded | failed | canceled``.
+
+- ``pending``: accepted and queued, no GPU job yet.
+- ``created``: the dispatcher launched a container job (Batch/ECS/local worker).
+- ``running``: the worker started processing.
+- terminal: ``succeeded``, ``failed``, ``canceled``. Nothing leaves a terminal status.
+
+The Phonexia dialect's task states are a *view* of the same status (``phonexia_state``).
+The table below is enforced in DynamoDB by conditional writes (see ``adapters.dynamo_jobs``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from diarist.domain.errors import ErrorCode, InvalidTransition
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    CREATED = "created"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES: frozenset[JobStatus] = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}
+)
+
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.CREATED, JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELED}),
+    JobStatus.CREATED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELED}),
+    JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}),
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELED: frozenset(),
+}
+# PENDING -> RUNNING is allowed because a worker may start before the dispatcher's
+# "created" write lands (the write is then refused, which is fine).
+
+
+def can_transition(current: JobStatus, new: JobStatus) -> bool:
+    return new in ALLOWED_TRANSITIONS[current]
+
+
+def sources_of(new: JobStatus) -> frozenset[JobStatus]:
+    """The statuses from which ``new`` may be reached (used to build conditional writes)."""
+    return frozenset(s for s, targets in ALLOWED_TRANSITIONS.items() if new in targets)
+
+
+def check_transition(current: JobStatus, new: JobStatus) -> None:
+    if not can_transition(current, new):
+        raise InvalidTransition(f"job cannot go from {current.value} to {new.value}")
+
+
+PhonexiaState = Literal["pending", "running", "done", "failed", "rejected"]
+
+
+def phonexia_state(status: JobStatus, error_code: str | None = None) -> PhonexiaState:
+    """Phonexia's task state for a job status. Input errors show as ``rejected``."""
+    if status in (JobStatus.PENDING, JobStatus.CREATED):
+        return "pending"
+    if status is JobStatus.RUNNING:
+        return "running"
+    if status is JobStatus.SUCCEEDED:
+        return "done"
+    if status is JobStatus.FAILED and error_code and error_code.startswith("input_"):
+        return "rejected"
+    return "failed"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobError(BaseModel):
+    code: ErrorCode | str
+    message: str
+
+
+class WebhookAttempt(BaseModel):
+    """One webhook delivery attempt, recorded on the job and shown by GET /v1/jobs/{id}."""
+
+    at: datetime
+    attempt: int
+    status_code: int | None = Field(default=None, alias="statusCode")
+    latency_ms: int | None = Field(default=None, alias="latencyMs")
+    error: str | None = None
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class JobParams(BaseModel):
+    """What the diarization should do. Same for every dialect and for S3-triggered jobs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_speakers: int | None = Field(default=None, ge=1)
+    min_speakers: int | None = Field(default=None, ge=1)
+    max_speakers: int | None = Field(default=None, ge=1)
+    confidence: bool = False
+    turn_level_confidence: bool = False
+    exclusive: bool = False
+    channel_mode: Literal["split", "mix"] = "mix"
+
+
+JobSource = Literal["api", "phonexia", "s3"]
+
+
+class Job(BaseModel):
+    """The job record as stored (DynamoDB item, minus the key attributes the adapter adds)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str
+    tenant_id: str
+    status: JobStatus = JobStatus.PENDING
+    source: JobSource = "api"
+    input_url: str = Field(description="s3://bucket/key or https://... (media:// is resolved at submit)")
+    params: JobParams = Field(default_factory=JobParams)
+    webhook_url: str | None = None
+    webhook_status_only: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: int = Field(default=0, ge=0, le=100)
+    warnings: list[str] = Field(default_factory=list)
+    error: JobError | None = None
+    launch_id: str | None = Field(default=None, description="Batch/ECS/local job id of the container job")
+    result_location: str | None = Field(default=None, description="s3://bucket/key of the result JSON")
+    result_prefix: str | None = Field(default=None, description="where extra result files go (s3 trigger)")
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    webhook_delivery: Literal["none", "pending", "delivered", "failed"] = "none"
+    webhook_attempts: list[WebhookAttempt] = Field(default_factory=list)
+    expires_at: int | None = Field(default=None, description="epoch seconds; DynamoDB TTL")

@@ -1,0 +1,45 @@
+"""Names shared by the CDK stack, local mode and the tests: one place, no copies.
+
+Environment variables are read by ``diarist.settings``; CDK sets them on each function
+and local mode sets them in-process.
+"""
+
+from __future__ import annotations
+
+# DynamoDB single-table design (one table for jobs, API keys and idempotency records).
+TABLE_PK = "pk"
+TABLE_GSI_TENANT = "by_tenant"
+TABLE_GSI_PK = "gsi1pk"
+TABLE_GSI_SK = "gsi1sk"
+TABLE_TTL_ATTRIBUTE = "expires_at"
+
+JOB_KEY_PREFIX = "JOB#"
+APIKEY_KEY_PREFIX = "KEY#"
+IDEMPOTENCY_KEY_PREFIX = "IDEM#"
+TENANT_KEY_PREFIX = "TENANT#"
+
+# S3 layout.
+INCOMING_PREFIX = "incoming/"  # incoming/<tenant>/<name>: an upload here starts a job by itself
+MEDIA_PREFIX = "media/"  # media/<tenant>/<key>: media:// inputs and Phonexia uploads
+RESULTS_PREFIX = "results/"  # results/<tenant>/<job or source name>...
+
+# EventBridge.
+EVENT_SOURCE = "diarist"
+
+# Default resource names used by local mode (CDK lets CloudFormation name them).
+LOCAL_TABLE = "diarist-jobs"
+LOCAL_JOB_QUEUE = "diarist-jobs"
+LOCAL_JOB_DLQ = "diarist-jobs-dlq"
+LOCAL_WEBHOOK_QUEUE = "diarist-webhooks"
+LOCAL_WEBHOOK_DLQ = "diarist-webhooks-dlq"
+LOCAL_INGEST_QUEUE = "diarist-ingest"
+LOCAL_MEDIA_BUCKET = "diarist-media"
+LOCAL_RESULTS_BUCKET = "diarist-results"
+LOCAL_EVENT_BUS = "diarist"
+WEBHOOK_SECRET_PREFIX = "diarist/webhook/"  # + tenant id
+
+# Limits (the seeds: 1 GiB, 24 h).
+MAX_INPUT_BYTES = 1 << 30
+MAX_INPUT_SECONDS = 24 * 3600
+API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
+RESULT_RETENTION_DAYS_DEFAULT = 1

@@ -1,0 +1,117 @@
+"""Configuration as pydantic settings, read from the environment and checked at start-up.
+
+No silent defaults for anything that names a resource: a missing variable fails fast with the
+variable's name. Each function composes only what it needs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal, TypeVar
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIARIST_", extra="ignore", frozen=True)
+
+
+class StoreSettings(_Base):
+    table_name: str = Field(description="DynamoDB single table (jobs, API keys, idempotency)")
+    media_bucket: str = Field(description="Inputs: media://, Phonexia uploads, incoming/ (S3 trigger)")
+    results_bucket: str
+    retention_days: int = Field(default=1, ge=1, le=3650)
+
+
+class QueueSettings(_Base):
+    job_queue_url: str
+
+
+class EventSettings(_Base):
+    event_bus_name: str
+
+
+class NetworkPolicySettings(_Base):
+    """SSRF policy for input URLs and webhooks. Only local mode turns these on."""
+
+    allow_http: bool = False
+    allow_private_networks: bool = False
+
+
+class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySettings):
+    allowed_input_buckets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    result_inline_max_bytes: int = Field(default=256 * 1024, ge=0)
+    presign_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    public_base_url: str | None = Field(default=None, description="For X-Location; else from the request")
+
+    @field_validator("allowed_input_buckets", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [b.strip() for b in v.split(",") if b.strip()]
+        return v
+
+
+class LauncherSettings(_Base):
+    launcher: Literal["batch", "ecs", "local"]
+    batch_job_queue: str | None = None
+    batch_job_definition: str | None = None
+    ecs_cluster: str | None = None
+    ecs_task_definition: str | None = None
+    ecs_subnets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ecs_container_name: str = "worker"
+    local_launch_dir: str | None = Field(default=None, description="local mode: where launch requests go")
+
+    @field_validator("ecs_subnets", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [b.strip() for b in v.split(",") if b.strip()]
+        return v
+
+    def model_post_init(self, __context: object) -> None:
+        needed = {
+            "batch": ("batch_job_queue", "batch_job_definition"),
+            "ecs": ("ecs_cluster", "ecs_task_definition"),
+            "local": ("local_launch_dir",),
+        }[self.launcher]
+        missing = [f"DIARIST_{n.upper()}" for n in needed if not getattr(self, n)]
+        if missing:
+            raise ValueError(f"launcher={self.launcher} needs {', '.join(missing)}")
+
+
+class DispatcherSettings(StoreSettings, LauncherSettings):
+    pass
+
+
+class WebhookSettings(StoreSettings, EventSettings, NetworkPolicySettings):
+    webhook_queue_url: str
+    webhook_secret_prefix: str = "diarist/webhook/"
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_delays_s: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [0, 60, 300])
+
+    @field_validator("webhook_retry_delays_s", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [int(x) for x in v.split(",") if x.strip()]
+        return v
+
+
+class IngestSettings(StoreSettings, QueueSettings):
+    pass
+
+
+class WorkerSettings(StoreSettings, EventSettings, NetworkPolicySettings):
+    pass
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+@lru_cache(maxsize=None)
+def load(cls: type[S]) -> S:
+    """Read and check settings once per warm container. Raises with the missing variables' names."""
+    return cls()
