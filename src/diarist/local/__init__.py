@@ -1,0 +1,1 @@
+"""Local mode: the same handlers and worker on one machine, against moto server."""

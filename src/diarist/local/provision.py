@@ -1,0 +1,142 @@
+"""Create, on the emulator, the resources the CDK stack defines (names from ``diarist.resources``).
+
+Used by local mode and by the integration tests, so both run against the same shapes as AWS:
+the single table with its GSI and TTL, the queues with their DLQs, the buckets with EventBridge
+notifications, the event bus and the rules that route to queues.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from diarist import resources as R
+from diarist.adapters.aws import client
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    table: str
+    media_bucket: str
+    results_bucket: str
+    event_bus: str
+    job_queue_url: str
+    job_dlq_url: str
+    webhook_queue_url: str
+    webhook_dlq_url: str
+    ingest_queue_url: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        """The DIARIST_* variables every function and the worker read (see ``diarist.settings``)."""
+        env = {
+            "DIARIST_TABLE_NAME": self.table,
+            "DIARIST_MEDIA_BUCKET": self.media_bucket,
+            "DIARIST_RESULTS_BUCKET": self.results_bucket,
+            "DIARIST_EVENT_BUS_NAME": self.event_bus,
+            "DIARIST_JOB_QUEUE_URL": self.job_queue_url,
+            "DIARIST_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
+            "DIARIST_WEBHOOK_SECRET_PREFIX": R.WEBHOOK_SECRET_PREFIX,
+            "DIARIST_ALLOWED_INPUT_BUCKETS": self.media_bucket,
+        }
+        env.update(self.extra_env)
+        return env
+
+
+def _queue(sqs: Any, name: str, *, visibility_s: int, dlq_arn: str | None = None) -> str:
+    attrs = {"VisibilityTimeout": str(visibility_s)}
+    if dlq_arn:
+        attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
+    return str(sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"])
+
+
+def _arn(sqs: Any, url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
+def provision(prefix: str = "") -> LocalResources:
+    """Create everything (idempotent). ``prefix`` keeps parallel test sessions apart."""
+    ddb, sqs, s3, events = client("dynamodb"), client("sqs"), client("s3"), client("events")
+    table = prefix + R.LOCAL_TABLE
+    existing = ddb.list_tables().get("TableNames", [])
+    if table not in existing:
+        ddb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": R.TABLE_PK, "AttributeType": "S"},
+                {"AttributeName": R.TABLE_GSI_PK, "AttributeType": "S"},
+                {"AttributeName": R.TABLE_GSI_SK, "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": R.TABLE_PK, "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": R.TABLE_GSI_TENANT,
+                    "KeySchema": [
+                        {"AttributeName": R.TABLE_GSI_PK, "KeyType": "HASH"},
+                        {"AttributeName": R.TABLE_GSI_SK, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        ddb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": R.TABLE_TTL_ATTRIBUTE},
+        )
+
+    job_dlq = _queue(sqs, prefix + R.LOCAL_JOB_DLQ, visibility_s=30)
+    job_q = _queue(sqs, prefix + R.LOCAL_JOB_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, job_dlq))
+    wh_dlq = _queue(sqs, prefix + R.LOCAL_WEBHOOK_DLQ, visibility_s=30)
+    wh_q = _queue(sqs, prefix + R.LOCAL_WEBHOOK_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, wh_dlq))
+    ingest_q = _queue(sqs, prefix + R.LOCAL_INGEST_QUEUE, visibility_s=30)
+
+    media, results = prefix + R.LOCAL_MEDIA_BUCKET, prefix + R.LOCAL_RESULTS_BUCKET
+    for bucket in (media, results):
+        try:
+            s3.create_bucket(Bucket=bucket)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+    s3.put_bucket_notification_configuration(
+        Bucket=media, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+
+    bus = prefix + R.LOCAL_EVENT_BUS
+    if bus not in [b["Name"] for b in events.list_event_buses().get("EventBuses", [])]:
+        events.create_event_bus(Name=bus)
+    # Job finished (our bus) -> webhook queue.
+    events.put_rule(
+        Name=prefix + "diarist-job-finished",
+        EventBusName=bus,
+        EventPattern=json.dumps({"source": [R.EVENT_SOURCE], "detail-type": [{"prefix": "Diarization Job"}]}),
+    )
+    events.put_targets(
+        Rule=prefix + "diarist-job-finished",
+        EventBusName=bus,
+        Targets=[{"Id": "webhooks", "Arn": _arn(sqs, wh_q)}],
+    )
+    # S3 object created under incoming/ (S3 sends to the default bus) -> ingest queue.
+    events.put_rule(
+        Name=prefix + "diarist-incoming",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": [media]}, "object": {"key": [{"prefix": R.INCOMING_PREFIX}]}},
+            }
+        ),
+    )
+    events.put_targets(Rule=prefix + "diarist-incoming", Targets=[{"Id": "ingest", "Arn": _arn(sqs, ingest_q)}])
+
+    return LocalResources(
+        table=table,
+        media_bucket=media,
+        results_bucket=results,
+        event_bus=bus,
+        job_queue_url=job_q,
+        job_dlq_url=job_dlq,
+        webhook_queue_url=wh_q,
+        webhook_dlq_url=wh_dlq,
+        ingest_queue_url=ingest_q,
+    )
