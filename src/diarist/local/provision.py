@@ -7,6 +7,7 @@ notifications, the event bus and the rules that route to queues.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,10 +95,8 @@ def provision(prefix: str = "") -> LocalResources:
 
     media, results = prefix + R.LOCAL_MEDIA_BUCKET, prefix + R.LOCAL_RESULTS_BUCKET
     for bucket in (media, results):
-        try:
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(Bucket=bucket)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
     s3.put_bucket_notification_configuration(
         Bucket=media, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
