@@ -1,0 +1,172 @@
+"""Job lifecycle helpers shared by the dispatcher, the worker, the failure handlers and the API.
+
+Every status change goes through the store's conditional writes, so two parties racing (a worker
+finishing while the user cancels, a Batch failure event arriving after the worker reported) can
+never both win: the loser's write is refused and it does nothing else.
+
+- ``finish_job``: the one way to end a job. A terminal transition plus exactly one
+  ``JobFinishedDetail`` on the event bus, published only by the party whose write won.
+- ``mark_running``: ``pending|created -> running`` (or resume a job a retried attempt already
+  marked running).
+- ``report_progress`` / ``ProgressReporter``: throttled progress writes that only land while the
+  job is running; a refused write tells the worker that the job was canceled or failed meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from diarist.domain.errors import DiaristError, ErrorCode, InvalidTransition, JobNotFound
+from diarist.domain.jobs import Job, JobError, JobStatus, utcnow
+from diarist.domain.messages import JobFinishedDetail
+from diarist.ports import EventBus, JobStore
+
+log = logging.getLogger(__name__)
+
+
+def to_job_error(error: JobError | DiaristError | tuple[ErrorCode | str, str]) -> JobError:
+    """Normalise what callers have at hand (a typed error, a (code, message) pair) to ``JobError``."""
+    if isinstance(error, JobError):
+        return error
+    if isinstance(error, DiaristError):
+        return JobError(code=error.code, message=error.message)
+    code, message = error
+    return JobError(code=code, message=message)
+
+
+def finish_job(
+    store: JobStore,
+    events: EventBus,
+    job_id: str,
+    status: JobStatus,
+    *,
+    error: JobError | DiaristError | tuple[ErrorCode | str, str] | None = None,
+    result_location: str | None = None,
+    **changes: Any,
+) -> Job | None:
+    """End a job: conditional terminal transition, then one completion event.
+
+    Returns the updated job, or ``None`` when the store refused the write (the job is already
+    terminal, e.g. canceled; or ``status`` cannot be reached from its current status, e.g.
+    ``succeeded`` from ``pending``; or the job no longer exists). Nothing is published then:
+    whoever ended the job first already published its event.
+    """
+    if not status.is_terminal:
+        raise ValueError(f"finish_job needs a terminal status, not {status.value}")
+    job_error = to_job_error(error) if error is not None else None
+    if job_error is not None:
+        changes["error"] = job_error
+    if result_location is not None:
+        changes["result_location"] = result_location
+    try:
+        job = store.transition(job_id, status, **changes)
+    except InvalidTransition as e:
+        log.info("finish_job refused", extra={"job_id": job_id, "status": status.value, "reason": str(e)})
+        return None
+    except JobNotFound:
+        log.warning("finish_job on a missing job", extra={"job_id": job_id, "status": status.value})
+        return None
+    events.job_finished(
+        JobFinishedDetail(
+            job_id=job.job_id,
+            tenant_id=job.tenant_id,
+            status=job.status,
+            output_location=job.result_location,
+            error=job.error,
+        )
+    )
+    return job
+
+
+def fail_job(
+    store: JobStore, events: EventBus, job_id: str, code: ErrorCode | str, message: str, **changes: Any
+) -> Job | None:
+    """Shorthand for ``finish_job(..., JobStatus.FAILED, error=(code, message))``."""
+    return finish_job(store, events, job_id, JobStatus.FAILED, error=(code, message), **changes)
+
+
+def mark_running(store: JobStore, job_id: str, *, allow_resume: bool = True, **changes: Any) -> Job | None:
+    """``pending|created -> running``. Returns the job, or ``None`` if it must not run.
+
+    ``None`` means the job is terminal (canceled before the worker started, or already failed by a
+    failure handler) or missing. With ``allow_resume`` a job that is already ``running`` (a Batch
+    retry attempt after a spot reclaim) is taken over: progress restarts from 0.
+    """
+    try:
+        return store.transition(job_id, JobStatus.RUNNING, **changes)
+    except JobNotFound:
+        return None
+    except InvalidTransition:
+        pass
+    if not allow_resume:
+        return None
+    try:
+        return store.update(job_id, only_if_status=[JobStatus.RUNNING], progress=0, **changes)
+    except (InvalidTransition, JobNotFound):
+        return None
+
+
+def report_progress(store: JobStore, job_id: str, percent: int) -> Job | None:
+    """Write ``progress`` (clamped to 0..99) only while the job is running.
+
+    Returns ``None`` when the write is refused: the job is no longer running (canceled or failed
+    meanwhile), and the caller should stop working on it.
+    """
+    percent = max(0, min(99, int(percent)))  # 100 is written by the success transition only
+    try:
+        return store.update(job_id, only_if_status=[JobStatus.RUNNING], progress=percent)
+    except (InvalidTransition, JobNotFound):
+        return None
+
+
+class ProgressReporter:
+    """Throttled ``report_progress``: writes at most when ``min_step`` percent were gained or
+    ``min_interval_s`` seconds passed since the last write (the latter doubles as a heartbeat that
+    notices a cancel during a long step). Progress never goes backwards.
+
+    Calling it returns ``False`` once a write was refused (the job stopped running); it keeps
+    returning ``False`` afterwards without touching the store again.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        job_id: str,
+        *,
+        min_interval_s: float = 10.0,
+        min_step: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.min_interval_s = min_interval_s
+        self.min_step = min_step
+        self._clock = clock
+        self._last_written = 0
+        self._last_at = clock()
+        self.writes = 0
+        self.still_running = True
+
+    def __call__(self, percent: float) -> bool:
+        if not self.still_running:
+            return False
+        pct = max(self._last_written, max(0, min(99, int(percent))))
+        now = self._clock()
+        if pct - self._last_written < self.min_step and now - self._last_at < self.min_interval_s:
+            return True
+        self.writes += 1
+        if report_progress(self.store, self.job_id, pct) is None:
+            self.still_running = False
+            return False
+        self._last_written, self._last_at = pct, now
+        return True
+
+
+def elapsed_s(job: Job) -> float | None:
+    """Seconds since the job started running (for logs and metrics)."""
+    if job.started_at is None:
+        return None
+    return (utcnow() - job.started_at).total_seconds()
