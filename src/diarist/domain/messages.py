@@ -56,3 +56,30 @@ class WorkerSpec(BaseModel):
 
     def command(self) -> list[str]:
         return ["diarist", "worker", "--job-id", self.job_id, "--tenant-id", self.tenant_id]
+
+
+# --- Webhook delivery (issue #4) -------------------------------------------------------------
+
+WEBHOOK_RETRY_KIND = "diarist.webhook.retry"
+
+
+class WebhookRetryMessage(BaseModel):
+    """Body of a message the webhook delivery function puts back on its own queue.
+
+    The webhook queue also carries the EventBridge completion events themselves (the rule's
+    target); this model is told apart by ``kind``. ``attempt`` is the retry number within one
+    delivery round (0 = first try, sent as ``x-retry-num`` when > 0); ``seq`` is the index this
+    attempt takes in ``Job.webhook_attempts`` (the claim that stops duplicates); ``reason`` is why
+    the previous attempt failed (sent as ``x-retry-reason``) or ``redeliver`` for a round started
+    by ``POST /v1/jobs/{jobId}/webhook``.
+    """
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    kind: Literal["diarist.webhook.retry"] = "diarist.webhook.retry"
+    version: Literal[1] = 1
+    job_id: str = Field(alias="jobId")
+    tenant_id: str = Field(alias="tenantId")
+    attempt: int = Field(ge=0)
+    seq: int = Field(ge=0)
+    reason: str = ""

@@ -1,0 +1,8 @@
+"""Helpers for Diarist's users: ``from diarist.client import verify_signature``.
+
+Kept light (standard library only) so a webhook receiver can depend on it without boto3.
+"""
+
+from diarist.webhooks.signing import verify_signature
+
+__all__ = ["verify_signature"]
