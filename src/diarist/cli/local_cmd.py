@@ -1,0 +1,71 @@
+"""``diarist local``: the whole service on this machine (moto server + local worker), until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("local", help="run the service locally: API on localhost, no AWS account needed")
+    p.add_argument("--port", type=int, default=8000, help="API port on 127.0.0.1 (0 = any free port)")
+    p.add_argument("--api-key", help="use this API key (default: a new random one)")
+    p.add_argument("--webhook-secret", help="webhook signing secret (default: a new random one)")
+    p.add_argument("--data-dir", type=Path, help="keep jobs, uploads and results here between runs")
+    p.add_argument(
+        "--engine",
+        choices=["pyannote", "fake"],
+        default="pyannote",
+        help="'fake' skips the model: for trying the plumbing only",
+    )
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (each loads the model)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=_local)
+
+
+def _local(args: argparse.Namespace) -> int:
+    from diarist.local.runtime import LocalConfig, LocalDiarist
+
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    cfg = LocalConfig(
+        port=args.port,
+        api_key=args.api_key,
+        webhook_secret=args.webhook_secret,
+        data_dir=args.data_dir,
+        engine=args.engine,
+        workers=args.workers,
+    )
+    local = LocalDiarist(cfg)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        local.start()
+    except OSError as e:
+        print(f"diarist: error: cannot start local mode: {e}", file=sys.stderr)
+        return 1
+    try:
+        print(f"Diarist local mode is ready (engine: {args.engine}).", flush=True)
+        print(f"  API URL:        {local.api_url}", flush=True)
+        print(f"  API key:        {local.api_key}", flush=True)
+        print(f"  Webhook secret: {local.webhook_secret}", flush=True)
+        print(
+            f"Try:  DIARIST_API_URL={local.api_url} DIARIST_API_KEY={local.api_key} diarist submit audio.wav --wait",
+            flush=True,
+        )
+        print("Ctrl-C stops everything.", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        print("stopping ...", file=sys.stderr, flush=True)
+        local.stop()
+    return 0

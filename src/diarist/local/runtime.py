@@ -1,0 +1,241 @@
+"""Local mode: the whole service on one machine, no AWS account, no Docker.
+
+What runs where (the same handler and worker code as in AWS; nothing is reimplemented):
+
+- a moto server on 127.0.0.1 (a free port) speaks the AWS APIs; ``provision`` creates the
+  resources the CDK stack defines;
+- the API Lambda handler is served over real HTTP (``apigw.ApiGatewayServer``);
+- SQS pollers play Lambda's event-source mappings: job queue -> dispatcher, job DLQ -> the
+  dispatcher's DLQ handler, ingest queue (S3 ``incoming/`` events via EventBridge) -> ingest,
+  webhook queue (completion events via EventBridge) -> webhook delivery;
+- the dispatcher's launcher is the local one: the worker runs as a local CPU process in place
+  of AWS Batch, and a worker that dies without reporting is failed like Batch's state-change
+  handler does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+LOCAL_TENANT = "local"
+
+
+@dataclass
+class LocalConfig:
+    port: int = 0
+    api_key: str | None = None
+    webhook_secret: str | None = None
+    data_dir: Path | None = None
+    engine: str = "pyannote"  # or "fake" (tests of the plumbing)
+    workers: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalDiarist:
+    """Start with ``with LocalDiarist(LocalConfig()) as local: ...`` or ``start()`` / ``stop()``."""
+
+    def __init__(self, config: LocalConfig | None = None) -> None:
+        self.config = config or LocalConfig()
+        self.api_url = ""
+        self.api_key = ""
+        self.webhook_secret = ""
+        self.tenant_id = LOCAL_TENANT
+        self._moto: Any = None
+        self._api: Any = None
+        self._pollers: list[Any] = []
+        self._watch_stop = threading.Event()
+        self._watch: threading.Thread | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.resources: Any = None
+
+    # -- environment ------------------------------------------------------------------------------
+    def _setenv(self, values: dict[str, str]) -> None:
+        for k, v in values.items():
+            self._saved_env.setdefault(k, os.environ.get(k))
+            os.environ[k] = v
+
+    def _restore_env(self) -> None:
+        for k, v in self._saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        self._saved_env.clear()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> LocalDiarist:
+        from moto.server import ThreadedMotoServer
+
+        from diarist.adapters.aws import reset_clients
+        from diarist.settings import load
+
+        cfg = self.config
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self._tmp = tempfile.TemporaryDirectory(prefix="diarist-local-")
+        work = Path(self._tmp.name)
+        api_port = cfg.port or _free_port()
+        self.api_url = f"http://127.0.0.1:{api_port}"
+        self._setenv(
+            {
+                "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+                "POWERTOOLS_SERVICE_NAME": "diarist-local",
+                "POWERTOOLS_METRICS_NAMESPACE": "DiaristLocal",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+                "PYANNOTE_METRICS_ENABLED": "0",
+                "HF_HUB_OFFLINE": "1",
+            }
+        )
+        for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            if var in os.environ:
+                self._saved_env.setdefault(var, os.environ.pop(var))
+        reset_clients()
+        load.cache_clear()
+
+        from diarist.local.provision import provision
+
+        self.resources = provision()
+        self._setenv(self.resources.env())
+        self._setenv(
+            {
+                "DIARIST_LAUNCHER": "local",
+                "DIARIST_LOCAL_LAUNCH_DIR": str(work / "workers"),
+                "DIARIST_LOCAL_WORKERS": str(cfg.workers),
+                "DIARIST_ENGINE": cfg.engine,
+                # Local mode only: inputs and webhooks on this machine are allowed (plain http, loopback).
+                "DIARIST_ALLOW_HTTP": "true",
+                "DIARIST_ALLOW_PRIVATE_NETWORKS": "true",
+                "DIARIST_PUBLIC_BASE_URL": self.api_url,
+                **cfg.extra_env,
+            }
+        )
+        load.cache_clear()
+
+        if cfg.data_dir:
+            from diarist.local import state
+
+            restored = state.load(self.resources, cfg.data_dir)
+            if restored:
+                log.info("restored %d records from %s", restored, cfg.data_dir)
+
+        self._ensure_credentials()
+        self._start_api(api_port)
+        self._start_pollers()
+        self._watch = threading.Thread(target=self._watch_workers, name="worker-watch", daemon=True)
+        self._watch.start()
+        return self
+
+    def _ensure_credentials(self) -> None:
+        from diarist.services import apikeys, webhooks
+
+        cfg = self.config
+        table = os.environ["DIARIST_TABLE_NAME"]
+        self.api_key = apikeys.create_key(
+            table, tenant_id=self.tenant_id, name="local", plaintext=cfg.api_key
+        ).plaintext
+        self.webhook_secret = webhooks.ensure_signing_secret(
+            self.tenant_id, secret=cfg.webhook_secret or "whs_" + secrets.token_urlsafe(24)
+        )
+
+    def _start_api(self, port: int) -> None:
+        from functions.api.handler import lambda_handler
+
+        from diarist.local.apigw import ApiGatewayServer
+
+        self._api = ApiGatewayServer(lambda_handler, port=port)
+        self._api.start()
+
+    def _start_pollers(self) -> None:
+        from diarist.local.pollers import SqsPoller
+        from functions.dispatcher import dlq_handler
+        from functions.dispatcher import handler as dispatcher
+        from functions.ingest import handler as ingest
+        from functions.webhook import handler as webhook
+
+        r = self.resources
+        self._pollers = [
+            SqsPoller("dispatcher", r.job_queue_url, dispatcher.lambda_handler),
+            SqsPoller("dispatcher-dlq", r.job_dlq_url, dlq_handler.lambda_handler),
+            SqsPoller("ingest", r.ingest_queue_url, ingest.lambda_handler),
+            SqsPoller("webhook", r.webhook_queue_url, webhook.lambda_handler),
+        ]
+        for p in self._pollers:
+            p.start()
+
+    def _watch_workers(self) -> None:
+        """Batch's state-change handler, locally: a worker that exits non-zero fails its job."""
+        from diarist.local.workers import watch_once
+
+        while not self._watch_stop.wait(0.5):
+            try:
+                watch_once()
+            except Exception:
+                log.exception("worker watcher error")
+
+    def stop(self) -> None:
+        self._watch_stop.set()
+        for p in self._pollers:
+            p.stop()
+        if self._api:
+            self._api.stop()
+        try:
+            from diarist.local.workers import shutdown_workers
+
+            shutdown_workers()
+        except Exception:
+            log.exception("stopping workers")
+        if self.config.data_dir and self.resources:
+            from diarist.local import state
+
+            try:
+                state.save(self.resources, self.config.data_dir)
+            except Exception:
+                log.exception("could not save local state to %s", self.config.data_dir)
+        if self._moto:
+            self._moto.stop()
+        self._restore_env()
+        from diarist.adapters.aws import reset_clients
+        from diarist.settings import load
+
+        reset_clients()
+        load.cache_clear()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> LocalDiarist:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_forever(self) -> None:
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
