@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -55,6 +56,11 @@ def _local(args: argparse.Namespace) -> int:
         print(f"  API URL:        {local.api_url}", flush=True)
         print(f"  API key:        {local.api_key}", flush=True)
         print(f"  Webhook secret: {local.webhook_secret}", flush=True)
+        print(
+            f"  AWS endpoint:   {os.environ['AWS_ENDPOINT_URL']}  (emulator; uploads under "
+            f"s3://{local.resources.media_bucket}/incoming/{local.tenant_id}/ start jobs)",
+            flush=True,
+        )
         print(
             f"Try:  DIARIST_API_URL={local.api_url} DIARIST_API_KEY={local.api_key} diarist submit audio.wav --wait",
             flush=True,

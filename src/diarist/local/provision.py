@@ -126,7 +126,9 @@ def provision(prefix: str = "") -> LocalResources:
             }
         ),
     )
-    events.put_targets(Rule=prefix + "diarist-incoming", Targets=[{"Id": "ingest", "Arn": _arn(sqs, ingest_q)}])
+    events.put_targets(
+        Rule=prefix + "diarist-incoming", Targets=[{"Id": "ingest", "Arn": _arn(sqs, ingest_q)}]
+    )
 
     return LocalResources(
         table=table,

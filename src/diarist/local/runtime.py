@@ -8,9 +8,9 @@ What runs where (the same handler and worker code as in AWS; nothing is reimplem
 - SQS pollers play Lambda's event-source mappings: job queue -> dispatcher, job DLQ -> the
   dispatcher's DLQ handler, ingest queue (S3 ``incoming/`` events via EventBridge) -> ingest,
   webhook queue (completion events via EventBridge) -> webhook delivery;
-- the dispatcher's launcher is the local one: the worker runs as a local CPU process in place
-  of AWS Batch, and a worker that dies without reporting is failed like Batch's state-change
-  handler does.
+- the dispatcher's launcher is a pool of warm local worker processes in place of AWS Batch
+  (``diarist.local.workers``); a worker that dies without reporting fails its job, as Batch's
+  state-change handler does in AWS.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import os
 import secrets
 import socket
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +59,6 @@ class LocalDiarist:
         self._moto: Any = None
         self._api: Any = None
         self._pollers: list[Any] = []
-        self._watch_stop = threading.Event()
-        self._watch: threading.Thread | None = None
         self._saved_env: dict[str, str | None] = {}
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.resources: Any = None
@@ -143,11 +140,12 @@ class LocalDiarist:
             if restored:
                 log.info("restored %d records from %s", restored, cfg.data_dir)
 
+        from diarist.local.workers import start_pool
+
+        start_pool(cfg.workers, work / "workers")
         self._ensure_credentials()
         self._start_api(api_port)
         self._start_pollers()
-        self._watch = threading.Thread(target=self._watch_workers, name="worker-watch", daemon=True)
-        self._watch.start()
         return self
 
     def _ensure_credentials(self) -> None:
@@ -187,18 +185,7 @@ class LocalDiarist:
         for p in self._pollers:
             p.start()
 
-    def _watch_workers(self) -> None:
-        """Batch's state-change handler, locally: a worker that exits non-zero fails its job."""
-        from diarist.local.workers import watch_once
-
-        while not self._watch_stop.wait(0.5):
-            try:
-                watch_once()
-            except Exception:
-                log.exception("worker watcher error")
-
     def stop(self) -> None:
-        self._watch_stop.set()
         for p in self._pollers:
             p.stop()
         if self._api:

@@ -1,0 +1,194 @@
+"""Local workers in place of AWS Batch: a small pool of warm worker processes.
+
+Batch starts one container per job; on one machine that would reload torch and the models for
+every job (seconds each). Instead each pool slot is a long-lived process
+(``python -m diarist.local.worker_proc``) that loads the engine once and then runs the very same
+worker code as the container (``diarist.worker``) for each job it is handed, one at a time.
+
+Like Batch, a job waits in the queue until a slot is free (``created`` until the worker marks it
+``running``), ``terminate`` stops it (the process is killed and replaced), and a worker process
+that dies mid-job fails its job with ``worker_crashed`` and the exit code, as the Batch
+state-change handler does in AWS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+from diarist.domain.messages import WorkerSpec
+
+log = logging.getLogger(__name__)
+
+_POOL: WorkerPool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def launch_id_for(job_id: str) -> str:
+    return f"local-{job_id}"
+
+
+class _Slot:
+    def __init__(self, pool: WorkerPool, index: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.proc: subprocess.Popen[str] | None = None
+        self.current: WorkerSpec | None = None
+        self.killed_for: str | None = None
+        self._log: IO[str] | None = None
+        self.thread = threading.Thread(target=self._loop, name=f"local-worker-{index}", daemon=True)
+
+    def _spawn(self) -> subprocess.Popen[str]:
+        self.pool.log_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.pool.log_dir / f"worker-{self.index}.log", "a")  # noqa: SIM115
+        return subprocess.Popen(
+            [sys.executable, "-m", "diarist.local.worker_proc"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            bufsize=1,
+            env=dict(os.environ),
+            start_new_session=True,  # Ctrl-C in the terminal goes to local mode, which stops us
+        )
+
+    def _ensure_proc(self) -> subprocess.Popen[str]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._spawn()
+            ready = self.proc.stdout.readline() if self.proc.stdout else ""
+            if not ready.startswith("ready"):
+                rc = self.proc.wait()
+                raise RuntimeError(f"local worker failed to start (exit {rc}); see {self.pool.log_dir}")
+        return self.proc
+
+    def _loop(self) -> None:
+        while not self.pool.stopping.is_set():
+            try:
+                spec = self.pool.jobs.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if spec.job_id in self.pool.dropped:
+                self.pool.dropped.discard(spec.job_id)
+                continue
+            self.current, self.killed_for = spec, None
+            try:
+                proc = self._ensure_proc()
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(spec.model_dump_json() + "\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+                if not line:  # the process died mid-job
+                    rc = proc.wait()
+                    self._died(spec, rc)
+            except (BrokenPipeError, RuntimeError, OSError) as e:
+                log.error("local worker slot %d: %s", self.index, e)
+                self._died(spec, self.proc.poll() if self.proc else None)
+            finally:
+                self.current = None
+
+    def _died(self, spec: WorkerSpec, rc: int | None) -> None:
+        if self.killed_for == spec.job_id:
+            return  # terminated on purpose (cancel): the job already says so
+        self.pool.fail_crashed(spec, rc)
+
+    def kill(self, job_id: str) -> bool:
+        if self.current is not None and self.current.job_id == job_id and self.proc is not None:
+            self.killed_for = job_id
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            return True
+        return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=5)
+            except (subprocess.TimeoutExpired, OSError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        if self._log:
+            self._log.close()
+
+
+class WorkerPool:
+    """Implements ``ports.Launcher`` for local mode."""
+
+    def __init__(self, size: int, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.jobs: queue.Queue[WorkerSpec] = queue.Queue()
+        self.dropped: set[str] = set()
+        self.stopping = threading.Event()
+        self.slots = [_Slot(self, i) for i in range(max(1, size))]
+        for slot in self.slots:
+            slot.thread.start()
+
+    def launch(self, spec: WorkerSpec) -> str:
+        self.jobs.put(spec)
+        return launch_id_for(spec.job_id)
+
+    def terminate(self, launch_id: str, reason: str) -> None:
+        job_id = launch_id.removeprefix("local-")
+        for slot in self.slots:
+            if slot.kill(job_id):
+                log.info("terminated local worker for job %s: %s", job_id, reason)
+                return
+        self.dropped.add(job_id)  # still queued: never start it
+
+    def fail_crashed(self, spec: WorkerSpec, rc: int | None) -> None:
+        from diarist.adapters.dynamo_jobs import DynamoJobStore
+        from diarist.adapters.events import EventBridgeBus
+        from diarist.domain.errors import ErrorCode
+        from diarist.domain.jobs import JobError, JobStatus
+        from diarist.services.lifecycle import finish_job
+        from diarist.settings import WorkerSettings, load
+
+        how = f"signal {-rc}" if rc is not None and rc < 0 else f"code {rc}"
+        message = f"the worker process exited with {how} before reporting a result"
+        settings = load(WorkerSettings)
+        finish_job(
+            DynamoJobStore(settings.table_name),
+            EventBridgeBus(settings.event_bus_name),
+            spec.job_id,
+            JobStatus.FAILED,
+            error=JobError(code=ErrorCode.WORKER_CRASHED, message=message),
+        )
+        log.warning("job %s: %s", spec.job_id, message)
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        for slot in self.slots:
+            slot.stop()
+
+
+def get_pool() -> WorkerPool | None:
+    return _POOL
+
+
+def start_pool(size: int, log_dir: Path) -> WorkerPool:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = WorkerPool(size, log_dir)
+        return _POOL
+
+
+def shutdown_workers() -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown()
+            _POOL = None
