@@ -13,6 +13,7 @@ state-change handler does in AWS.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -101,10 +102,8 @@ class _Slot:
     def kill(self, job_id: str) -> bool:
         if self.current is not None and self.current.job_id == job_id and self.proc is not None:
             self.killed_for = job_id
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
