@@ -162,10 +162,10 @@ def _classify(ip: IPAddress) -> str | None:
         return "shared address space (CGNAT)"
     if isinstance(ip, ipaddress.IPv6Address) and ip in SITE_LOCAL_V6:
         return "site-local"
-    if ip.is_private:
-        return "private network"
     if ip.is_reserved:
         return "reserved"
+    if ip.is_private:
+        return "private network"
     if not ip.is_global:
         return "not globally routable"
     return None
@@ -430,6 +430,8 @@ def _send_once(
                 release_conn=False,
             )
             return raw, address
+        except NewConnectionError as e:  # (a subclass of ConnectTimeoutError: test it first)
+            last_error = FetchError("connect", f"cannot connect to {target.host} ({address}): {e}")
         except ConnectTimeoutError:
             last_error = FetchError("timeout", f"connecting to {target.host} ({address}) timed out")
         except ReadTimeoutError:
@@ -437,8 +439,6 @@ def _send_once(
             raise FetchError("timeout", f"{target.host} did not answer in time") from None
         except SSLError as e:
             raise FetchError("tls", f"TLS with {target.host} failed: {e}") from None
-        except NewConnectionError as e:
-            last_error = FetchError("connect", f"cannot connect to {target.host} ({address}): {e}")
         except (ProtocolError, HTTPError, OSError) as e:
             raise FetchError("protocol", f"request to {target.host} failed: {e}") from None
     raise last_error or FetchError("timeout", f"no time left to connect to {target.host}")
