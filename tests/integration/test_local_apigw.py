@@ -1,0 +1,69 @@
+"""Local mode's API Gateway emulation: real HTTP in, REST proxy events to the handler, 413 at the edge."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import urllib3
+
+from diarist.local.apigw import ApiGatewayServer, to_proxy_event
+from diarist.resources import API_GATEWAY_MAX_BODY_BYTES
+
+seen: list[dict[str, Any]] = []
+
+
+def echo_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    seen.append(event)
+    return {
+        "statusCode": 201,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"X-Location": ["http://x/1"]},
+        "body": json.dumps({"path": event["path"], "remaining": context.get_remaining_time_in_millis() > 0}),
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.fixture
+def server() -> Iterator[ApiGatewayServer]:
+    s = ApiGatewayServer(echo_handler)
+    s.start()
+    yield s
+    s.stop()
+
+
+def test_request_becomes_proxy_event_and_response_is_mapped(server: ApiGatewayServer) -> None:
+    seen.clear()
+    http = urllib3.PoolManager()
+    resp = http.request("POST", server.url + "/v1/diarize?a=1&a=2&b=", body=b'{"url": "x"}',
+                        headers={"Content-Type": "application/json", "Authorization": "Bearer k"})
+    assert resp.status == 201
+    assert resp.headers["X-Location"] == "http://x/1"
+    assert json.loads(resp.data) == {"path": "/v1/diarize", "remaining": True}
+    event = seen[-1]
+    assert event["httpMethod"] == "POST" and event["isBase64Encoded"] is False
+    assert event["body"] == '{"url": "x"}'
+    assert event["queryStringParameters"] == {"a": "2", "b": ""}
+    assert event["multiValueQueryStringParameters"]["a"] == ["1", "2"]
+    assert event["headers"]["Authorization"] == "Bearer k"
+    assert event["requestContext"]["httpMethod"] == "POST"
+
+
+def test_binary_body_is_base64() -> None:
+    body = bytes(range(256))
+    event = to_proxy_event("POST", "/x", {"Content-Type": "multipart/form-data; boundary=z"}, body)
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == body
+
+
+def test_body_over_api_gateway_limit_is_413_before_the_handler(server: ApiGatewayServer) -> None:
+    seen.clear()
+    http = urllib3.PoolManager()
+    resp = http.request("POST", server.url + "/api/technology/speaker-diarization",
+                        body=b"\0" * (API_GATEWAY_MAX_BODY_BYTES + 1))
+    assert resp.status == 413
+    assert "media/input" in json.loads(resp.data)["message"]
+    assert seen == []
