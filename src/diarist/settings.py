@@ -83,7 +83,12 @@ class LauncherSettings(_Base):
 
 
 class DispatcherSettings(StoreSettings, LauncherSettings):
-    pass
+    launch_claim_stale_s: int = Field(
+        default=300,
+        ge=30,
+        description="A launch claim older than this (its dispatcher died mid-launch) may be taken over; "
+        "keep it above the dispatcher function's timeout",
+    )
 
 
 class WebhookSettings(StoreSettings, EventSettings, NetworkPolicySettings):
@@ -100,12 +105,16 @@ class WebhookSettings(StoreSettings, EventSettings, NetworkPolicySettings):
         return v
 
 
-class IngestSettings(StoreSettings, QueueSettings):
-    pass
+class IngestSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySettings):
+    """S3-upload trigger. The event bus is for jobs that fail at once (bad object metadata)."""
 
 
 class WorkerSettings(StoreSettings, EventSettings, NetworkPolicySettings):
-    pass
+    engine: Literal["pyannote", "fake"] = Field(
+        default="pyannote", description="fake = diarist.testing.fake_engine (local-mode tests)"
+    )
+    progress_interval_s: float = Field(default=10.0, gt=0, description="progress write at most this often")
+    progress_min_step: int = Field(default=5, ge=1, le=100, description="... or when this many % were gained")
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -43,3 +43,49 @@ def bus() -> RecordingEventBus:
 def make_job(job_id: str, tenant: str = "t1", **kw: Any) -> Job:
     kw.setdefault("input_url", "s3://diarist-media/media/t1/a.wav")
     return Job(job_id=job_id, tenant_id=tenant, **kw)
+
+
+def sqs_record(body: str, *, message_id: str | None = None, arn: str | None = None, receive_count: int = 1) -> dict[str, Any]:
+    """An SQS Lambda record (the shape in ``events/sqs_dispatch_record.json``) around ``body``."""
+    import hashlib
+    import uuid
+
+    record = load_event("sqs_dispatch_record.json")
+    record["body"] = body
+    record["md5OfBody"] = hashlib.md5(body.encode()).hexdigest()  # noqa: S324 - SQS's own digest
+    record["messageId"] = message_id or str(uuid.uuid4())
+    record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    if arn:
+        record["eventSourceARN"] = arn
+    return record
+
+
+def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def receive_as_lambda_event(queue_url: str, *, max_messages: int = 10, wait_s: int = 0) -> dict[str, Any]:
+    """Receive from a real (moto) queue and shape the messages as the SQS -> Lambda event."""
+    from diarist.adapters.aws import client
+
+    sqs = client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    resp = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=wait_s, AttributeNames=["All"]
+    )
+    records = []
+    for m in resp.get("Messages", []):
+        records.append(
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": "us-east-1",
+            }
+        )
+    return {"Records": records}
