@@ -8,6 +8,7 @@ Large things (results) live in S3; the item holds only small fields.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterable
 from decimal import Decimal
@@ -240,3 +241,146 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         return key
     except (ValueError, json.JSONDecodeError):
         raise ValidationFailed([{"field": "cursor", "message": "not a cursor this API returned"}]) from None
+
+
+# -- API keys and idempotency records (same table; used by the API) ----------------------------------
+
+APIKEYS_GSI_PK = "APIKEYS"  # every key item sits in this GSI partition: list all or per tenant
+
+
+class DynamoApiKeyStore:
+    """API keys, stored only as SHA-256 hashes: ``pk = KEY#<sha256hex>``.
+
+    The GSI (``gsi1pk = APIKEYS``, ``gsi1sk = <tenant>#<created_at>#<key_id>``) lists keys per
+    tenant or all of them without a scan; it never mixes with the jobs' ``TENANT#`` partitions.
+    """
+
+    _FIELDS = ("key_id", "tenant_id", "name", "prefix", "created_at", "revoked", "revoked_at")
+
+    def __init__(self, table_name: str, ddb: Any | None = None) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self.table_name = table_name
+        self._ddb = ddb or client("dynamodb")
+        self._ser = TypeSerializer()
+        self._de = TypeDeserializer()
+
+    def _load(self, item: dict[str, Any]) -> dict[str, Any]:
+        data = {k: self._de.deserialize(v) for k, v in item.items()}
+        out = {k: data.get(k) for k in self._FIELDS}
+        out["key_hash"] = str(data[R.TABLE_PK])[len(R.APIKEY_KEY_PREFIX) :]
+        out["revoked"] = bool(out.get("revoked"))
+        return out
+
+    def put(self, key_hash: str, record: dict[str, Any]) -> None:
+        item = {k: v for k, v in record.items() if v is not None}
+        item[R.TABLE_PK] = R.APIKEY_KEY_PREFIX + key_hash
+        item[R.TABLE_GSI_PK] = APIKEYS_GSI_PK
+        item[R.TABLE_GSI_SK] = f"{record['tenant_id']}#{record['created_at']}#{record['key_id']}"
+        try:
+            self._ddb.put_item(
+                TableName=self.table_name,
+                Item={k: self._ser.serialize(v) for k, v in item.items()},
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": R.TABLE_PK},
+            )
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict("API key already exists") from None
+            raise
+
+    def get(self, key_hash: str) -> dict[str, Any] | None:
+        resp = self._ddb.get_item(
+            TableName=self.table_name, Key={R.TABLE_PK: {"S": R.APIKEY_KEY_PREFIX + key_hash}}
+        )
+        item = resp.get("Item")
+        return self._load(item) if item else None
+
+    def list(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": R.TABLE_GSI_TENANT,
+            "KeyConditionExpression": "#g = :g",
+            "ExpressionAttributeNames": {"#g": R.TABLE_GSI_PK},
+            "ExpressionAttributeValues": {":g": {"S": APIKEYS_GSI_PK}},
+        }
+        if tenant_id is not None:
+            kwargs["KeyConditionExpression"] += " AND begins_with(#s, :s)"
+            kwargs["ExpressionAttributeNames"]["#s"] = R.TABLE_GSI_SK
+            kwargs["ExpressionAttributeValues"][":s"] = {"S": f"{tenant_id}#"}
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = self._ddb.query(**kwargs)
+            out.extend(self._load(i) for i in resp.get("Items", []))
+            if not resp.get("LastEvaluatedKey"):
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def set_revoked(self, key_hash: str, revoked_at: str) -> dict[str, Any]:
+        resp = self._ddb.update_item(
+            TableName=self.table_name,
+            Key={R.TABLE_PK: {"S": R.APIKEY_KEY_PREFIX + key_hash}},
+            UpdateExpression="SET revoked = :t, revoked_at = if_not_exists(revoked_at, :at)",
+            ConditionExpression="attribute_exists(#pk)",
+            ExpressionAttributeNames={"#pk": R.TABLE_PK},
+            ExpressionAttributeValues={":t": {"BOOL": True}, ":at": {"S": revoked_at}},
+            ReturnValues="ALL_NEW",
+        )
+        return self._load(resp["Attributes"])
+
+
+class DynamoIdempotencyStore:
+    """``Idempotency-Key`` records: ``pk = IDEM#<tenant>#<key>`` with the request's hash, the job id
+    it created and a TTL (``expires_at``). Claimed with a conditional put, so two concurrent
+    requests with one key create one job."""
+
+    def __init__(self, table_name: str, ddb: Any | None = None) -> None:
+        self.table_name = table_name
+        self._ddb = ddb or client("dynamodb")
+
+    @staticmethod
+    def _pk(tenant_id: str, key: str) -> dict[str, Any]:
+        return {R.TABLE_PK: {"S": f"{R.IDEMPOTENCY_KEY_PREFIX}{tenant_id}#{key}"}}
+
+    def claim(
+        self, tenant_id: str, key: str, *, request_hash: str, job_id: str, now: int, ttl_s: int
+    ) -> dict[str, Any] | None:
+        """Store the record unless a live one exists. Returns None when claimed, else the existing
+        record ``{job_id, request_hash}``. An expired record (TTL deletion lags) is taken over."""
+        item = {
+            **self._pk(tenant_id, key),
+            "job_id": {"S": job_id},
+            "request_hash": {"S": request_hash},
+            R.TABLE_TTL_ATTRIBUTE: {"N": str(now + ttl_s)},
+        }
+        try:
+            self._ddb.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk) OR #exp < :now",
+                ExpressionAttributeNames={"#pk": R.TABLE_PK, "#exp": R.TABLE_TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return None
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = e.response.get("Item") or self._ddb.get_item(
+                TableName=self.table_name, Key=self._pk(tenant_id, key), ConsistentRead=True
+            ).get("Item")
+            if not old:  # deleted in between: try once more
+                return self.claim(
+                    tenant_id, key, request_hash=request_hash, job_id=job_id, now=now, ttl_s=ttl_s
+                )
+            return {"job_id": old["job_id"]["S"], "request_hash": old["request_hash"]["S"]}
+
+    def release(self, tenant_id: str, key: str, job_id: str) -> None:
+        """Forget the record (the submission it guarded failed), only if it is still ours."""
+        with contextlib.suppress(ClientError):
+            self._ddb.delete_item(
+                TableName=self.table_name,
+                Key=self._pk(tenant_id, key),
+                ConditionExpression="job_id = :j",
+                ExpressionAttributeValues={":j": {"S": job_id}},
+            )

@@ -1,0 +1,176 @@
+"""The one place where errors become HTTP responses.
+
+/v1 and /v2 routes answer ``{"errors": [{"field", "message"}]}`` (pyannoteAI's 400 format, used for
+every status); the Phonexia routes answer Phonexia's ``{"type", "title", "detail": [...]}``.
+Bad input is always a 4xx: anything unexpected is logged and becomes a plain 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from botocore.exceptions import ClientError
+
+from diarist.domain.errors import (
+    Conflict,
+    DiaristError,
+    InvalidTransition,
+    JobNotFound,
+    PayloadTooLarge,
+    Throttled,
+    Unauthorized,
+    ValidationFailed,
+)
+from diarist.services.apikeys import KeyNotFound
+from diarist.services.jobs import QueueUnavailable
+
+log = logging.getLogger(__name__)
+
+PHONEXIA_PREFIX = "/api/technology/"
+_AWS_THROTTLING = {
+    "ThrottlingException",
+    "Throttling",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "TooManyRequestsException",
+}
+
+
+class NotImplementedYet(DiaristError):
+    """A route whose backing service is not deployed in this build (501)."""
+
+
+def field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    """Powertools/pydantic ``loc`` -> the field name the client sent (``("body","numSpeakers")`` ->
+    ``numSpeakers``; ``("header","idempotency-key")`` -> ``Idempotency-Key``)."""
+    loc = list(loc)
+    where = loc[0] if loc else "body"
+    rest = [str(x) for x in loc[1:] if not isinstance(x, int)]
+    if where == "header" and rest:
+        return "-".join(w.capitalize() for w in rest[0].split("-"))
+    if where in ("body", "query", "path", "header", "cookie"):
+        return ".".join(rest) if rest else "body"
+    return ".".join(str(x) for x in loc)
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required"
+    if kind == "json_invalid":
+        return "malformed JSON"
+    return str(err.get("msg") or kind or "invalid")
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors():
+        out.append({"field": field_of(err.get("loc", ())), "message": _message(err)})
+    return out or [{"field": "body", "message": "invalid request"}]
+
+
+def render(
+    app: APIGatewayRestResolver,
+    status: int,
+    errors: list[dict[str, str]],
+    *,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    path = app.current_event.path if app.current_event else ""
+    if path.startswith(PHONEXIA_PREFIX):
+        phrase = HTTPStatus(status).phrase
+        body: dict[str, Any] = {
+            "type": phrase.lower().replace(" ", "_"),
+            "title": phrase,
+            "detail": [f"{e['field']}: {e['message']}" if e.get("field") else e["message"] for e in errors],
+        }
+    else:
+        body = {"errors": errors}
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
+
+
+def install(app: APIGatewayRestResolver) -> None:
+    """Register every exception handler on ``app``."""
+
+    @app.exception_handler(ValidationFailed)
+    def _validation_failed(e: ValidationFailed) -> Response:
+        return render(app, 400, e.errors)
+
+    @app.exception_handler(RequestValidationError)
+    def _request_validation(e: RequestValidationError) -> Response:
+        return render(app, 400, validation_errors(e))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _content_type(e: RequestUnsupportedContentType) -> Response:
+        return render(app, 400, [{"field": "Content-Type", "message": "must be application/json"}])
+
+    @app.exception_handler(Unauthorized)
+    def _unauthorized(e: Unauthorized) -> Response:
+        return render(
+            app,
+            401,
+            [{"field": "Authorization", "message": e.message}],
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler([JobNotFound, KeyNotFound])
+    def _not_found(e: DiaristError) -> Response:
+        return render(app, 404, [{"field": getattr(e, "field", "jobId"), "message": e.message}])
+
+    @app.exception_handler(NotFoundError)
+    def _no_route(e: NotFoundError) -> Response:
+        return render(app, 404, [{"field": "path", "message": "no such route"}])
+
+    @app.exception_handler([Conflict, InvalidTransition])
+    def _conflict(e: DiaristError) -> Response:
+        return render(app, 409, [{"field": getattr(e, "field", "jobId"), "message": e.message}])
+
+    @app.exception_handler(PayloadTooLarge)
+    def _too_large(e: PayloadTooLarge) -> Response:
+        return render(app, 413, [{"field": "body", "message": e.message}])
+
+    @app.exception_handler(Throttled)
+    def _throttled(e: Throttled) -> Response:
+        return render(
+            app, 429, [{"field": "", "message": e.message}], headers={"Retry-After": str(e.retry_after_s)}
+        )
+
+    @app.exception_handler(QueueUnavailable)
+    def _queue_down(e: QueueUnavailable) -> Response:
+        return render(
+            app, 503, [{"field": "", "message": e.message}], headers={"Retry-After": str(e.retry_after_s)}
+        )
+
+    @app.exception_handler(NotImplementedYet)
+    def _not_implemented(e: NotImplementedYet) -> Response:
+        return render(app, 501, [{"field": "", "message": e.message}])
+
+    @app.exception_handler(ClientError)
+    def _aws(e: ClientError) -> Response:
+        if e.response.get("Error", {}).get("Code") in _AWS_THROTTLING:
+            return render(
+                app,
+                429,
+                [{"field": "", "message": "too many requests; retry later"}],
+                headers={"Retry-After": "1"},
+            )
+        log.exception("AWS call failed")
+        return render(app, 500, [{"field": "", "message": "internal error"}])
+
+    @app.exception_handler(Exception)
+    def _unexpected(e: Exception) -> Response:
+        log.exception("unhandled error")
+        return render(app, 500, [{"field": "", "message": "internal error"}])

@@ -1,0 +1,30 @@
+"""API Lambda: API Gateway REST proxy -> Powertools resolver -> one service call per route.
+
+Routes live in ``routes_pyannote`` and ``routes_phonexia``; typed errors become HTTP in
+``errors.install``; ``http.guard`` authenticates and checks the body before validation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.api import deps, errors, routes_phonexia, routes_pyannote
+from functions.api.http import GuardedValidation, logger, metrics
+
+app = APIGatewayRestResolver(enable_validation=True)
+# Auth and body checks run before Powertools' validation (401 before 400; no 500 on odd bodies).
+app._request_validation_middleware = GuardedValidation()  # noqa: SLF001
+app.include_router(routes_pyannote.router)
+app.include_router(routes_phonexia.router)
+errors.install(app)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deps.settings()  # cold start: fail fast, naming any missing DIARIST_* variable
+    return app.resolve(event, context)

@@ -1,0 +1,98 @@
+"""Small helpers the route modules share: the caller's tenant, JSON responses, the guard that runs
+before validation (auth, body size, base64, JSON syntax), and observability singletons."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
+from pydantic import BaseModel
+
+from diarist import resources as R
+from diarist.domain.errors import PayloadTooLarge, ValidationFailed
+from functions.api import deps
+
+logger = Logger(service="diarist-api")
+metrics = Metrics(service="diarist-api")
+
+MAX_BODY_BYTES = R.API_GATEWAY_MAX_BODY_BYTES
+TOO_LARGE = (
+    "request body over 10 MB: upload large files with POST /v1/media/input (a presigned PUT URL), "
+    "then submit media://<key>"
+)
+
+
+def tenant(router: BaseRouter) -> str:
+    return str(router.context["tenant_id"])
+
+
+def raw_body(router: BaseRouter) -> bytes:
+    return bytes(router.context.get("raw_body", b""))
+
+
+def json_response(
+    body: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
+
+
+def guard(app: BaseRouter) -> None:
+    """Auth first (401 before any 400), then the body: size (413), base64, and for JSON routes the
+    content type and JSON syntax, so that Powertools' validation never meets a body it would 500 on."""
+    ev = app.current_event
+    tenant_id = deps.apikey_service().authenticate(ev.headers.get("authorization"))
+    app.append_context(tenant_id=tenant_id)
+    logger.append_keys(tenant_id=tenant_id)
+
+    raw = ev.body
+    if raw is None:
+        data = b""
+    elif ev.is_base64_encoded:
+        if len(raw) > MAX_BODY_BYTES * 4 // 3 + 4:
+            raise PayloadTooLarge(TOO_LARGE)
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationFailed(
+                [{"field": "body", "message": "isBase64Encoded body is not valid base64"}]
+            ) from None
+    else:
+        data = raw.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(TOO_LARGE)
+    app.append_context(raw_body=data)
+
+    route = app.context.get("_route")
+    if route is None or not route.dependant.body_params:
+        return
+    ctype = ev.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and ctype != "application/json":
+        raise ValidationFailed([{"field": "Content-Type", "message": "must be application/json"}])
+    try:
+        text = data.decode("utf-8")
+        parsed = json.loads(text) if text.strip() else None
+    except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError, int too long ...
+        raise ValidationFailed([{"field": "body", "message": "malformed JSON"}]) from None
+    # Powertools reads these cached properties: hand it what was checked here.
+    ev.__dict__["decoded_body"] = text
+    ev.__dict__["json_body"] = parsed
+
+
+class GuardedValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, with ``guard`` in front of it."""
+
+    def handler(self, app, next_middleware):  # type: ignore[no-untyped-def]
+        guard(app)
+        return super().handler(app, next_middleware)

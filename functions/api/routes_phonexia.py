@@ -1,0 +1,146 @@
+"""Phonexia Speech Platform-style routes: multipart upload -> 202 + X-Location, then polling."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.metrics import MetricUnit
+
+from diarist.domain.errors import ValidationFailed
+from diarist.domain.jobs import phonexia_state
+from functions.api import deps
+from functions.api.http import json_response, logger, metrics, raw_body, tenant
+from functions.api.models import PhonexiaError, PhonexiaTaskResponse, phonexia_params
+from functions.api.multipart import parse_multipart
+
+router = Router()  # routes return a Response; each body schema is declared in responses=
+BASE = "/api/technology/speaker-diarization"
+
+UPLOAD_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The audio (at most 10 MB)",
+                    },
+                    "config": {
+                        "type": "string",
+                        "description": 'JSON object: {"max_speakers": n} (default 100) or {"total_speakers": n}; '
+                        "other keys are ignored",
+                    },
+                },
+            }
+        }
+    },
+}
+"""The upload's body for the OpenAPI document (the route parses the body itself; see ``openapi``)."""
+
+
+def _errors(*codes: int) -> dict[int, Any]:
+    text = {
+        400: "Bad request",
+        401: "Missing or invalid API key",
+        404: "No such task",
+        409: "Idempotency-Key conflict",
+        413: "Body over 10 MB",
+        429: "Too many requests",
+    }
+    return {
+        c: {"description": text[c], "content": {"application/json": {"model": PhonexiaError}}} for c in codes
+    }
+
+
+def polling_url(task_id: str) -> str:
+    """Absolute URL of the polling endpoint: ``DIARIST_PUBLIC_BASE_URL`` or the request's host + stage."""
+    path = f"{BASE}/{task_id}"
+    base = deps.settings().public_base_url
+    if base:
+        return base.rstrip("/") + path
+    ev = router.current_event
+    host = ev.headers.get("x-forwarded-host") or ev.headers.get("host")
+    if not host:
+        return path
+    proto = (ev.headers.get("x-forwarded-proto") or "https").split(",")[0].strip()
+    # requestContext.path is the path as the client sent it (with the stage on execute-api hosts)
+    full = str((ev.get("requestContext") or {}).get("path") or ev.path)
+    prefix = full[: -len(ev.path)] if ev.path and full.endswith(ev.path) else ""
+    return f"{proto}://{host}{prefix}{path}"
+
+
+@router.post(
+    BASE,
+    summary="Upload audio for speaker diarization (Phonexia dialect)",
+    tags=["Phonexia"],
+    status_code=202,
+    responses={
+        202: {
+            "description": "Task accepted; poll the X-Location URL",
+            "content": {"application/json": {"model": PhonexiaTaskResponse}},
+            "headers": {"X-Location": {"description": "Absolute polling URL", "schema": {"type": "string"}}},
+        },
+        **_errors(400, 401, 409, 413, 429),
+    },
+)
+def upload(
+    channel_mode: Annotated[
+        Literal["split", "mix"], Query(description="split: one result per channel")
+    ] = "split",
+    idempotency_key: Annotated[
+        str | None, Header(alias="idempotency-key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+    ] = None,
+):
+    parts = parse_multipart(raw_body(router), router.current_event.headers.get("content-type"))
+    file = parts.get("file")
+    if file is None:
+        raise ValidationFailed([{"field": "file", "message": "required (multipart field 'file')"}])
+    config: Any = None
+    if "config" in parts:
+        try:
+            config = json.loads(parts["config"].data.decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise ValidationFailed([{"field": "config", "message": "must be a JSON object"}]) from None
+    params = phonexia_params(config, channel_mode)
+    job = deps.job_service().submit_upload(
+        tenant(router),
+        data=file.data,
+        filename=file.filename,
+        content_type=file.content_type,
+        params=params,
+        idempotency_key=idempotency_key,
+    )
+    logger.append_keys(job_id=job.job_id)
+    logger.info("phonexia task submitted")
+    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    body = {
+        "task": {
+            "task_id": job.job_id,
+            "state": phonexia_state(job.status, job.error.code if job.error else None),
+        }
+    }
+    return json_response(body, status=202, headers={"X-Location": polling_url(job.job_id)})
+
+
+@router.get(
+    f"{BASE}/<task_id>",
+    summary="Poll a task (Phonexia dialect)",
+    tags=["Phonexia"],
+    responses={
+        200: {
+            "description": "Task state, result when done",
+            "content": {"application/json": {"model": PhonexiaTaskResponse}},
+        },
+        **_errors(401, 404),
+    },
+)
+def poll(task_id: Annotated[str, Path(min_length=1, max_length=64)]):
+    logger.append_keys(job_id=task_id)
+    return json_response(deps.job_service().phonexia_task_view(tenant(router), task_id))

@@ -1,0 +1,146 @@
+"""API keys and tenants: a Bearer key names its tenant.
+
+Keys are stored only as SHA-256 hashes (``pk = KEY#<sha256hex>``, see
+``adapters.dynamo_jobs.DynamoApiKeyStore``); the plaintext is shown once, by ``create``. A key looks
+like ``dia_<key_id>_<secret>``: ``key_id`` (8 hex digits) is what ``list`` shows and ``revoke``
+takes, the secret is 43 url-safe characters (256 bits). A tenant exists as long as it has a key.
+
+``authenticate`` caches its answers (valid and invalid) for ``cache_ttl_s`` per warm container, so
+a revoked key stops working within that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from diarist.domain.errors import DiaristError, Unauthorized, ValidationFailed
+from diarist.domain.jobs import utcnow
+
+KEY_PREFIX = "dia_"
+TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_TOKEN_RE = re.compile(r"^dia_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$")
+_CACHE_MAX = 4096
+
+
+class ApiKeyStore(Protocol):
+    def put(self, key_hash: str, record: dict[str, Any]) -> None: ...
+
+    def get(self, key_hash: str) -> dict[str, Any] | None: ...
+
+    def list(self, tenant_id: str | None = None) -> list[dict[str, Any]]: ...
+
+    def set_revoked(self, key_hash: str, revoked_at: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    tenant_id: str
+    name: str
+    prefix: str
+    created_at: str
+    revoked: bool
+    key_hash: str
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> ApiKey:
+        return cls(
+            key_id=r["key_id"],
+            tenant_id=r["tenant_id"],
+            name=r.get("name") or "",
+            prefix=r.get("prefix") or "",
+            created_at=str(r.get("created_at") or ""),
+            revoked=bool(r.get("revoked")),
+            key_hash=r["key_hash"],
+        )
+
+
+class KeyNotFound(DiaristError):
+    """No API key with this id."""
+
+
+def hash_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def check_tenant_id(tenant_id: str) -> str:
+    """Tenant ids end up in S3 keys and DynamoDB keys: keep them plain."""
+    if not TENANT_RE.match(tenant_id or ""):
+        raise ValidationFailed(
+            [{"field": "tenant", "message": "1-64 characters: letters, digits, '-' or '_' (not first)"}]
+        )
+    return tenant_id
+
+
+class ApiKeyService:
+    def __init__(
+        self, store: ApiKeyStore, *, cache_ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.store = store
+        self.cache_ttl_s = cache_ttl_s
+        self._clock = clock
+        self._cache: dict[str, tuple[str | None, float]] = {}
+
+    # -- admin (CLI) -------------------------------------------------------------------------------
+    def create(self, tenant_id: str, name: str = "") -> tuple[ApiKey, str]:
+        """A new key for the tenant. Returns (record, plaintext); the plaintext is not stored."""
+        check_tenant_id(tenant_id)
+        key_id = secrets.token_hex(4)
+        plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        record = {
+            "key_id": key_id,
+            "tenant_id": tenant_id,
+            "name": name[:200],
+            "prefix": plaintext[:17] + "…",
+            "created_at": utcnow().isoformat(),
+            "revoked": False,
+        }
+        key_hash = hash_key(plaintext)
+        self.store.put(key_hash, record)
+        return ApiKey.from_record({**record, "key_hash": key_hash}), plaintext
+
+    def list(self, tenant_id: str | None = None) -> list[ApiKey]:
+        return [ApiKey.from_record(r) for r in self.store.list(tenant_id)]
+
+    def revoke(self, key_id: str) -> ApiKey:
+        for key in self.list():
+            if key.key_id == key_id:
+                rec = self.store.set_revoked(key.key_hash, utcnow().isoformat())
+                self._cache.pop(key.key_hash, None)
+                return ApiKey.from_record(rec)
+        raise KeyNotFound(f"no API key with id {key_id}")
+
+    # -- the API -----------------------------------------------------------------------------------
+    def authenticate(self, authorization: str | None) -> str:
+        """``Authorization: Bearer <key>`` -> tenant id. Raises Unauthorized (401)."""
+        if not authorization:
+            raise Unauthorized("missing Authorization header (expected 'Bearer <API key>')")
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("Authorization header must be 'Bearer <API key>'")
+        if not _TOKEN_RE.match(token):
+            raise Unauthorized("invalid API key")
+        key_hash = hash_key(token)
+        now = self._clock()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[1] > now:
+            tenant = cached[0]
+        else:
+            record = self.store.get(key_hash)
+            tenant = record["tenant_id"] if record and not record.get("revoked") else None
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[key_hash] = (tenant, now + self.cache_ttl_s)
+        if tenant is None:
+            raise Unauthorized("invalid or revoked API key")
+        return tenant
+
+    def forget_cache(self) -> None:
+        self._cache.clear()
