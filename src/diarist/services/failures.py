@@ -1,0 +1,180 @@
+"""No job stays running forever: end jobs whose worker died without reporting.
+
+Two sources, one failure path (``handle_worker_exit``):
+
+- AWS: EventBridge "Batch Job State Change" events (``functions/batch_events``). A ``FAILED`` event
+  (after Batch's own retries) or a ``SUCCEEDED`` one for a job that is still not terminal means
+  the worker never reported: the job ends ``failed`` with ``worker_crashed``/``worker_timeout``/
+  ``launch_failed`` and a reason taken from the event (OOM kill, spot reclaim, timeout ...).
+- Local mode: ``LocalLauncher.poll_finished()`` gives ``(job_id, returncode)`` for each worker
+  process that exited; local mode passes each to ``handle_worker_exit``.
+
+The worker itself ends its job in every case it can see (success, input error, internal error), so
+in the normal case the job is already terminal here and nothing happens (``finish_job`` refuses).
+Events are parsed leniently: moto's events lack ``account``, real ones have more fields than we
+read, and the job id is looked up in parameters, tags, the job name, then the command.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from diarist.adapters.launchers import TAG_JOB_ID, job_id_from_name
+from diarist.domain.errors import ErrorCode
+from diarist.domain.jobs import Job
+from diarist.ports import EventBus, JobStore
+from diarist.services.lifecycle import fail_job
+
+log = logging.getLogger(__name__)
+
+BATCH_SOURCE = "aws.batch"
+BATCH_DETAIL_TYPE = "Batch Job State Change"
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class BatchContainer(_Lenient):
+    exit_code: int | None = Field(default=None, alias="exitCode")
+    reason: str | None = None
+    log_stream_name: str | None = Field(default=None, alias="logStreamName")
+    command: list[str] = Field(default_factory=list)
+
+
+class BatchAttempt(_Lenient):
+    container: BatchContainer = Field(default_factory=BatchContainer)
+    status_reason: str | None = Field(default=None, alias="statusReason")
+    started_at: int | None = Field(default=None, alias="startedAt")
+    stopped_at: int | None = Field(default=None, alias="stoppedAt")
+
+
+class BatchJobDetail(_Lenient):
+    job_id: str = Field(alias="jobId")
+    job_name: str | None = Field(default=None, alias="jobName")
+    job_queue: str | None = Field(default=None, alias="jobQueue")
+    status: str
+    status_reason: str | None = Field(default=None, alias="statusReason")
+    attempts: list[BatchAttempt] = Field(default_factory=list)
+    container: BatchContainer = Field(default_factory=BatchContainer)
+    parameters: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    def diarist_job_id(self) -> str | None:
+        """Our job id: Batch parameters, then tags, then the job name, then the command line."""
+        for candidate in (
+            self.parameters.get("jobId"),
+            self.tags.get(TAG_JOB_ID),
+            job_id_from_name(self.job_name),
+            _arg_after(self.container.command, "--job-id"),
+        ):
+            if candidate:
+                return candidate
+        return None
+
+
+class BatchJobStateChange(_Lenient):
+    """The EventBridge envelope; ``account``, ``time`` ... are optional (moto omits some)."""
+
+    id: str | None = None
+    source: str = BATCH_SOURCE
+    detail_type: str = Field(default=BATCH_DETAIL_TYPE, alias="detail-type")
+    account: str | None = None
+    region: str | None = None
+    detail: BatchJobDetail
+
+
+def _arg_after(argv: list[str], flag: str) -> str | None:
+    try:
+        return argv[argv.index(flag) + 1]
+    except (ValueError, IndexError):
+        return None
+
+
+_HOST_TERMINATED = re.compile(r"Host EC2 \(instance (?P<instance>[^)]+)\) terminated", re.I)
+_LAUNCH_PROBLEMS = ("CannotPullContainerError", "CannotStartContainerError", "ResourceInitializationError",
+                    "CannotInspectContainerError", "CannotCreateContainerError")
+
+
+def classify_batch_failure(detail: BatchJobDetail) -> tuple[ErrorCode, str]:
+    """The error code and a human reason for a Batch job that ended without our worker reporting."""
+    last = detail.attempts[-1] if detail.attempts else None
+    container = detail.container if detail.container.exit_code is not None or detail.container.reason else (
+        last.container if last else detail.container
+    )
+    reasons = [r for r in (detail.status_reason, container.reason, last.status_reason if last else None) if r]
+    text = " | ".join(dict.fromkeys(reasons))
+    n = len(detail.attempts)
+    tries = f" (after {n} attempt{'s' if n != 1 else ''})" if n > 1 else ""
+
+    if detail.status == "SUCCEEDED":
+        return ErrorCode.WORKER_CRASHED, "the worker exited without reporting a result"
+    if "duration exceeded timeout" in text.lower():
+        return ErrorCode.WORKER_TIMEOUT, f"the worker ran past the job timeout{tries}: {text}"
+    if (container.reason or "").startswith("OutOfMemoryError") or "OutOfMemory" in text:
+        return ErrorCode.WORKER_CRASHED, f"the worker ran out of memory{tries}: {text}"
+    host = _HOST_TERMINATED.search(text)
+    if host:
+        return (
+            ErrorCode.WORKER_CRASHED,
+            f"the GPU instance {host.group('instance')} was terminated (spot reclaim?){tries}: {text}",
+        )
+    if any(p in text for p in _LAUNCH_PROBLEMS):
+        return ErrorCode.LAUNCH_FAILED, f"the worker container could not start{tries}: {text}"
+    if container.exit_code is not None:
+        return ErrorCode.WORKER_CRASHED, f"the worker exited with code {container.exit_code}{tries}: {text or 'no reason given'}"
+    return ErrorCode.WORKER_CRASHED, f"the worker's container job failed{tries}: {text or 'no reason given'}"
+
+
+def handle_batch_event(store: JobStore, events: EventBus, event: BatchJobStateChange | dict[str, Any]) -> Job | None:
+    """Fail our job if Batch says its container job ended and the job is not terminal yet.
+
+    Returns the failed job, or ``None`` when there was nothing to do (not a final status, not our
+    job, an older launch of the job, or the job already ended).
+    """
+    if not isinstance(event, BatchJobStateChange):
+        event = BatchJobStateChange.model_validate(event)
+    detail = event.detail
+    if detail.status not in ("FAILED", "SUCCEEDED"):
+        return None
+    job_id = detail.diarist_job_id()
+    if job_id is None:
+        log.info("batch event for a job that is not ours", extra={"batch_job_id": detail.job_id})
+        return None
+    job = store.get(job_id)
+    if job is None or job.status.is_terminal:
+        return None
+    if job.launch_id and job.launch_id != detail.job_id:
+        log.info(
+            "batch event for an older launch of the job",
+            extra={"job_id": job_id, "launch_id": job.launch_id, "batch_job_id": detail.job_id},
+        )
+        return None
+    code, reason = classify_batch_failure(detail)
+    log.warning("failing job from batch event", extra={"job_id": job_id, "code": code.value, "reason": reason})
+    return fail_job(store, events, job_id, code, reason)
+
+
+def handle_worker_exit(
+    store: JobStore, events: EventBus, job_id: str, returncode: int, *, log_hint: str | None = None
+) -> Job | None:
+    """A worker process exited (local mode). Fail the job if it is still not terminal."""
+    job = store.get(job_id)
+    if job is None or job.status.is_terminal:
+        return None
+    if returncode == 0:
+        reason = "the worker exited without reporting a result"
+    elif returncode < 0:
+        reason = f"the worker was killed by signal {-returncode}"
+    elif returncode == 137:
+        reason = "the worker was killed (exit code 137: SIGKILL, e.g. out of memory)"
+    else:
+        reason = f"the worker exited with code {returncode}"
+    if log_hint:
+        reason += f" (log: {log_hint})"
+    return fail_job(store, events, job_id, ErrorCode.WORKER_CRASHED, reason)
+
