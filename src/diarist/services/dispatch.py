@@ -18,6 +18,7 @@ SQS delivers at least once, and a Lambda may die anywhere, so the launch is clai
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -102,10 +103,8 @@ class Dispatcher:
         current = self.store.get(job_id)
         if current is not None and current.status is JobStatus.RUNNING and not current.launch_id:
             # the worker started before our write landed: keep the launch id for cancel/terminate
-            try:
+            with contextlib.suppress(InvalidTransition, JobNotFound):
                 self.store.update(job_id, only_if_status=[JobStatus.RUNNING], launch_id=launch_id)
-            except (InvalidTransition, JobNotFound):
-                pass
             return DispatchOutcome(job_id, "launched", launch_id, detail="worker already running")
         # canceled (or deleted) while we were launching: do not let the container run for nothing
         self.launcher.terminate(launch_id, f"diarist job {job_id} was canceled before it started")

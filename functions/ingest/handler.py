@@ -1,0 +1,69 @@
+"""S3-upload trigger Lambda: "Object Created" under ``incoming/<tenant>/`` -> a job (``services.ingest``).
+
+Accepts both deliveries of the S3 EventBridge event:
+- an SQS event whose record bodies are the EventBridge events (rule -> SQS queue -> Lambda, as in
+  local mode), with partial batch failures;
+- a bare EventBridge event (rule -> Lambda); a failure raises so EventBridge retries it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
+
+from diarist.services.ingest import Ingestor, S3ObjectCreatedEvent
+from diarist.settings import IngestSettings, load
+
+logger = Logger(service="diarist-ingest")
+
+
+class IngestRecord(SqsRecordModel):
+    body: Json[S3ObjectCreatedEvent]  # type: ignore[assignment]
+
+
+_deps: tuple[IngestSettings, Ingestor] | None = None
+
+
+def get_ingestor() -> Ingestor:
+    global _deps
+    settings = load(IngestSettings)
+    if _deps is None or _deps[0] is not settings:
+        from diarist.adapters.dynamo_jobs import DynamoJobStore
+        from diarist.adapters.events import EventBridgeBus
+        from diarist.adapters.s3_store import S3ObjectStore
+        from diarist.adapters.sqs_queue import SqsJobQueue
+
+        ingestor = Ingestor(
+            store=DynamoJobStore(settings.table_name),
+            queue=SqsJobQueue(settings.job_queue_url),
+            objects=S3ObjectStore(),
+            events=EventBridgeBus(settings.event_bus_name),
+            media_bucket=settings.media_bucket,
+            results_bucket=settings.results_bucket,
+            retention_days=settings.retention_days,
+            allow_http_webhooks=settings.allow_http,
+        )
+        _deps = (settings, ingestor)
+    return _deps[1]
+
+
+def process(event: dict[str, Any], ingestor: Ingestor, context: LambdaContext | None = None) -> dict[str, Any]:
+    if "Records" in event:
+        processor = BatchProcessor(event_type=EventType.SQS, model=IngestRecord, raise_on_entire_batch_failure=False)
+
+        def record_handler(record: IngestRecord) -> str:
+            return ingestor.handle(record.body).action
+
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    outcome = ingestor.handle(S3ObjectCreatedEvent.model_validate(event))
+    return {"action": outcome.action, "jobId": outcome.job_id}
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process(event, get_ingestor(), context)
