@@ -1,0 +1,1 @@
+"""One construct per concern; ``infra.service.DiaristService`` puts them together."""

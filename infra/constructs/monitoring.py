@@ -1,0 +1,160 @@
+"""Alarms, a dashboard and the SNS topic alarms publish to (optionally with an e-mail subscription).
+
+Alarms: every DLQ not empty, each function's errors and throttles, Batch job failures (the
+count of FAILED state-change events our rule matched), API 5xx, and a job queue whose oldest
+message waits too long (the dispatcher is stuck).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+FIVE_MINUTES = Duration.minutes(5)
+API_5XX_THRESHOLD = 5  # per 5 minutes
+BATCH_FAILURES_THRESHOLD = 3  # per hour; a single bad file fails one job, a broken image fails all
+JOB_QUEUE_MAX_AGE = Duration.minutes(15)
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        functions: Mapping[str, lambda_.IFunction],
+        dlqs: Mapping[str, sqs.IQueue],
+        job_queue: sqs.IQueue,
+        rest_api: apigw.RestApi,
+        batch_failed_rule: events.Rule,
+        alarm_email: str | None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.topic = sns.Topic(self, "AlarmTopic", display_name="Diarist alarms", enforce_ssl=True)
+        if alarm_email:
+            self.topic.add_subscription(subs.EmailSubscription(alarm_email))
+        action = cw_actions.SnsAction(self.topic)
+        self.alarms: dict[str, cw.Alarm] = {}
+
+        def alarm(name: str, metric: cw.IMetric, threshold: float, description: str) -> cw.Alarm:
+            a = cw.Alarm(
+                self,
+                name,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
+            )
+            a.add_alarm_action(action)
+            self.alarms[name] = a
+            return a
+
+        for name, dlq in dlqs.items():
+            alarm(
+                f"{name}NotEmpty",
+                dlq.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
+                1,
+                f"Messages in the {name}: inspect them, fix the cause, then redrive.",
+            )
+        for name, fn in functions.items():
+            alarm(
+                f"{name}Errors",
+                fn.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                1,
+                f"The {name} function raised errors.",
+            )
+            alarm(
+                f"{name}Throttles",
+                fn.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
+                1,
+                f"The {name} function was throttled (concurrency limit).",
+            )
+        batch_failures = cw.Metric(
+            namespace="AWS/Events",
+            metric_name="TriggeredRules",
+            dimensions_map={"RuleName": batch_failed_rule.rule_name},
+            period=Duration.hours(1),
+            statistic="Sum",
+            label="Batch jobs FAILED",
+        )
+        alarm(
+            "BatchJobFailures",
+            batch_failures,
+            BATCH_FAILURES_THRESHOLD,
+            "GPU jobs are failing in AWS Batch (see the worker log group).",
+        )
+        api_5xx = rest_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum")
+        alarm("Api5xx", api_5xx, API_5XX_THRESHOLD, "The API returns 5xx errors.")
+        queue_age = job_queue.metric_approximate_age_of_oldest_message(
+            period=FIVE_MINUTES, statistic="Maximum"
+        )
+        alarm(
+            "JobQueueAge",
+            queue_age,
+            JOB_QUEUE_MAX_AGE.to_seconds(),
+            "Jobs wait on the job queue: the dispatcher is not launching them.",
+        )
+
+        self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="API requests and errors",
+                left=[
+                    rest_api.metric_count(period=FIVE_MINUTES),
+                    rest_api.metric_client_error(period=FIVE_MINUTES),
+                    api_5xx,
+                ],
+                right=[rest_api.metric_latency(period=FIVE_MINUTES, statistic="p90")],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Job queue",
+                left=[job_queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES)],
+                right=[queue_age],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Lambda invocations",
+                left=[fn.metric_invocations(period=FIVE_MINUTES, label=n) for n, fn in functions.items()],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Lambda errors",
+                left=[fn.metric_errors(period=FIVE_MINUTES, label=n) for n, fn in functions.items()],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Lambda p90 duration",
+                left=[
+                    fn.metric_duration(period=FIVE_MINUTES, statistic="p90", label=n)
+                    for n, fn in functions.items()
+                ],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Dead-letter queues",
+                left=[
+                    q.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, label=n)
+                    for n, q in dlqs.items()
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(title="Batch jobs FAILED", left=[batch_failures], width=12),
+            cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24),
+        )

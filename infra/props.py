@@ -1,0 +1,97 @@
+"""``DiaristServiceProps``: everything a platform team can tune, with defaults that deploy as-is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_lambda as lambda_
+
+from diarist import resources as R
+from infra.packaging import REPO_ROOT
+
+
+@dataclass(frozen=True)
+class ApiProps:
+    """API Gateway throttling, quotas and the optional custom domain.
+
+    Throttling applies to every request at the stage, so excess load gets a 429 from API Gateway
+    before any Lambda runs. Quotas are counted per API Gateway API key: they are enforced only with
+    ``require_api_gateway_key=True`` (callers then send ``x-api-key`` in addition to their Diarist
+    bearer key, which the API function checks).
+    """
+
+    rate_limit: float = 20.0  # steady requests per second for the whole stage
+    burst_limit: int = 40
+    quota_per_day: int | None = 100_000
+    require_api_gateway_key: bool = False
+    stage_name: str = "prod"
+    domain_name: str | None = None  # e.g. diarist.example.com
+    certificate_arn: str | None = None  # ACM certificate in the stack's region (REGIONAL endpoint)
+    hosted_zone_id: str | None = None  # Route 53 zone for the alias record (optional)
+    hosted_zone_name: str | None = None
+    web_acl_arn: str | None = None  # an existing WAFv2 web ACL (REGIONAL) to associate
+    reserved_concurrency: int | None = None  # cap on API Lambda concurrency (None: account pool)
+
+
+@dataclass(frozen=True)
+class GpuProps:
+    """AWS Batch GPU capacity. Minimum vCPUs are always 0: no job, no instance, no cost."""
+
+    instance_types: tuple[str, ...] = ("g6.xlarge", "g5.xlarge")
+    spot: bool = True  # a spot compute environment, first in the job queue
+    on_demand_fallback: bool = True  # an on-demand compute environment, second in the job queue
+    max_vcpus: int = 16  # per compute environment: 4 xlarge instances (1 GPU each)
+    on_demand_max_vcpus: int | None = None  # None: same as max_vcpus
+    spot_bid_percentage: int | None = None  # None: pay up to the on-demand price
+    job_vcpus: float = 4
+    job_memory_mib: int = 14_336  # fits a 16 GiB xlarge after the ECS agent's reservation
+    job_gpus: int = 1
+    job_timeout: Duration = field(default_factory=lambda: Duration.hours(6))
+    job_attempts: int = 3  # attempts in total; only spot reclaims ("Host EC2*") are retried
+    root_volume_gib: int = 100  # the image (CUDA, torch, weights) plus scratch audio
+    max_runnable_wait: Duration = field(default_factory=lambda: Duration.hours(6))
+
+
+@dataclass(frozen=True)
+class DiaristServiceProps:
+    """Props of the ``DiaristService`` construct. Every field has a working default."""
+
+    # Network: None creates a VPC with public subnets only (no NAT gateway to pay for while idle;
+    # the instances get public IPs and a security group with no inbound rule) plus free S3 and
+    # DynamoDB gateway endpoints. Pass an existing VPC (and subnets) to use yours.
+    vpc: ec2.IVpc | None = None
+    vpc_subnets: ec2.SubnetSelection | None = None
+    max_azs: int = 3
+    gpu: GpuProps = field(default_factory=GpuProps)
+    api: ApiProps = field(default_factory=ApiProps)
+    # Data.
+    retention_days: int = R.RESULT_RETENTION_DAYS_DEFAULT  # media, incoming/ and results expire
+    allowed_input_buckets: tuple[str, ...] = ()  # extra buckets accepted as s3:// inputs (read-only)
+    webhook_secret_prefix: str = R.WEBHOOK_SECRET_PREFIX  # Secrets Manager names: <prefix><tenant>
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN  # table and buckets
+    log_retention_days: int = 30
+    # Operations.
+    alarm_email: str | None = None  # subscribed to the alarm topic (confirm the e-mail once)
+    # Code: None builds the Lambda asset (infra.packaging) and the worker image from the repository.
+    lambda_code: lambda_.Code | None = None
+    worker_image: ecs.ContainerImage | None = None  # e.g. ecs.ContainerImage.from_registry(uri)
+    source_root: Path = REPO_ROOT  # a Diarist checkout: functions/, src/, containers/gpu-worker/
+    worker_dockerfile: str = "containers/gpu-worker/Dockerfile"  # relative to source_root (context)
+
+    def __post_init__(self) -> None:
+        if not (self.gpu.spot or self.gpu.on_demand_fallback):
+            raise ValueError("at least one of gpu.spot and gpu.on_demand_fallback must be true")
+        if not 1 <= self.retention_days <= 3650:
+            raise ValueError("retention_days must be between 1 and 3650")
+        if self.gpu.max_vcpus < self.gpu.job_vcpus:
+            raise ValueError("gpu.max_vcpus is smaller than one job's vCPUs: no job could ever run")
+        if bool(self.api.domain_name) != bool(self.api.certificate_arn):
+            raise ValueError("api.domain_name and api.certificate_arn go together")
+        if bool(self.api.hosted_zone_id) != bool(self.api.hosted_zone_name):
+            raise ValueError("api.hosted_zone_id and api.hosted_zone_name go together")
+        if self.api.hosted_zone_id and not self.api.domain_name:
+            raise ValueError("a hosted zone needs api.domain_name")

@@ -1,0 +1,48 @@
+"""``DiaristStack``: the ``DiaristService`` construct plus the stack outputs (names in infra.outputs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra import outputs as O
+from infra.config import props_from_context
+from infra.props import DiaristServiceProps
+from infra.service import DiaristService
+
+
+class DiaristStack(Stack):
+    def __init__(
+        self, scope: Construct, id: str, *, service_props: DiaristServiceProps | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        Tags.of(self).add("app", "diarist")
+        # No props given: read them from the cdk context (-c key=value), see infra.config.
+        self.service = svc = DiaristService(self, "Diarist", service_props or props_from_context(self))
+
+        values = {
+            O.API_URL: (svc.api.url, "Base URL of the REST API"),
+            O.API_USAGE_PLAN_ID: (svc.api.usage_plan.usage_plan_id, "Usage plan to attach API keys to"),
+            O.TABLE_NAME: (svc.storage.table.table_name, "DynamoDB table (jobs, API keys, idempotency)"),
+            O.MEDIA_BUCKET: (
+                svc.storage.media_bucket.bucket_name,
+                "Inputs; uploads under incoming/ start jobs",
+            ),
+            O.RESULTS_BUCKET: (svc.storage.results_bucket.bucket_name, "Diarization results"),
+            O.JOB_QUEUE_URL: (svc.queues.jobs.queue.queue_url, "Job queue (dispatcher)"),
+            O.JOB_DLQ_URL: (svc.queues.jobs.dlq.queue_url, "Job dead-letter queue"),
+            O.INGEST_QUEUE_URL: (svc.queues.ingest.queue.queue_url, "S3 incoming/ events (ingest)"),
+            O.WEBHOOK_QUEUE_URL: (svc.queues.webhooks.queue.queue_url, "Webhook deliveries"),
+            O.WEBHOOK_DLQ_URL: (svc.queues.webhooks.dlq.queue_url, "Webhook dead-letter queue"),
+            O.EVENT_BUS_NAME: (svc.bus.event_bus_name, "EventBridge bus of job events"),
+            O.BATCH_JOB_QUEUE: (svc.gpu.job_queue.job_queue_arn, "AWS Batch job queue"),
+            O.BATCH_JOB_DEFINITION: (svc.gpu.job_definition.job_definition_arn, "AWS Batch job definition"),
+            O.ALARM_TOPIC_ARN: (svc.monitoring.topic.topic_arn, "SNS topic the alarms publish to"),
+            O.DASHBOARD_NAME: (svc.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
+        }
+        if svc.api.custom_url:
+            values[O.CUSTOM_DOMAIN_URL] = (svc.api.custom_url, "API on the custom domain")
+        for name, (value, description) in values.items():
+            CfnOutput(self, name, value=value, description=description).override_logical_id(name)
