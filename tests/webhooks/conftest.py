@@ -67,7 +67,7 @@ def _handler_class(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            headers = {k: v for k, v in self.headers.items()}
+            headers = dict(self.headers.items())
             verified = bool(receiver.secrets) and verify_signature(receiver.secrets, headers, body)
             with receiver.lock:
                 receiver.requests.append(
@@ -239,3 +239,57 @@ def fake_resolver(table: dict[str, list[str]]) -> Callable[[str, int], list[str]
 
     resolve.calls = calls  # type: ignore[attr-defined]
     return resolve
+
+
+# -- a faster ``aws`` for this directory ----------------------------------------------------------
+# The root ``aws`` fixture resets and provisions the emulator for every test (~1-2 s). Here the
+# emulator is provisioned once per module and emptied between tests (queues purged, items and
+# secrets deleted), which keeps the webhook suite well under a minute.
+
+
+@pytest.fixture(scope="module")
+def _provisioned(moto_endpoint: str) -> Iterator[Any]:
+    import urllib.request
+
+    from diarist.adapters.aws import reset_clients
+    from diarist.local.provision import provision
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    reset_clients()
+    yield provision()
+    reset_clients()
+
+
+def _empty(resources: Any) -> None:
+    from diarist import resources as R
+    from diarist.adapters.aws import client
+
+    sqs, ddb, sm = client("sqs"), client("dynamodb"), client("secretsmanager")
+    for url in (resources.webhook_queue_url, resources.webhook_dlq_url):  # (moto limits purges to 1/min)
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for m in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=resources.table, ProjectionExpression="#pk", ExpressionAttributeNames={"#pk": R.TABLE_PK}
+    ):
+        for item in page.get("Items", []):
+            ddb.delete_item(TableName=resources.table, Key={R.TABLE_PK: item[R.TABLE_PK]})
+    for page in sm.get_paginator("list_secrets").paginate():
+        for secret in page.get("SecretList", []):
+            sm.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
+
+
+@pytest.fixture
+def aws(_provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from diarist.services import webhooks
+    from diarist.settings import load
+
+    # (boto3 clients stay cached: building them costs ~0.3 s each and the endpoint is the same)
+    load.cache_clear()
+    webhooks.reset()
+    for key, value in _provisioned.env().items():
+        monkeypatch.setenv(key, value)
+    _empty(_provisioned)
+    yield _provisioned
+    load.cache_clear()
+    webhooks.reset()

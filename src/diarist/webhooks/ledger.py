@@ -1,0 +1,161 @@
+"""Webhook bookkeeping on the job record: claim an attempt, record its outcome.
+
+``Job.webhook_attempts`` is an append-only history; an attempt's place in it (``seq``) is its
+identity. Before sending, the delivery function *claims* ``seq`` with a conditional append
+(``size(webhook_attempts) = seq``): a replayed EventBridge event or a duplicated SQS message
+finds the slot taken and sends nothing. The claimed slot holds an ``in progress`` placeholder
+until the outcome replaces it. A placeholder older than ``stale_after_s`` (the function died
+mid-attempt; its message came back after the visibility timeout) may be taken over.
+
+This needs conditions on list sizes and elements, which ``ports.JobStore.update`` (status
+conditions only) does not offer, hence this small adapter on the same item layout as
+``adapters.dynamo_jobs`` (attempts stored as maps with the model's field names).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from botocore.exceptions import ClientError
+from pydantic import TypeAdapter
+
+from diarist import resources as R
+from diarist.adapters.aws import client
+from diarist.domain.jobs import WebhookAttempt, utcnow
+
+IN_PROGRESS = "in progress"
+Delivery = Literal["none", "pending", "delivered", "failed"]
+_DT = TypeAdapter(datetime)
+
+
+class Claim(StrEnum):
+    CLAIMED = "claimed"
+    TAKEN = "taken"  # someone else has (or had) this attempt: do nothing
+    MISSING = "missing"  # no such job
+
+
+def is_placeholder(attempt: WebhookAttempt) -> bool:
+    return attempt.error == IN_PROGRESS and attempt.status_code is None
+
+
+class WebhookLedger(Protocol):
+    def claim(self, job_id: str, *, seq: int, attempt: int, at: datetime, stale_after_s: float) -> Claim: ...
+
+    def record(
+        self, job_id: str, *, seq: int, claimed_at: datetime, result: WebhookAttempt, delivery: Delivery
+    ) -> bool: ...
+
+    def set_delivery(self, job_id: str, delivery: Delivery) -> None: ...
+
+
+def _attempt_map(attempt: WebhookAttempt) -> dict[str, Any]:
+    return attempt.model_dump(mode="json", exclude_none=True, by_alias=False)
+
+
+class DynamoWebhookLedger:
+    def __init__(self, table_name: str, ddb: Any | None = None) -> None:
+        from boto3.dynamodb.types import TypeSerializer
+
+        self.table_name = table_name
+        self._ddb = ddb or client("dynamodb")
+        self._ser = TypeSerializer()
+
+    def _key(self, job_id: str) -> dict[str, Any]:
+        return {R.TABLE_PK: {"S": R.JOB_KEY_PREFIX + job_id}}
+
+    def _update(self, job_id: str, **kwargs: Any) -> bool:
+        try:
+            self._ddb.update_item(TableName=self.table_name, Key=self._key(job_id), **kwargs)
+            return True
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def _now(self) -> dict[str, Any]:
+        return {"S": str(_DT.dump_python(utcnow(), mode="json"))}
+
+    def claim(self, job_id: str, *, seq: int, attempt: int, at: datetime, stale_after_s: float) -> Claim:
+        placeholder = WebhookAttempt(at=at, attempt=attempt, error=IN_PROGRESS)
+        names = {"#pk": R.TABLE_PK, "#wa": "webhook_attempts", "#wd": "webhook_delivery", "#ua": "updated_at"}
+        values: dict[str, Any] = {
+            ":new": self._ser.serialize([_attempt_map(placeholder)]),
+            ":empty": {"L": []},
+            ":pending": {"S": "pending"},
+            ":now": self._now(),
+            ":seq": {"N": str(seq)},
+        }
+        size_ok = "(attribute_not_exists(#wa) OR size(#wa) = :seq)" if seq == 0 else "size(#wa) = :seq"
+        if self._update(
+            job_id,
+            UpdateExpression="SET #wa = list_append(if_not_exists(#wa, :empty), :new), #wd = :pending, #ua = :now",
+            ConditionExpression=f"attribute_exists(#pk) AND {size_ok}",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        ):
+            return Claim.CLAIMED
+        # Taken. Take over only a placeholder left behind by a function that died mid-attempt.
+        item = self._ddb.get_item(TableName=self.table_name, Key=self._key(job_id), ConsistentRead=True).get(
+            "Item"
+        )
+        if item is None:
+            return Claim.MISSING
+        slots = item.get("webhook_attempts", {}).get("L", [])
+        if len(slots) != seq + 1:
+            return Claim.TAKEN
+        old = slots[seq].get("M", {})
+        if old.get("error", {}).get("S") != IN_PROGRESS or "status_code" in old:
+            return Claim.TAKEN
+        old_at = _DT.validate_python(old["at"]["S"])
+        if (at - old_at).total_seconds() < stale_after_s:
+            return Claim.TAKEN
+        names.pop("#pk")
+        names["#at"], names["#err"] = "at", "error"
+        ok = self._update(
+            job_id,
+            UpdateExpression=f"SET #wa[{seq}] = :slot, #wd = :pending, #ua = :now",
+            ConditionExpression=f"size(#wa) = :size AND #wa[{seq}].#at = :old_at AND #wa[{seq}].#err = :inprog",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":slot": self._ser.serialize(_attempt_map(placeholder)),
+                ":pending": {"S": "pending"},
+                ":now": self._now(),
+                ":size": {"N": str(seq + 1)},
+                ":old_at": old["at"],
+                ":inprog": {"S": IN_PROGRESS},
+            },
+        )
+        return Claim.CLAIMED if ok else Claim.TAKEN
+
+    def record(
+        self, job_id: str, *, seq: int, claimed_at: datetime, result: WebhookAttempt, delivery: Delivery
+    ) -> bool:
+        """Replace our placeholder with the outcome. False if someone took the slot over."""
+        return self._update(
+            job_id,
+            UpdateExpression=f"SET #wa[{seq}] = :slot, #wd = :d, #ua = :now",
+            ConditionExpression=f"#wa[{seq}].#at = :claimed_at",
+            ExpressionAttributeNames={
+                "#wa": "webhook_attempts",
+                "#wd": "webhook_delivery",
+                "#ua": "updated_at",
+                "#at": "at",
+            },
+            ExpressionAttributeValues={
+                ":slot": self._ser.serialize(_attempt_map(result)),
+                ":d": {"S": delivery},
+                ":now": self._now(),
+                ":claimed_at": {"S": str(_DT.dump_python(claimed_at, mode="json"))},
+            },
+        )
+
+    def set_delivery(self, job_id: str, delivery: Delivery) -> None:
+        self._update(
+            job_id,
+            UpdateExpression="SET #wd = :d, #ua = :now",
+            ConditionExpression="attribute_exists(#pk)",
+            ExpressionAttributeNames={"#pk": R.TABLE_PK, "#wd": "webhook_delivery", "#ua": "updated_at"},
+            ExpressionAttributeValues={":d": {"S": delivery}, ":now": self._now()},
+        )
