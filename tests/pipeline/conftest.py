@@ -89,3 +89,17 @@ def receive_as_lambda_event(queue_url: str, *, max_messages: int = 10, wait_s: i
             }
         )
     return {"Records": records}
+
+
+def wav_bytes(seconds: float = 5.0, rate: int = 16000, channels: int = 1) -> bytes:
+    """A real (silent) PCM WAV file."""
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x00\x00" * channels * int(seconds * rate))
+    return buf.getvalue()

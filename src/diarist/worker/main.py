@@ -1,0 +1,239 @@
+"""The worker: one process diarizes one job (the Batch/ECS container, or a local process).
+
+``run_worker(job_id, tenant_id) -> exit code``:
+
+1. Load the job. Missing, another tenant's, or already terminal (canceled while queued) -> exit 0.
+2. ``mark_running`` (conditional; a Batch retry attempt resumes a running job). Refused -> exit 0.
+3. Fetch the input to a temp dir (``s3://`` streamed to disk, ``https://`` via the engine's fetcher).
+4. Diarize; progress goes to the job through a throttled, conditional writer. When a progress
+   write is refused the job was canceled (or failed) meanwhile: stop at once, exit 0.
+5. Write ``<prefix>.json`` (``DiarizationResult``, by alias) and ``<prefix>.rttm`` to the results
+   bucket (layout in docs/pipeline.md), then ``finish_job(succeeded, result_location=<prefix>.json)``.
+
+Exit codes: 0 = the job was handled (succeeded, failed for an input problem, or stopped because it
+was canceled); 1 = unexpected error (the job was marked ``failed``/``internal_error`` if possible);
+143 = stopped by SIGTERM (Batch terminate / spot reclaim / local cancel): the job is left as it is,
+for a Batch retry attempt or the failure handlers (``services.failures``) to settle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from diarist import resources as R
+from diarist.domain.errors import AudioInputError, ErrorCode
+from diarist.domain.jobs import Job, JobStatus
+from diarist.domain.results import DiarizationResult
+from diarist.ports import EventBus, JobStore, ObjectStore
+from diarist.services.lifecycle import ProgressReporter, finish_job, mark_running, report_progress
+from diarist.settings import WorkerSettings, load
+from diarist.worker.diarizer import Diarizer, build_diarizer
+
+log = logging.getLogger("diarist.worker")
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class JobStopped(Exception):
+    """The job left ``running`` while we worked on it (canceled, or failed by someone else)."""
+
+
+class WorkerTerminated(BaseException):
+    """SIGTERM arrived. A BaseException so that no ``except Exception`` in the engine swallows it."""
+
+
+# --- result layout -------------------------------------------------------------------------------
+def result_prefix(job: Job, results_bucket: str) -> str:
+    """``s3://<results>/results/<tenant>/<job_id>/result`` (API jobs), or the job's own
+    ``result_prefix`` (S3-triggered jobs: ``s3://<results>/results/<tenant>/<path-after-tenant>``)."""
+    return job.result_prefix or f"s3://{results_bucket}/{R.RESULTS_PREFIX}{job.tenant_id}/{job.job_id}/result"
+
+
+def result_locations(job: Job, results_bucket: str) -> tuple[str, str]:
+    prefix = result_prefix(job, results_bucket)
+    return prefix + ".json", prefix + ".rttm"
+
+
+def _split(url: str) -> tuple[str, str]:
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def to_rttm(result: DiarizationResult, file_id: str) -> str:
+    try:
+        from diarist.engine.formats import to_rttm as engine_to_rttm
+    except ImportError:  # pragma: no cover - the engine package is part of every build
+        engine_to_rttm = None
+    if engine_to_rttm is not None:
+        return str(engine_to_rttm(result, file_id))
+    rows = []
+    for ch in result.channels:
+        for t in ch.diarization:
+            rows.append(((ch.channel or 0) + 1, t.start, t.end, t.speaker))
+    rows.sort()
+    return "".join(f"SPEAKER {file_id} {n} {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>\n" for n, s, e, spk in rows)
+
+
+def write_results(objects: ObjectStore, job: Job, result: DiarizationResult, results_bucket: str) -> str:
+    json_url, rttm_url = result_locations(job, results_bucket)
+    file_id = PurePosixPath(job.input_url.split("?", 1)[0]).name or job.job_id
+    objects.put_bytes(*_split(json_url), result.model_dump_json(by_alias=True).encode(), "application/json")
+    objects.put_bytes(*_split(rttm_url), to_rttm(result, file_id).encode(), "text/plain")
+    return json_url
+
+
+# --- signals -------------------------------------------------------------------------------------
+class _Sigterm:
+    """SIGTERM interrupts the work (fetch, diarize) but not our own status writes."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self.interruptible = False
+
+    def handler(self, signum: int, frame: Any) -> None:
+        self.received = True
+        log.warning("SIGTERM received")
+        if self.interruptible:
+            raise WorkerTerminated()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_Sigterm]:
+        try:
+            previous = signal.signal(signal.SIGTERM, self.handler)
+        except ValueError:  # not the main thread (tests running the worker in a thread)
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    @contextlib.contextmanager
+    def interruptible_section(self) -> Iterator[None]:
+        if self.received:
+            raise WorkerTerminated()
+        self.interruptible = True
+        try:
+            yield
+        finally:
+            self.interruptible = False
+
+
+# --- the run -------------------------------------------------------------------------------------
+def run_worker(
+    job_id: str,
+    tenant_id: str,
+    *,
+    settings: WorkerSettings | None = None,
+    store: JobStore | None = None,
+    events: EventBus | None = None,
+    objects: ObjectStore | None = None,
+    diarizer: Diarizer | None = None,
+    s3_client: Any | None = None,
+) -> int:
+    """Process one job; returns the process exit code. Dependencies default to the AWS adapters."""
+    settings = settings or load(WorkerSettings)
+    if store is None:
+        from diarist.adapters.dynamo_jobs import DynamoJobStore
+
+        store = DynamoJobStore(settings.table_name)
+    if events is None:
+        from diarist.adapters.events import EventBridgeBus
+
+        events = EventBridgeBus(settings.event_bus_name)
+    if objects is None or s3_client is None:
+        from diarist.adapters.aws import client
+        from diarist.adapters.s3_store import S3ObjectStore
+
+        s3_client = s3_client or client("s3")
+        objects = objects or S3ObjectStore(s3_client)
+
+    job = store.get(job_id)
+    if job is None or job.tenant_id != tenant_id:
+        log.error("no such job for this tenant", extra={"job_id": job_id, "tenant_id": tenant_id})
+        return EXIT_OK
+    if job.status.is_terminal:
+        log.info("job already %s: nothing to do", job.status.value, extra={"job_id": job_id})
+        return EXIT_OK
+
+    sigterm = _Sigterm()
+    with sigterm.installed():
+        running = mark_running(store, job_id)
+        if running is None:
+            log.info("job cannot run (canceled or ended meanwhile)", extra={"job_id": job_id})
+            return EXIT_OK
+        try:
+            return _process(running, settings, store, events, objects, diarizer, s3_client, sigterm)
+        except WorkerTerminated:
+            log.warning("stopped by SIGTERM; leaving the job to the failure handlers", extra={"job_id": job_id})
+            return EXIT_TERMINATED
+
+
+def _process(
+    job: Job,
+    settings: WorkerSettings,
+    store: JobStore,
+    events: EventBus,
+    objects: ObjectStore,
+    diarizer: Diarizer | None,
+    s3_client: Any,
+    sigterm: _Sigterm,
+) -> int:
+    job_id = job.job_id
+    reporter = ProgressReporter(
+        store, job_id, min_interval_s=settings.progress_interval_s, min_step=settings.progress_min_step
+    )
+
+    def on_progress(percent: float) -> None:
+        if sigterm.received:
+            raise WorkerTerminated()
+        if not reporter(percent):
+            raise JobStopped()
+
+    try:
+        if diarizer is None:
+            diarizer = build_diarizer(settings)
+        with tempfile.TemporaryDirectory(prefix="diarist-job-") as tmp:
+            with sigterm.interruptible_section():
+                path = fetch(job.input_url, Path(tmp), s3_client)
+                result = diarizer.diarize(path, job.params, on_progress)
+        # last check before writing results: do not leave files behind for a canceled job
+        if report_progress(store, job_id, 99) is None:
+            raise JobStopped()
+        location = write_results(objects, job, result, settings.results_bucket)
+        done = finish_job(
+            store, events, job_id, JobStatus.SUCCEEDED, result_location=location, warnings=list(result.warnings)
+        )
+        if done is None:
+            log.info("job ended while its result was being written; result left in place", extra={"job_id": job_id})
+        else:
+            log.info("job succeeded", extra={"job_id": job_id, "result": location})
+        return EXIT_OK
+    except JobStopped:
+        log.info("job is no longer running (canceled?): stopping", extra={"job_id": job_id})
+        return EXIT_OK
+    except AudioInputError as e:
+        log.info("input rejected: %s", e.message, extra={"job_id": job_id, "code": str(e.code)})
+        finish_job(store, events, job_id, JobStatus.FAILED, error=e)
+        return EXIT_OK
+    except Exception as e:
+        log.exception("worker error", extra={"job_id": job_id})
+        message = f"internal error in the worker ({type(e).__name__}: {str(e)[:300]})"
+        with contextlib.suppress(Exception):
+            finish_job(store, events, job_id, JobStatus.FAILED, error=(ErrorCode.INTERNAL, message))
+        return EXIT_ERROR
+
+
+def fetch(url: str, dest_dir: Path, s3_client: Any) -> Path:
+    """Bring the input to local disk within the limits (the engine's fetcher: no torch needed)."""
+    from diarist.engine import InputLimits, fetch_input
+
+    return Path(fetch_input(url, dest_dir, InputLimits(), s3_client=s3_client))

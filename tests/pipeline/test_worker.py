@@ -1,0 +1,144 @@
+"""The worker end to end on moto with the fake engine: statuses, progress, results, events."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from diarist.adapters.aws import client
+from diarist.adapters.dynamo_jobs import DynamoJobStore
+from diarist.adapters.events import EventBridgeBus
+from diarist.domain.jobs import JobParams, JobStatus
+from diarist.domain.results import DiarizationResult
+from diarist.settings import WorkerSettings, load
+from diarist.testing.fake_engine import FakeDiarizer
+from diarist.worker.main import EXIT_ERROR, EXIT_OK, run_worker
+from tests.pipeline.conftest import make_job, receive_as_lambda_event, wav_bytes
+
+pytestmark = pytest.mark.integration
+
+
+class ProgressSpyStore(DynamoJobStore):
+    """The real store, remembering every progress write and status change the worker made."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(table)
+        self.progress: list[int] = []
+        self.statuses: list[JobStatus] = []
+
+    def update(self, job_id, *, only_if_status=None, **changes):
+        job = super().update(job_id, only_if_status=only_if_status, **changes)
+        if "progress" in changes:
+            self.progress.append(job.progress)
+        return job
+
+    def transition(self, job_id, new, **changes):
+        job = super().transition(job_id, new, **changes)
+        self.statuses.append(job.status)
+        return job
+
+
+@pytest.fixture
+def spy(aws) -> ProgressSpyStore:
+    return ProgressSpyStore(aws.table)
+
+
+@pytest.fixture
+def settings(aws, monkeypatch) -> WorkerSettings:
+    monkeypatch.setenv("DIARIST_PROGRESS_INTERVAL_S", "60")
+    monkeypatch.setenv("DIARIST_PROGRESS_MIN_STEP", "10")
+    load.cache_clear()
+    return load(WorkerSettings)
+
+
+def _upload(aws, key: str, data: bytes) -> str:
+    client("s3").put_object(Bucket=aws.media_bucket, Key=key, Body=data)
+    return f"s3://{aws.media_bucket}/{key}"
+
+
+def _finished_events(aws) -> list[dict]:
+    """Completion events as delivered by the provisioned rule to the webhook queue."""
+    return [json.loads(r["body"]) for r in receive_as_lambda_event(aws.webhook_queue_url, wait_s=1)["Records"]]
+
+
+def test_worker_runs_a_job_to_success_and_announces_it(aws, spy, settings) -> None:
+    url = _upload(aws, "media/t1/meeting.wav", wav_bytes(7.0))
+    spy.create(make_job("w1", input_url=url, params=JobParams(num_speakers=3)))
+    spy.transition("w1", JobStatus.CREATED, launch_id="local-1")
+    code = run_worker("w1", "t1", settings=settings, store=spy, events=EventBridgeBus(aws.event_bus),
+                      diarizer=FakeDiarizer())
+    assert code == EXIT_OK
+    job = spy.get("w1")
+    assert spy.statuses == [JobStatus.CREATED, JobStatus.RUNNING, JobStatus.SUCCEEDED]
+    assert spy.progress and spy.progress == sorted(spy.progress) and 0 < spy.progress[0] < 100
+    assert job.status is JobStatus.SUCCEEDED and job.progress == 100
+    assert job.result_location == f"s3://{aws.results_bucket}/results/t1/w1/result.json"
+    s3 = client("s3")
+    body = s3.get_object(Bucket=aws.results_bucket, Key="results/t1/w1/result.json")["Body"].read()
+    result = DiarizationResult.model_validate_json(body)
+    assert result.duration == 7.0 and result.channels[0].speakers == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_02"]
+    assert "exclusiveDiarization" in json.loads(body)["channels"][0]  # stored by alias
+    rttm = s3.get_object(Bucket=aws.results_bucket, Key="results/t1/w1/result.rttm")["Body"].read().decode()
+    assert rttm.startswith("SPEAKER meeting 1 0.000 2.000 <NA> <NA> SPEAKER_00")
+    events = _finished_events(aws)
+    assert len(events) == 1 and events[0]["detail-type"] == "Diarization Job Succeeded"
+    assert events[0]["detail"]["jobId"] == "w1" and events[0]["detail"]["outputLocation"] == job.result_location
+
+
+def test_s3_triggered_job_writes_beside_its_result_prefix(aws, store, bus, settings) -> None:
+    url = _upload(aws, "incoming/acme/calls/c1.wav", wav_bytes(3.0))
+    prefix = f"s3://{aws.results_bucket}/results/acme/calls/c1.wav"
+    store.create(make_job("w2", tenant="acme", input_url=url, source="s3", result_prefix=prefix))
+    assert run_worker("w2", "acme", settings=settings, store=store, events=bus, diarizer=FakeDiarizer()) == EXIT_OK
+    assert store.get("w2").result_location == prefix + ".json"
+    keys = {o["Key"] for o in client("s3").list_objects_v2(Bucket=aws.results_bucket)["Contents"]}
+    assert keys == {"results/acme/calls/c1.wav.json", "results/acme/calls/c1.wav.rttm"}
+
+
+def test_canceled_before_start_and_wrong_tenant_do_nothing(aws, store, bus, settings) -> None:
+    store.create(make_job("w3"))
+    store.transition("w3", JobStatus.CANCELED)
+    fake = FakeDiarizer()
+    assert run_worker("w3", "t1", settings=settings, store=store, events=bus, diarizer=fake) == EXIT_OK
+    store.create(make_job("w4", tenant="t2"))
+    assert run_worker("w4", "t1", settings=settings, store=store, events=bus, diarizer=fake) == EXIT_OK
+    assert fake.calls == 0 and bus.published == []
+    assert store.get("w3").status is JobStatus.CANCELED and store.get("w4").status is JobStatus.PENDING
+
+
+def test_cancel_mid_run_stops_the_worker_without_result(aws, store, bus, settings) -> None:
+    url = _upload(aws, "media/t1/long.wav", wav_bytes(4.0))
+    store.create(make_job("w5", input_url=url))
+
+    class CancelMidway(FakeDiarizer):
+        def diarize(self, path, params, progress):
+            progress(20)
+            store.transition("w5", JobStatus.CANCELED)  # the user cancels (API)
+            progress(40)  # refused write -> the worker stops here
+            raise AssertionError("the worker should have stopped")
+
+    assert run_worker("w5", "t1", settings=settings, store=store, events=bus, diarizer=CancelMidway()) == EXIT_OK
+    job = store.get("w5")
+    assert job.status is JobStatus.CANCELED and job.result_location is None and job.progress == 20
+    assert bus.published == []
+    assert "Contents" not in client("s3").list_objects_v2(Bucket=aws.results_bucket)
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "upload", "exit_code", "code"),
+    [
+        ("input_error", True, EXIT_OK, "input_corrupt"),
+        ("ok", False, EXIT_OK, "input_unreachable"),  # the object is not there
+        ("error", True, EXIT_ERROR, "internal_error"),
+    ],
+)
+def test_failures_end_the_job_failed_with_a_code(aws, store, bus, settings, behaviour, upload, exit_code, code) -> None:
+    key = "media/t1/in.wav"
+    url = _upload(aws, key, wav_bytes(1.0)) if upload else f"s3://{aws.media_bucket}/{key}"
+    store.create(make_job("w6", input_url=url))
+    fake = FakeDiarizer(behaviour=behaviour)
+    assert run_worker("w6", "t1", settings=settings, store=store, events=bus, diarizer=fake) == exit_code
+    job = store.get("w6")
+    assert job.status is JobStatus.FAILED and job.error.code == code and job.error.message
+    assert [(d.status, d.error.code) for d in bus.published] == [(JobStatus.FAILED, code)]
