@@ -693,3 +693,47 @@ def test_exhausted_raises_from_handle_body(
     with pytest.raises(WebhookDeliveryExhausted):  # again on the next receive: on to the DLQ
         svc.handle_body(body)
     assert len(receiver.requests) == 1
+
+
+def test_finish_job_event_reaches_the_webhook_queue_and_is_delivered(
+    aws: Any,
+    store: DynamoJobStore,
+    service: WebhookService,
+    secrets: SecretsManagerSecretStore,
+    receiver: Receiver,
+    net: ConnectionLog,
+) -> None:
+    from diarist.services.lifecycle import finish_job
+
+    receiver.secrets = [secrets.ensure(TENANT)]
+    store.create(
+        Job(
+            job_id="wf",
+            tenant_id=TENANT,
+            status=JobStatus.RUNNING,
+            input_url="s3://b/k",
+            webhook_url=receiver.url(),
+        )
+    )
+    bus = EventBridgeBus(aws.event_bus)
+    # the worker's failure path ends the job: one event; a second attempt to end it publishes nothing
+    assert finish_job(store, bus, "wf", JobStatus.FAILED, error=("input_silent", "no speech")) is not None
+    assert finish_job(store, bus, "wf", JobStatus.FAILED, error=("input_silent", "no speech")) is None
+    # the event on the webhook queue is EventBridge's envelope around JobFinishedDetail
+    sqs = client("sqs")
+    (message,) = sqs.receive_message(QueueUrl=aws.webhook_queue_url, MaxNumberOfMessages=10)["Messages"]
+    event = json.loads(message["Body"])
+    assert (event["source"], event["detail-type"]) == ("diarist", "Diarization Job Failed")
+    assert event["detail"]["jobId"] == "wf" and event["detail"]["tenantId"] == TENANT
+    assert event["detail"]["status"] == "failed" and event["detail"]["version"] == 1
+    sqs.change_message_visibility(
+        QueueUrl=aws.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+    pump(aws)
+    (req,) = receiver.requests
+    assert req.verified
+    assert json.loads(req.body) == {
+        "jobId": "wf",
+        "status": "failed",
+        "output": {"error": {"code": "input_silent", "message": "no speech"}},
+    }

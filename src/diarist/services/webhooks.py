@@ -33,7 +33,7 @@ from diarist import resources as R
 from diarist.domain.errors import Conflict, JobNotFound
 from diarist.domain.jobs import Job, JobParams, JobStatus, WebhookAttempt
 from diarist.domain.messages import JobFinishedDetail, WebhookRetryMessage
-from diarist.domain.results import ChannelResult, DiarizationResult, Turn
+from diarist.domain.results import DiarizationResult
 from diarist.ports import JobStore, ObjectStore, SecretStore
 from diarist.webhooks import signing
 from diarist.webhooks.ledger import Claim, WebhookLedger, is_placeholder
@@ -91,41 +91,16 @@ class DeliveryConfig:
 # -- payload ----------------------------------------------------------------------------------------
 
 
-def _turns(turns: list[Turn], with_confidence: bool) -> list[dict[str, Any]]:
-    out = []
-    for t in turns:
-        d: dict[str, Any] = {"speaker": t.speaker, "start": t.start, "end": t.end}
-        if with_confidence and t.confidence is not None:
-            d["confidence"] = t.confidence
-        out.append(d)
-    return out
-
-
-def _render_channel(ch: ChannelResult, params: JobParams) -> dict[str, Any]:
-    d: dict[str, Any] = {"diarization": _turns(ch.diarization, params.turn_level_confidence)}
-    if params.exclusive:
-        d["exclusiveDiarization"] = _turns(ch.exclusive_diarization, params.turn_level_confidence)
-    if params.confidence and ch.confidence is not None:
-        d["confidence"] = {"score": ch.confidence.score, "resolution": ch.confidence.resolution}
-    return d
-
-
 def render_pyannote_output(result: DiarizationResult, params: JobParams) -> dict[str, Any]:
     """The result in pyannoteAI's job ``output`` shape: ``{diarization: [{speaker, start, end}],
-    exclusiveDiarization?, confidence?}``, for the first channel (the downmix in ``mix`` mode).
-    Split-channel results add ``channels: [{channel, diarization, ...}]`` with every channel.
+    exclusiveDiarization?, confidence?}`` (plus ``channels`` for split-channel results).
 
-    Minimal renderer of our own: ``diarist.engine.formats`` had no pyannote renderer when this
-    was written; switch to it when it exists so the API and the webhook cannot drift.
+    The very renderer ``GET /v1/jobs/{id}`` uses (``services.jobs``), so the webhook's ``output``
+    and the API's cannot drift; ``params`` decide the optional parts, as pyannoteAI's do.
     """
-    if not result.channels:
-        return {"diarization": []}
-    out = _render_channel(result.channels[0], params)
-    if len(result.channels) > 1:
-        out["channels"] = [{"channel": ch.channel, **_render_channel(ch, params)} for ch in result.channels]
-    if result.warnings:
-        out["warnings"] = list(result.warnings)
-    return out
+    from diarist.services.jobs import render_pyannote_output as render
+
+    return render(result, params)
 
 
 # -- the service ----------------------------------------------------------------------------------------
