@@ -201,10 +201,9 @@ def _process(
     try:
         if diarizer is None:
             diarizer = build_diarizer(settings)
-        with tempfile.TemporaryDirectory(prefix="diarist-job-") as tmp:
-            with sigterm.interruptible_section():
-                path = fetch(job.input_url, Path(tmp), s3_client)
-                result = diarizer.diarize(path, job.params, on_progress)
+        with tempfile.TemporaryDirectory(prefix="diarist-job-") as tmp, sigterm.interruptible_section():
+            path = fetch(job.input_url, Path(tmp), s3_client)
+            result = diarizer.diarize(path, job.params, on_progress)
         # last check before writing results: do not leave files behind for a canceled job
         if report_progress(store, job_id, 99) is None:
             raise JobStopped()

@@ -1,0 +1,69 @@
+"""Local mode's path: dispatcher -> LocalLauncher -> real `python -m diarist worker` processes
+(fake engine) -> results; a worker that dies without reporting is failed via poll_finished."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from diarist.adapters.aws import client
+from diarist.adapters.events import EventBridgeBus
+from diarist.adapters.launchers import DynamoLaunchClaims, LocalLauncher
+from diarist.domain.jobs import JobStatus
+from diarist.domain.messages import DispatchMessage
+from diarist.services.dispatch import Dispatcher
+from diarist.services.failures import handle_worker_exit
+from functions.dispatcher import handler as dispatcher_handler
+from tests.pipeline.conftest import make_job, sqs_event, sqs_record, wav_bytes
+
+pytestmark = pytest.mark.integration
+
+
+def _wait(pred, timeout_s: float = 45.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_local_workers_succeed_crash_and_get_canceled(aws, store, monkeypatch, tmp_path) -> None:
+    bus = EventBridgeBus(aws.event_bus)
+    launcher = LocalLauncher(tmp_path / "launch", kill_grace_s=5)
+    dispatcher = Dispatcher(store=store, launcher=launcher, claims=DynamoLaunchClaims(aws.table))
+    client("s3").put_object(Bucket=aws.media_bucket, Key="media/t1/a.wav", Body=wav_bytes(3.0))
+    url = f"s3://{aws.media_bucket}/media/t1/a.wav"
+    monkeypatch.setenv("DIARIST_ENGINE", "fake")
+    monkeypatch.setenv("DIARIST_FAKE_SLOW_S", "30")
+    for job_id, behaviour in (("ok", "ok"), ("boom", "crash"), ("slow", "slow")):
+        store.create(make_job(job_id, input_url=url))
+        monkeypatch.setenv("DIARIST_FAKE_BEHAVIOUR", behaviour)  # the worker inherits the environment
+        body = DispatchMessage(job_id=job_id, tenant_id="t1").model_dump_json(by_alias=True)
+        assert dispatcher_handler.process(sqs_event(sqs_record(body)), dispatcher) == {"batchItemFailures": []}
+        assert store.get(job_id).launch_id.startswith("local-")
+
+    # cancel the slow one once it is running (what the API does: conditional cancel, then terminate)
+    _wait(lambda: store.get("slow").progress >= 30, what="the slow worker to report progress")
+    store.transition("slow", JobStatus.CANCELED)
+    launcher.terminate(store.get("slow").launch_id, "canceled by the user")
+
+    exits: dict[str, int] = {}
+
+    def all_exited() -> bool:
+        for job_id, rc in launcher.poll_finished():
+            exits[job_id] = rc
+            handle_worker_exit(store, bus, job_id, rc, log_hint=str(launcher.log_path(job_id)))
+        return len(exits) == 3
+
+    _wait(all_exited, what="the three workers to exit")
+    logs = {j: launcher.log_path(j).read_text()[-2000:] for j in exits}
+    assert exits == {"ok": 0, "boom": 137, "slow": 143}, logs
+    assert store.get("ok").status is JobStatus.SUCCEEDED, logs["ok"]
+    assert store.get("ok").result_location == f"s3://{aws.results_bucket}/results/t1/ok/result.json"
+    boom = store.get("boom")
+    assert boom.status is JobStatus.FAILED and boom.error.code == "worker_crashed" and "137" in boom.error.message
+    assert store.get("slow").status is JobStatus.CANCELED
+    assert launcher.poll_finished() == [] and launcher.running() == {}
