@@ -603,6 +603,14 @@ def test_secret_store_cache_ttl_and_module_functions(aws: Any, monkeypatch: pyte
     assert raw["current"] == rotated and raw["previous"] == first and raw["previousValidUntil"] > 0
     with pytest.raises(ValueError):
         cached.name_for("bad tenant/../x")
+    # local mode chooses the value: created with it, or made current
+    chosen = "whs_local-mode-secret-0123"
+    assert webhooks.ensure_signing_secret("t10", secret=chosen) == chosen
+    assert webhooks.ensure_signing_secret("t10") == chosen
+    assert webhooks.ensure_signing_secret("t9", secret=chosen) == chosen
+    assert SecretsManagerSecretStore(R.WEBHOOK_SECRET_PREFIX).signing_secrets("t9") == [chosen]
+    with pytest.raises(ValueError):
+        webhooks.ensure_signing_secret("t11", secret="short")
     webhooks.reset()
 
 

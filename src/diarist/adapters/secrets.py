@@ -112,13 +112,22 @@ class SecretsManagerSecretStore:
             self._sm.put_secret_value(SecretId=self.name_for(tenant_id), SecretString=body)
         self.invalidate(tenant_id)
 
-    def ensure(self, tenant_id: str) -> str:
-        """The tenant's current secret, created if it has none. Safe to call twice (races too)."""
+    def ensure(self, tenant_id: str, *, secret: str | None = None) -> str:
+        """The tenant's current secret, created if it has none. Safe to call twice (races too).
+
+        ``secret`` (local mode, tests) chooses the value: created with it, or made current in
+        place of a different one (without a grace period: use ``rotate`` for live receivers).
+        """
+        if secret is not None and len(secret) < 16:
+            raise ValueError("a webhook signing secret needs at least 16 characters")
         value = self._load(tenant_id, fresh=True)
         if value is not None:
+            if secret is not None and value["current"] != secret:
+                self._put(tenant_id, {"current": secret, "previous": None}, create=False)
+                return secret
             return str(value["current"])
         try:
-            self._put(tenant_id, {"current": new_secret(), "previous": None}, create=True)
+            self._put(tenant_id, {"current": secret or new_secret(), "previous": None}, create=True)
         except ClientError as e:
             if e.response["Error"]["Code"] != "ResourceExistsException":
                 raise

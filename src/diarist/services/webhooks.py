@@ -365,9 +365,10 @@ def redeliver(job_id: str, tenant_id: str) -> Job:
     return build_service().redeliver(job_id, tenant_id)
 
 
-def ensure_signing_secret(tenant_id: str) -> str:
-    """The tenant's current webhook signing secret, created when missing (API-key CLI, local mode)."""
-    return str(secret_store().ensure(tenant_id))
+def ensure_signing_secret(tenant_id: str, *, secret: str | None = None) -> str:
+    """The tenant's current webhook signing secret, created when missing (API-key CLI, local mode).
+    ``secret`` chooses its value (local mode's configured secret; at least 16 characters)."""
+    return str(secret_store().ensure(tenant_id, secret=secret))
 
 
 def rotate_signing_secret(tenant_id: str, *, grace_s: float = 24 * 3600) -> str:
