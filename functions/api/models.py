@@ -64,7 +64,7 @@ class DiarizeRequest(_Request):
 class DiarizeResponse(BaseModel):
     job_id: str = Field(alias="jobId")
     status: JobStatus
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class MediaInputRequest(_Request):

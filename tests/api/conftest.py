@@ -73,3 +73,54 @@ def api(aws) -> Iterator[Api]:  # type: ignore[no-untyped-def]
     _, key_b = keys.create("tenant-b", "test B")
     yield Api(aws, key_a, key_b)
     deps.reset()
+
+
+def small_result(channels: int = 1, *, confidence: bool = False) -> Any:
+    from diarist.domain.results import ChannelResult, Confidence, DiarizationResult, Turn
+
+    chans = []
+    for c in range(channels):
+        turns = [
+            Turn(speaker="SPEAKER_00", start=0.5, end=4.0, confidence=91.0),
+            Turn(speaker="SPEAKER_01", start=3.5, end=7.25, confidence=80.0),
+            Turn(speaker="SPEAKER_00", start=8.0, end=9.5, confidence=77.5),
+        ]
+        excl = [
+            Turn(speaker="SPEAKER_00", start=0.5, end=3.5),
+            Turn(speaker="SPEAKER_01", start=3.5, end=7.25),
+            Turn(speaker="SPEAKER_00", start=8.0, end=9.5),
+        ]
+        chans.append(
+            ChannelResult(
+                channel=c if channels > 1 else None,
+                speakers=["SPEAKER_00", "SPEAKER_01"],
+                diarization=turns,
+                exclusive_diarization=excl,
+                confidence=Confidence(score=[90, 80, 70]) if confidence else None,
+            )
+        )
+    return DiarizationResult(
+        duration=10.0,
+        sample_rate=16000,
+        num_channels=channels,
+        channel_mode="split" if channels > 1 else "mix",
+        channels=chans,
+        model="test",
+    )
+
+
+def finish_with_result(api: Api, job_id: str, tenant_id: str, result: Any) -> str:
+    """Do what the worker does: store the result JSON in S3 and mark the job succeeded."""
+    from diarist.adapters.aws import client
+    from diarist.domain.jobs import JobStatus
+
+    key = f"results/{tenant_id}/{job_id}/result.json"
+    body = result.model_dump_json(by_alias=True).encode()  # as the worker writes it
+    client("s3").put_object(
+        Bucket=api.resources.results_bucket, Key=key, Body=body, ContentType="application/json"
+    )
+    api.store.transition(job_id, JobStatus.RUNNING, launch_id="batch-job-1")
+    api.store.transition(
+        job_id, JobStatus.SUCCEEDED, result_location=f"s3://{api.resources.results_bucket}/{key}"
+    )
+    return key

@@ -59,6 +59,12 @@ class QueueUnavailable(DiaristError):
         self.retry_after_s = retry_after_s
 
 
+class IdempotencyConflict(Conflict):
+    """The Idempotency-Key was used with another request body (409)."""
+
+    field = "Idempotency-Key"
+
+
 class IdempotencyStore(Protocol):
     def claim(
         self, tenant_id: str, key: str, *, request_hash: str, job_id: str, now: int, ttl_s: int
@@ -82,7 +88,7 @@ def fingerprint(*parts: Any) -> str:
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class JobErrorView(_View):
@@ -325,7 +331,7 @@ class JobService:
         if existing is None:
             return None
         if existing["request_hash"] != request_hash:
-            raise Conflict("Idempotency-Key was already used with a different request")
+            raise IdempotencyConflict("Idempotency-Key was already used with a different request within 24 h")
         job = self.store.get(existing["job_id"])
         if job is None:  # the first request is still between claim and create
             return Job(job_id=existing["job_id"], tenant_id=tenant_id, input_url="s3://pending/pending")
