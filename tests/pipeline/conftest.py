@@ -28,6 +28,29 @@ class RecordingEventBus:
         self.published.append(detail)
 
 
+@pytest.fixture(scope="package", autouse=True)
+def _one_boto3_session():
+    """Speed: ``diarist.adapters.aws.client`` builds every client from a new ``boto3`` Session, which
+    reloads the service models (~0.3 s per client; the ``aws`` fixture resets the clients before each
+    test). Here, argument-less ``Session()`` calls share one session, so only the clients are rebuilt.
+    Scoped to this package; nothing else changes (same endpoint, credentials and client config)."""
+    import boto3.session
+
+    real = boto3.session.Session
+    shared: dict[str, Any] = {}
+
+    def session(*args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return real(*args, **kwargs)
+        if "s" not in shared:
+            shared["s"] = real()
+        return shared["s"]
+
+    boto3.session.Session = session  # type: ignore[misc]
+    yield
+    boto3.session.Session = real  # type: ignore[misc]
+
+
 @pytest.fixture
 def store(aws):
     from diarist.adapters.dynamo_jobs import DynamoJobStore
