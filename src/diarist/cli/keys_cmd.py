@@ -1,0 +1,94 @@
+"""``diarist keys create | list | revoke``: API keys (and so tenants), straight in the table.
+
+Uses ``DIARIST_TABLE_NAME`` and the usual AWS environment (``AWS_ENDPOINT_URL`` for local mode).
+The plaintext key is printed once, by ``create``; only its SHA-256 hash is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = sub.add_parser("keys", help="create, list and revoke API keys")
+    ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+
+    p = ksub.add_parser("create", help="create a key for a tenant (printed once)")
+    p.add_argument("--tenant", required=True, help="tenant id: letters, digits, '-' and '_'")
+    p.add_argument("--name", default="", help="a label shown by 'keys list'")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_create)
+
+    p = ksub.add_parser("list", help="list keys (never their plaintext)")
+    p.add_argument("--tenant", help="only this tenant's keys")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_list)
+
+    p = ksub.add_parser("revoke", help="revoke a key by its id (as 'keys list' shows it)")
+    p.add_argument("key_id")
+    p.set_defaults(func=_revoke)
+
+
+def _service() -> Any:
+    from diarist.adapters.dynamo_jobs import DynamoApiKeyStore
+    from diarist.services.apikeys import ApiKeyService
+
+    table = os.environ.get("DIARIST_TABLE_NAME")
+    if not table:
+        raise SystemExit("diarist keys: set DIARIST_TABLE_NAME (and AWS credentials / AWS_ENDPOINT_URL)")
+    return ApiKeyService(DynamoApiKeyStore(table))
+
+
+def _record(key: Any) -> dict[str, Any]:
+    return {
+        "key_id": key.key_id,
+        "tenant": key.tenant_id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "created_at": key.created_at,
+        "revoked": key.revoked,
+    }
+
+
+def _create(args: argparse.Namespace) -> int:
+    from diarist.domain.errors import ValidationFailed
+
+    try:
+        key, plaintext = _service().create(args.tenant, args.name)
+    except ValidationFailed as e:
+        print(f"diarist keys create: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({**_record(key), "api_key": plaintext}))
+    else:
+        print(f"key id:  {key.key_id}\ntenant:  {key.tenant_id}\napi key: {plaintext}")
+        print("Store the API key now: it is not shown again (only its hash is kept).", file=sys.stderr)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    keys = _service().list(args.tenant)
+    if args.json:
+        print(json.dumps([_record(k) for k in keys]))
+        return 0
+    print(f"{'KEY ID':<10} {'TENANT':<24} {'PREFIX':<20} {'CREATED':<33} {'STATUS':<8} NAME")
+    for k in keys:
+        status = "revoked" if k.revoked else "active"
+        print(f"{k.key_id:<10} {k.tenant_id:<24} {k.prefix:<20} {k.created_at:<33} {status:<8} {k.name}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from diarist.services.apikeys import KeyNotFound
+
+    try:
+        key = _service().revoke(args.key_id)
+    except KeyNotFound as e:
+        print(f"diarist keys revoke: {e}", file=sys.stderr)
+        return 1
+    print(f"revoked {key.key_id} (tenant {key.tenant_id})")
+    return 0

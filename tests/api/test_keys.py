@@ -1,0 +1,80 @@
+"""API keys: hashed at rest, the CLI, revocation, and the per-container cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from diarist.adapters.aws import client
+from diarist.cli import main
+from tests.api.conftest import Api
+
+pytestmark = pytest.mark.integration
+
+
+def test_keys_cli_create_list_revoke(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "create", "--tenant", "acme", "--name", "ci", "--json"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    plaintext = created["api_key"]
+    assert plaintext.startswith("dia_" + created["key_id"] + "_")
+    # only the hash is stored, nowhere the plaintext
+    items = client("dynamodb").scan(TableName=api.resources.table)["Items"]
+    assert plaintext not in json.dumps(items)
+    item = next(i for i in items if i["pk"]["S"] == "KEY#" + hashlib.sha256(plaintext.encode()).hexdigest())
+    assert item["tenant_id"]["S"] == "acme" and item["name"]["S"] == "ci" and not item["revoked"]["BOOL"]
+
+    assert api.call("GET", "/v2/jobs", token=plaintext).status == 200
+
+    assert main(["keys", "list", "--tenant", "acme", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [k["key_id"] for k in listed] == [created["key_id"]] and "api_key" not in listed[0]
+    assert main(["keys", "list", "--json"]) == 0
+    assert {k["tenant"] for k in json.loads(capsys.readouterr().out)} == {"acme", "tenant-a", "tenant-b"}
+    assert main(["keys", "list"]) == 0
+    assert "acme" in capsys.readouterr().out
+
+    assert main(["keys", "revoke", created["key_id"]]) == 0
+    capsys.readouterr()
+    # another container (the CLI's service) revoked it: this container's cache may still say yes
+    # for up to DIARIST_APIKEY_CACHE_TTL_S; a fresh container says no at once
+    from functions.api import deps
+
+    deps.apikey_service().forget_cache()
+    assert api.call("GET", "/v2/jobs", token=plaintext).status == 401
+    assert main(["keys", "revoke", "ffffffff"]) == 1
+    assert main(["keys", "create", "--tenant", "bad tenant!"]) == 2
+
+
+def test_authenticate_caches_per_container(api: Api) -> None:
+    from diarist.domain.errors import Unauthorized
+    from diarist.services.apikeys import ApiKeyService
+
+    class CountingStore:
+        def __init__(self, inner):  # type: ignore[no-untyped-def]
+            self.inner, self.gets = inner, 0
+
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(self.inner, name)
+
+        def get(self, key_hash):  # type: ignore[no-untyped-def]
+            self.gets += 1
+            return self.inner.get(key_hash)
+
+    from functions.api import deps
+
+    now = [0.0]
+    store = CountingStore(deps.apikey_service().store)
+    svc = ApiKeyService(store, cache_ttl_s=30, clock=lambda: now[0])
+    for _ in range(5):
+        assert svc.authenticate(f"Bearer {api.key_a}") == "tenant-a"
+    assert store.gets == 1
+    bogus = "Bearer dia_00000000_" + "b" * 43
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            svc.authenticate(bogus)
+    assert store.gets == 2  # invalid keys are cached too
+    now[0] = 31.0
+    svc.authenticate(f"Bearer {api.key_a}")
+    assert store.gets == 3
