@@ -126,16 +126,19 @@ def test_cancel_mid_run_stops_the_worker_without_result(aws, store, bus, setting
 
 
 @pytest.mark.parametrize(
-    ("behaviour", "upload", "exit_code", "code"),
+    ("behaviour", "source", "exit_code", "code"),
     [
-        ("input_error", True, EXIT_OK, "input_corrupt"),
-        ("ok", False, EXIT_OK, "input_unreachable"),  # the object is not there
-        ("error", True, EXIT_ERROR, "internal_error"),
+        ("input_error", "upload", EXIT_OK, "input_corrupt"),
+        ("ok", "missing", EXIT_OK, "input_unreachable"),  # the object is not there
+        ("ok", "https://169.254.169.254/latest/meta-data/iam", EXIT_OK, "input_forbidden"),  # SSRF guard
+        ("error", "upload", EXIT_ERROR, "internal_error"),
     ],
 )
-def test_failures_end_the_job_failed_with_a_code(aws, store, bus, settings, behaviour, upload, exit_code, code) -> None:
+def test_failures_end_the_job_failed_with_a_code(aws, store, bus, settings, behaviour, source, exit_code, code) -> None:
     key = "media/t1/in.wav"
-    url = _upload(aws, key, wav_bytes(1.0)) if upload else f"s3://{aws.media_bucket}/{key}"
+    url = {"upload": lambda: _upload(aws, key, wav_bytes(1.0)), "missing": lambda: f"s3://{aws.media_bucket}/{key}"}.get(
+        source, lambda: source
+    )()
     store.create(make_job("w6", input_url=url))
     fake = FakeDiarizer(behaviour=behaviour)
     assert run_worker("w6", "t1", settings=settings, store=store, events=bus, diarizer=fake) == exit_code

@@ -64,7 +64,12 @@ class PyannoteDiarizer:
         return result
 
 
-def build_diarizer(settings: WorkerSettings) -> Diarizer:
+def build_diarizer(settings: WorkerSettings | None = None) -> Diarizer:
+    """The diarizer ``DIARIST_ENGINE`` asks for. Load it once per process (the engine is slow to load)."""
+    if settings is None:
+        from diarist.settings import load
+
+        settings = load(WorkerSettings)
     if settings.engine == "fake":
         from diarist.testing.fake_engine import FakeDiarizer
 

@@ -34,6 +34,7 @@ from diarist.ports import EventBus, JobStore, ObjectStore
 from diarist.services.lifecycle import ProgressReporter, finish_job, mark_running, report_progress
 from diarist.settings import WorkerSettings, load
 from diarist.worker.diarizer import Diarizer, build_diarizer
+from diarist.worker.inputs import fetch
 
 log = logging.getLogger("diarist.worker")
 
@@ -202,7 +203,7 @@ def _process(
         if diarizer is None:
             diarizer = build_diarizer(settings)
         with tempfile.TemporaryDirectory(prefix="diarist-job-") as tmp, sigterm.interruptible_section():
-            path = fetch(job.input_url, Path(tmp), s3_client)
+            path = fetch(job.input_url, Path(tmp), s3_client, settings)
             result = diarizer.diarize(path, job.params, on_progress)
         # last check before writing results: do not leave files behind for a canceled job
         if report_progress(store, job_id, 99) is None:
@@ -229,10 +230,3 @@ def _process(
         with contextlib.suppress(Exception):
             finish_job(store, events, job_id, JobStatus.FAILED, error=(ErrorCode.INTERNAL, message))
         return EXIT_ERROR
-
-
-def fetch(url: str, dest_dir: Path, s3_client: Any) -> Path:
-    """Bring the input to local disk within the limits (the engine's fetcher: no torch needed)."""
-    from diarist.engine import InputLimits, fetch_input
-
-    return Path(fetch_input(url, dest_dir, InputLimits(), s3_client=s3_client))
