@@ -1,0 +1,39 @@
+"""docs/openapi.json is generated from the code: regenerate with ``python -m functions.api.openapi``."""
+
+from __future__ import annotations
+
+import json
+
+from functions.api.openapi import DOC, render, spec
+
+
+def test_committed_openapi_matches_the_code() -> None:
+    assert DOC.is_file(), "run: python -m functions.api.openapi"
+    assert DOC.read_text() == render(), (
+        "docs/openapi.json drifted from the code: run python -m functions.api.openapi"
+    )
+
+
+def test_openapi_documents_every_route_and_the_error_shapes() -> None:
+    doc = spec()
+    ops = {(path, method) for path, item in doc["paths"].items() for method in item}
+    assert ops == {
+        ("/v1/diarize", "post"),
+        ("/v1/media/input", "post"),
+        ("/v1/jobs/{job_id}", "get"),
+        ("/v1/jobs/{job_id}", "delete"),
+        ("/v1/jobs/{job_id}/cancel", "post"),
+        ("/v1/jobs/{job_id}/webhook", "post"),
+        ("/v2/jobs", "get"),
+        ("/api/technology/speaker-diarization", "post"),
+        ("/api/technology/speaker-diarization/{task_id}", "get"),
+    }
+    text = json.dumps(doc)
+    assert "422" not in json.dumps(
+        [op["responses"] for item in doc["paths"].values() for op in item.values()]
+    )
+    assert doc["security"] == [{"bearerAuth": []}] and "multipart/form-data" in text
+    props = doc["components"]["schemas"]["DiarizeRequest"]["properties"]
+    assert {"url", "webhook", "numSpeakers", "minSpeakers", "maxSpeakers", "confidence", "exclusive"} <= set(
+        props
+    )
