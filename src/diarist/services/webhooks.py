@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "Diarist-Webhook/1"
 REDELIVER_REASON = "redeliver"
+MAX_RECORDED_ATTEMPTS = 100  # the job item must stay far below DynamoDB's 400 KB
 _ERROR_BODY_BYTES = 512
+_MAX_ERROR_CHARS = 500
 
 
 class Outcome(StrEnum):
@@ -151,6 +153,8 @@ class WebhookService:
             raise Conflict(f"job {job_id} is {job.status.value}: its webhook is sent when it finishes")
         if not job.webhook_url:
             raise Conflict(f"job {job_id} has no webhook URL")
+        if len(job.webhook_attempts) + self.config.max_retries + 1 > MAX_RECORDED_ATTEMPTS:
+            raise Conflict(f"job {job_id} has had too many webhook attempts to start another round")
         # "pending" first: the attempt may run (and deliver) before this function returns
         self.ledger.set_delivery(job_id, "pending")
         self.retries.send_retry(
@@ -212,9 +216,11 @@ class WebhookService:
             error, retry_reason = e.message, e.kind
         except Exception as e:  # no secret yet, result unreadable, ...: retried, never lost
             log.exception("webhook attempt could not be made", extra=ctx)
-            error, retry_reason = f"{type(e).__name__}: {e}"[:500], "internal_error"
+            error, retry_reason = f"{type(e).__name__}: {e}", "internal_error"
         latency_ms = int((time.monotonic() - t0) * 1000)
 
+        if error is not None:
+            error = error[:_MAX_ERROR_CHARS]
         result = WebhookAttempt(
             at=started, attempt=attempt, status_code=status_code, latency_ms=latency_ms, error=error
         )

@@ -336,6 +336,7 @@ class SafeResponse:
     address: str
     body: bytes | None = None
     _raw: Any = field(default=None, repr=False)
+    _pool: Any = field(default=None, repr=False)
     _deadline: float | None = field(default=None, repr=False)
     _max_bytes: int | None = field(default=None, repr=False)
     _read: int = field(default=0, repr=False)
@@ -375,10 +376,12 @@ class SafeResponse:
         return bytes(out[:limit] if limit is not None else out)
 
     def close(self) -> None:
-        if self._raw is not None:
-            raw, self._raw = self._raw, None
-            raw.release_conn()
+        """Close the connection (never reused: one pool per request, for the checked address)."""
+        raw, pool, self._raw, self._pool = self._raw, self._pool, None, None
+        if raw is not None:
             raw.close()
+        if pool is not None:
+            pool.close()
 
     def __enter__(self) -> SafeResponse:
         return self
@@ -407,7 +410,7 @@ def _send_once(
     headers: Mapping[str, str],
     deadline: float,
     ca_certs: str | None,
-) -> tuple[Any, str]:
+) -> tuple[Any, Any, str]:
     last_error: FetchError | None = None
     for address in target.addresses:
         remaining = deadline - time.monotonic()
@@ -418,18 +421,22 @@ def _send_once(
         request_headers = {k: v for k, v in headers.items() if k.lower() != "host"}
         request_headers["Host"] = target.host_header
         try:
-            raw = pool.urlopen(
-                method,
-                target.target,
-                body=body,
-                headers=request_headers,
-                redirect=False,
-                retries=False,
-                preload_content=False,
-                assert_same_host=False,
-                release_conn=False,
-            )
-            return raw, address
+            try:
+                raw = pool.urlopen(
+                    method,
+                    target.target,
+                    body=body,
+                    headers=request_headers,
+                    redirect=False,
+                    retries=False,
+                    preload_content=False,
+                    assert_same_host=False,
+                    release_conn=False,
+                )
+            except BaseException:
+                pool.close()
+                raise
+            return raw, pool, address
         except NewConnectionError as e:  # (a subclass of ConnectTimeoutError: test it first)
             last_error = FetchError("connect", f"cannot connect to {target.host} ({address}): {e}")
         except ConnectTimeoutError:
@@ -471,7 +478,9 @@ def safe_request(
     hops = 0
     while True:
         target = check_url(current_url, policy, resolver=resolver)
-        raw, address = _send_once(current_method, target, current_body, headers or {}, deadline, ca_certs)
+        raw, pool, address = _send_once(
+            current_method, target, current_body, headers or {}, deadline, ca_certs
+        )
         response_headers = {k.lower(): v for k, v in raw.headers.items()}
         response = SafeResponse(
             status=raw.status,
@@ -479,6 +488,7 @@ def safe_request(
             url=current_url,
             address=address,
             _raw=raw,
+            _pool=pool,
             _deadline=deadline,
             _max_bytes=max_bytes,
         )
