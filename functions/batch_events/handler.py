@@ -36,7 +36,7 @@ def process(
             parsed = BatchJobStateChange.model_validate(json.loads(record.body))
             return "failed_job" if handle_batch_event(store, events, parsed) else "nothing_to_do"
 
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
     job = handle_batch_event(store, events, BatchJobStateChange.model_validate(event))
     return {"failedJob": job.job_id if job else None}
 

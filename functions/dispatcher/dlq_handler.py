@@ -41,7 +41,7 @@ def process(
         job = fail_undispatchable(store, events, message)
         return "failed_job" if job is not None else "nothing_to_do"
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
 
 
 @logger.inject_lambda_context

@@ -28,7 +28,7 @@ logging.getLogger("diarist").setLevel(logging.INFO)
 
 
 class DispatchRecord(SqsRecordModel):
-    body: Json[DispatchMessage]  # type: ignore[assignment]
+    body: Json[DispatchMessage]
 
 
 _deps: tuple[DispatcherSettings, Dispatcher] | None = None
@@ -64,7 +64,7 @@ def process(event: dict[str, Any], dispatcher: Dispatcher, context: LambdaContex
             raise
         return outcome.action
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
 
 
 def back_off(record: SqsRecordModel, *, base_s: int = 30, max_s: int = 900) -> int | None:

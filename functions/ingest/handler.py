@@ -23,7 +23,7 @@ logger = Logger(service="diarist-ingest")
 
 
 class IngestRecord(SqsRecordModel):
-    body: Json[S3ObjectCreatedEvent]  # type: ignore[assignment]
+    body: Json[S3ObjectCreatedEvent]
 
 
 _deps: tuple[IngestSettings, Ingestor] | None = None
@@ -59,7 +59,7 @@ def process(event: dict[str, Any], ingestor: Ingestor, context: LambdaContext | 
         def record_handler(record: IngestRecord) -> str:
             return ingestor.handle(record.body).action
 
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
     outcome = ingestor.handle(S3ObjectCreatedEvent.model_validate(event))
     return {"action": outcome.action, "jobId": outcome.job_id}
 

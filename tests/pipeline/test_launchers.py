@@ -27,7 +27,7 @@ SPEC = WorkerSpec(job_id="job-42", tenant_id="acme")
 
 @pytest.mark.integration
 def test_batch_launcher_on_moto_and_the_failure_event_it_leads_to(aws, store, bus) -> None:
-    iam, ec2, batch = client("iam"), client("ec2"), client("batch")
+    iam, batch = client("iam"), client("batch")
     role = iam.create_role(RoleName="diarist-batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     ce = batch.create_compute_environment(
         computeEnvironmentName="diarist-gpu", type="UNMANAGED", state="ENABLED", serviceRole=role

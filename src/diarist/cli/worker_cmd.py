@@ -8,7 +8,7 @@ import os
 import sys
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "worker",
         help="process one job (container entrypoint; Batch/ECS/local launcher)",

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from diarist.domain.errors import DiaristError, ErrorCode, InvalidTransition, JobNotFound
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 class LaunchClaims(Protocol):
-    def claim(self, job_id: str, token: str, *, stale_before: object) -> bool: ...
+    def claim(self, job_id: str, token: str, *, stale_before: datetime) -> bool: ...
 
     def release(self, job_id: str, token: str, *, error: str | None = None) -> bool: ...
 

@@ -30,6 +30,7 @@ from diarist import resources as R
 from diarist.domain.errors import AudioInputError, ErrorCode
 from diarist.domain.jobs import Job, JobStatus
 from diarist.domain.results import DiarizationResult
+from diarist.engine.formats import to_rttm  # pure functions, no torch
 from diarist.ports import EventBus, JobStore, ObjectStore
 from diarist.services.lifecycle import ProgressReporter, finish_job, mark_running, report_progress
 from diarist.settings import WorkerSettings, load
@@ -66,21 +67,6 @@ def result_locations(job: Job, results_bucket: str) -> tuple[str, str]:
 def _split(url: str) -> tuple[str, str]:
     bucket, _, key = url.removeprefix("s3://").partition("/")
     return bucket, key
-
-
-def to_rttm(result: DiarizationResult, file_id: str) -> str:
-    try:
-        from diarist.engine.formats import to_rttm as engine_to_rttm
-    except ImportError:  # pragma: no cover - the engine package is part of every build
-        engine_to_rttm = None
-    if engine_to_rttm is not None:
-        return str(engine_to_rttm(result, file_id))
-    rows = []
-    for ch in result.channels:
-        for t in ch.diarization:
-            rows.append(((ch.channel or 0) + 1, t.start, t.end, t.speaker))
-    rows.sort()
-    return "".join(f"SPEAKER {file_id} {n} {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>\n" for n, s, e, spk in rows)
 
 
 def write_results(objects: ObjectStore, job: Job, result: DiarizationResult, results_bucket: str) -> str:
