@@ -113,6 +113,8 @@ def test_ecs_launcher_run_task_and_stop_task() -> None:
 def test_build_launcher_local_and_settings_checks(tmp_path) -> None:
     launcher = build_launcher(LauncherSettings(launcher="local", local_launch_dir=str(tmp_path)))
     assert isinstance(launcher, LocalLauncher)
+    # one instance per process and launch dir: the API's cancel and the dispatcher share it
+    assert build_launcher(LauncherSettings(launcher="local", local_launch_dir=str(tmp_path))) is launcher
     assert launcher.command(SPEC)[1:] == ["-m", "diarist", "worker", "--job-id", "job-42", "--tenant-id", "acme"]
     with pytest.raises(ValueError, match="DIARIST_BATCH_JOB_QUEUE"):
         LauncherSettings(launcher="batch", batch_job_definition="d")

@@ -48,7 +48,8 @@ def test_local_workers_succeed_crash_and_get_canceled(aws, store, monkeypatch, t
     # cancel the slow one once it is running (what the API does: conditional cancel, then terminate)
     _wait(lambda: store.get("slow").progress >= 30, what="the slow worker to report progress")
     store.transition("slow", JobStatus.CANCELED)
-    launcher.terminate(store.get("slow").launch_id, "canceled by the user")
+    # the API holds its own launcher instance: it can still stop a worker it did not start
+    LocalLauncher(tmp_path / "api").terminate(store.get("slow").launch_id, "canceled by the user")
 
     exits: dict[str, int] = {}
 

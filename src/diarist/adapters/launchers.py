@@ -16,6 +16,7 @@ launch before launching, so a redelivered dispatch message never starts a second
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -254,7 +255,13 @@ class LocalLauncher:
         with self._lock:
             worker = self._workers.get(pid)
         if worker is None:
-            log.info("terminate: not a worker this launcher started", extra={"launch_id": launch_id})
+            # started by another launcher instance or process: only signal a diarist worker process
+            if _is_diarist_worker(pid):
+                log.info("terminating local worker started elsewhere", extra={"pid": pid, "reason": reason})
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGTERM)
+            else:
+                log.info("terminate: no such local worker", extra={"launch_id": launch_id})
             return
         proc = worker.process
         if proc.poll() is not None:
@@ -307,6 +314,14 @@ class LocalLauncher:
                 p.wait()
 
 
+def _is_diarist_worker(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"diarist" in argv and b"worker" in argv
+
+
 def _pid_of(launch_id: str) -> int | None:
     if not launch_id.startswith("local-"):
         return None
@@ -329,7 +344,22 @@ def build_launcher(settings: LauncherSettings) -> Launcher:
             container_name=settings.ecs_container_name,
         )
     assert settings.local_launch_dir
-    return LocalLauncher(settings.local_launch_dir)
+    # Local mode's warm worker pool, when it runs in this process (``diarist local``), so the API's
+    # cancel and the dispatcher share it; otherwise one LocalLauncher per launch dir and process.
+    from diarist.local.workers import get_pool
+
+    pool = get_pool()
+    if pool is not None:
+        return pool
+    with _LOCAL_LOCK:
+        launcher = _LOCAL_LAUNCHERS.get(settings.local_launch_dir)
+        if launcher is None:
+            launcher = _LOCAL_LAUNCHERS[settings.local_launch_dir] = LocalLauncher(settings.local_launch_dir)
+        return launcher
+
+
+_LOCAL_LAUNCHERS: dict[str, LocalLauncher] = {}
+_LOCAL_LOCK = threading.Lock()
 
 
 # --- the dispatcher's launch claim -------------------------------------------------------------
