@@ -8,13 +8,14 @@ Accepts both deliveries of the S3 EventBridge event:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Json
+from pydantic import ValidationError
 
 from diarist.services.ingest import Ingestor, S3ObjectCreatedEvent
 from diarist.settings import IngestSettings, load
@@ -23,7 +24,7 @@ logger = Logger(service="diarist-ingest")
 
 
 class IngestRecord(SqsRecordModel):
-    body: Json[S3ObjectCreatedEvent]
+    """The body (an EventBridge event) is checked by ``handle_event``: other events are dropped."""
 
 
 _deps: tuple[IngestSettings, Ingestor] | None = None
@@ -57,11 +58,32 @@ def process(event: dict[str, Any], ingestor: Ingestor, context: LambdaContext | 
         processor = BatchProcessor(event_type=EventType.SQS, model=IngestRecord, raise_on_entire_batch_failure=False)
 
         def record_handler(record: IngestRecord) -> str:
-            return ingestor.handle(record.body).action
+            return handle_event(ingestor, str(record.body))
 
         return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
     outcome = ingestor.handle(S3ObjectCreatedEvent.model_validate(event))
     return {"action": outcome.action, "jobId": outcome.job_id}
+
+
+def handle_event(ingestor: Ingestor, raw: str | dict[str, Any]) -> str:
+    """One queued event. Anything but a well-formed S3 "Object Created" event is logged and dropped:
+    retrying cannot fix it (the ingest queue may have no DLQ). Store/S3 errors still raise (retried)."""
+    try:
+        body = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        logger.error("dropping a queued message that is not JSON", extra={"body": str(raw)[:500]})
+        return "ignored"
+    if not isinstance(body, dict):
+        body = {}
+    if body.get("source") != "aws.s3" or body.get("detail-type") != "Object Created":
+        logger.warning("dropping a queued event that is not an S3 Object Created", extra={"event": str(body)[:500]})
+        return "ignored"
+    try:
+        event = S3ObjectCreatedEvent.model_validate(body)
+    except ValidationError as e:
+        logger.error("dropping a malformed S3 event", extra={"error": str(e), "event": str(body)[:500]})
+        return "ignored"
+    return ingestor.handle(event).action
 
 
 @logger.inject_lambda_context

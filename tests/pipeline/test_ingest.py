@@ -123,3 +123,16 @@ def test_metadata_parsing(meta, expect, error_key) -> None:
         assert [k for k, _ in parsed.errors] == [error_key], parsed.errors
         assert error_key in parsed.error_message()
     assert parse_object_metadata({"webhook": "http://localhost:9/x"}, allow_http=True).errors == []
+
+
+def test_queued_events_that_are_not_object_created_are_dropped(aws, store, ingestor) -> None:
+    from tests.pipeline.conftest import sqs_event, sqs_record
+
+    other = {"version": "0", "id": "x", "detail-type": "Object Deleted", "source": "aws.s3",
+             "detail": {"bucket": {"name": aws.media_bucket}, "object": {"key": "incoming/acme/a.wav"}}}
+    broken = {"detail-type": "Object Created", "source": "aws.s3", "detail": {"bucket": {}}}
+    event = sqs_event(sqs_record(json.dumps(other)), sqs_record(json.dumps(broken)))
+    assert ingest_handler.process(event, ingestor) == {"batchItemFailures": []}
+    assert store.list_for_tenant("acme", limit=5, cursor=None, status=None)[0] == []
+    # nor is a body that is not JSON at all retried forever
+    assert ingest_handler.process(sqs_event(sqs_record("not json")), ingestor) == {"batchItemFailures": []}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -58,7 +59,7 @@ class Dispatcher:
     launcher: Launcher
     claims: LaunchClaims
     claim_stale_s: float = 300.0
-    outcomes: list[DispatchOutcome] = field(default_factory=list)
+    outcomes: deque[DispatchOutcome] = field(default_factory=lambda: deque(maxlen=100))  # the latest, for tests/logs
 
     def dispatch(self, message: DispatchMessage) -> DispatchOutcome:
         outcome = self._dispatch(message)
