@@ -78,3 +78,19 @@ def test_authenticate_caches_per_container(api: Api) -> None:
     now[0] = 31.0
     svc.authenticate(f"Bearer {api.key_a}")
     assert store.gets == 3
+
+
+def test_importing_a_fixed_key_is_idempotent(api: Api) -> None:
+    from diarist.domain.errors import Conflict, ValidationFailed
+    from functions.api import deps
+
+    keys = deps.apikey_service()
+    k1, p1 = keys.create("local", "local mode", plaintext="local-dev-key-0123456789")
+    k2, p2 = keys.create("local", "local mode", plaintext="local-dev-key-0123456789")  # a restart
+    assert p1 == p2 == "local-dev-key-0123456789" and k1.key_id == k2.key_id and k1.prefix == "loca…"
+    assert api.call("GET", "/v2/jobs", token=p1).status == 200
+    with pytest.raises(Conflict):
+        keys.create("someone-else", plaintext="local-dev-key-0123456789")
+    with pytest.raises(ValidationFailed):
+        keys.create("local", plaintext="short")
+    assert len(keys.list("local")) == 1

@@ -4,6 +4,7 @@ Keys are stored only as SHA-256 hashes (``pk = KEY#<sha256hex>``, see
 ``adapters.dynamo_jobs.DynamoApiKeyStore``); the plaintext is shown once, by ``create``. A key looks
 like ``dia_<key_id>_<secret>``: ``key_id`` (8 hex digits) is what ``list`` shows and ``revoke``
 takes, the secret is 43 url-safe characters (256 bits). A tenant exists as long as it has a key.
+``create(..., plaintext=...)`` imports a key chosen elsewhere (local mode), idempotently.
 
 ``authenticate`` caches its answers (valid and invalid) for ``cache_ttl_s`` per warm container, so
 a revoked key stops working within that time.
@@ -19,12 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from diarist.domain.errors import DiaristError, Unauthorized, ValidationFailed
+from diarist.domain.errors import Conflict, DiaristError, Unauthorized, ValidationFailed
 from diarist.domain.jobs import utcnow
 
 KEY_PREFIX = "dia_"
 TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_TOKEN_RE = re.compile(r"^dia_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$")
+_OUR_KEY_RE = re.compile(r"^dia_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")  # what create() makes
+_TOKEN_RE = re.compile(r"^[\x21-\x7e]{16,256}$")  # anything else is not worth a lookup
 _CACHE_MAX = 4096
 
 
@@ -88,20 +90,34 @@ class ApiKeyService:
         self._cache: dict[str, tuple[str | None, float]] = {}
 
     # -- admin (CLI) -------------------------------------------------------------------------------
-    def create(self, tenant_id: str, name: str = "") -> tuple[ApiKey, str]:
-        """A new key for the tenant. Returns (record, plaintext); the plaintext is not stored."""
+    def create(self, tenant_id: str, name: str = "", *, plaintext: str | None = None) -> tuple[ApiKey, str]:
+        """A new key for the tenant. Returns (record, plaintext); the plaintext is not stored.
+
+        ``plaintext`` imports a key chosen elsewhere (local mode's fixed key): 16-256 printable
+        ASCII characters. Importing a key the tenant already has returns the existing record."""
         check_tenant_id(tenant_id)
-        key_id = secrets.token_hex(4)
-        plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        if plaintext is None:
+            key_id = secrets.token_hex(4)
+            plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        else:
+            if not _TOKEN_RE.match(plaintext):
+                raise ValidationFailed([{"field": "api_key", "message": "16-256 printable ASCII characters"}])
+            ours = _OUR_KEY_RE.match(plaintext)
+            key_id = ours.group(1) if ours else secrets.token_hex(4)
+        key_hash = hash_key(plaintext)
+        existing = self.store.get(key_hash)
+        if existing is not None:
+            if existing["tenant_id"] != tenant_id or existing.get("revoked"):
+                raise Conflict("this API key is already registered")
+            return ApiKey.from_record(existing), plaintext
         record = {
             "key_id": key_id,
             "tenant_id": tenant_id,
             "name": name[:200],
-            "prefix": plaintext[:17] + "…",
+            "prefix": (plaintext[:17] if plaintext.startswith(KEY_PREFIX) else plaintext[:4]) + "…",
             "created_at": utcnow().isoformat(),
             "revoked": False,
         }
-        key_hash = hash_key(plaintext)
         self.store.put(key_hash, record)
         return ApiKey.from_record({**record, "key_hash": key_hash}), plaintext
 
