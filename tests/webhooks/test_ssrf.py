@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from diarist.settings import NetworkPolicySettings
@@ -64,6 +66,7 @@ REFUSED = [
     ("https://0xa9fea9fe/", "non-canonical"),  # hex metadata
     ("https://017700000001/", "non-canonical"),
     ("https://1.2.3.4.5/", "non-canonical"),
+    ("https://127\u30020\u30020\u30021/", "loopback"),  # ideographic full stops (IDNA maps them to dots)
     ("https://user:pw@example.com/", "credentials"),
     ("https://example.com@127.0.0.1/", "credentials"),
     ("https://example.com%40127.0.0.1/", "host name"),
@@ -274,6 +277,12 @@ def test_timeout_and_max_bytes(receiver: Receiver, net: ConnectionLog) -> None:
     assert err.value.kind == "too_large"
     with safe_request("GET", receiver.url(), timeout=2, policy=LOCAL, stream=True) as resp:
         assert resp.body is None and resp.read() == b'{"ok":true}'
+    # a long overall deadline with a short idle timeout (downloads) gives up when nothing moves
+    receiver.plan = [("hang", 1.5)]
+    started = time.monotonic()
+    with pytest.raises(FetchError) as err:
+        safe_request("GET", receiver.url(), timeout=30, idle_timeout=0.3, policy=LOCAL)
+    assert err.value.kind == "timeout" and time.monotonic() - started < 1.2
 
 
 def test_connection_refused_is_a_fetch_error(net: ConnectionLog) -> None:
@@ -324,3 +333,39 @@ def test_tls_verifies_the_original_host_name_while_connecting_to_the_ip(
         )
     assert err.value.kind == "tls"
     assert len(tls_receiver.requests) == 1
+
+
+def test_ipv6_literal_connects(net: ConnectionLog) -> None:
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class V6Server(HTTPServer):
+        address_family = socket.AF_INET6
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(self.headers["Host"].encode()[:2])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    try:
+        server = V6Server(("::1", 0), Ok)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        resp = safe_request("GET", f"http://[::1]:{port}/", timeout=2, policy=LOCAL)
+        assert resp.status == 200 and resp.body == b"[:"  # Host: [::1]:port
+        assert net.ports_to("::1") == [port]
+        with pytest.raises(UnsafeUrl):
+            safe_request("GET", f"http://[::1]:{port}/", timeout=2, policy=Policy(allow_http=True))
+    finally:
+        server.shutdown()
+        server.server_close()

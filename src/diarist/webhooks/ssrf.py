@@ -410,13 +410,15 @@ def _send_once(
     headers: Mapping[str, str],
     deadline: float,
     ca_certs: str | None,
+    idle_timeout: float | None = None,
 ) -> tuple[Any, Any, str]:
     last_error: FetchError | None = None
     for address in target.addresses:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        timeout = urllib3.Timeout(connect=remaining, read=remaining)
+        step = remaining if idle_timeout is None else min(remaining, idle_timeout)
+        timeout = urllib3.Timeout(connect=step, read=step)
         pool = _pool(target, address, timeout, ca_certs)
         request_headers = {k: v for k, v in headers.items() if k.lower() != "host"}
         request_headers["Host"] = target.host_header
@@ -464,11 +466,13 @@ def safe_request(
     max_redirects: int = 0,
     resolver: Resolver | None = None,
     ca_certs: str | None = None,
+    idle_timeout: float | None = None,
 ) -> SafeResponse:
     """Send one HTTP request to a user-supplied URL, safely.
 
     ``timeout`` bounds the whole exchange (connect + answer + body, unless streaming: then the
-    caller's reads share what is left of it). Redirects (301/302/303/307/308) are returned as they
+    caller's reads share what is left of it). ``idle_timeout`` (downloads: a long ``timeout``, a
+    short ``idle_timeout``) also bounds the connect and every single socket read. Redirects (301/302/303/307/308) are returned as they
     are when ``max_redirects`` is 0; otherwise each ``Location`` is checked again with
     ``check_url`` before it is followed (303, and 301/302 after POST, become GET without body).
     Raises ``UnsafeUrl`` (refused, no connection made) or ``FetchError``.
@@ -479,7 +483,7 @@ def safe_request(
     while True:
         target = check_url(current_url, policy, resolver=resolver)
         raw, pool, address = _send_once(
-            current_method, target, current_body, headers or {}, deadline, ca_certs
+            current_method, target, current_body, headers or {}, deadline, ca_certs, idle_timeout
         )
         response_headers = {k.lower(): v for k, v in raw.headers.items()}
         response = SafeResponse(
