@@ -544,6 +544,25 @@ def test_redeliver_starts_a_new_round(
     assert [(a.attempt, a.status_code) for a in stored.webhook_attempts][-2:] == [(3, 500), (0, 200)]
 
 
+def test_module_redeliver_from_environment(aws: Any, store: DynamoJobStore) -> None:
+    # what POST /v1/jobs/{jobId}/webhook calls: services.webhooks.redeliver(job_id, tenant_id)
+    make_job(aws, store, "https://hooks.example.com/x", job_id="api-1")
+    job = webhooks.redeliver("api-1", TENANT)
+    assert job.job_id == "api-1" and job.webhook_delivery == "pending"
+    (message,) = client("sqs").receive_message(QueueUrl=aws.webhook_queue_url, MaxNumberOfMessages=10)[
+        "Messages"
+    ]
+    assert json.loads(message["Body"]) == {
+        "kind": "diarist.webhook.retry",
+        "version": 1,
+        "jobId": "api-1",
+        "tenantId": TENANT,
+        "attempt": 0,
+        "seq": 0,
+        "reason": "redeliver",
+    }
+
+
 def test_redeliver_refusals(aws: Any, store: DynamoJobStore, service: WebhookService) -> None:
     make_job(aws, store, "https://hooks.example.com/x", job_id="done")
     make_job(aws, store, None, job_id="nohook")

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "Diarist-Webhook/1"
 REDELIVER_REASON = "redeliver"
+REFUSED_PREFIX = "refused: "  # attempt error of a URL the SSRF policy refused (not retried)
 MAX_RECORDED_ATTEMPTS = 100  # the job item must stay far below DynamoDB's 400 KB
 _ERROR_BODY_BYTES = 512
 _MAX_ERROR_CHARS = 500
@@ -211,7 +212,7 @@ class WebhookService:
                     error = f"HTTP {status_code}" + (f": {snippet}" if snippet else "")
                     retry_reason = f"http_{status_code}"
         except UnsafeUrl as e:
-            error, retry_reason = f"refused: {e.reason}", ""
+            error, retry_reason = f"{REFUSED_PREFIX}{e.reason}", ""
         except FetchError as e:
             error, retry_reason = e.message, e.kind
         except Exception as e:  # no secret yet, result unreadable, ...: retried, never lost
@@ -279,6 +280,7 @@ class WebhookService:
             and attempts[seq].attempt == attempt >= self.config.max_retries
             and not is_placeholder(attempts[seq])
             and attempts[seq].status_code != 410
+            and not (attempts[seq].error or "").startswith(REFUSED_PREFIX)
         ):
             return Outcome.EXHAUSTED
         log.info("duplicate webhook message ignored", extra={"job_id": job_id, "seq": seq})
