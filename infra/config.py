@@ -14,6 +14,8 @@ from infra.props import ApiProps, DiaristServiceProps, GpuProps
 # key -> what it sets (also printed in docs/deploy.md)
 CONTEXT_KEYS = {
     "stackName": "stack name (default Diarist)",
+    "account": "AWS account id (default: from the CLI's credentials; needed with vpcId)",
+    "region": "AWS region (default: from the CLI's credentials/config)",
     "instanceTypes": "GPU instance types, comma-separated (default g6.xlarge,g5.xlarge)",
     "spot": "true/false: spot compute environment first (default true)",
     "onDemandFallback": "true/false: on-demand compute environment second (default true)",

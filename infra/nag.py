@@ -7,6 +7,7 @@ infra tests (tests/infra/test_nag.py).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from aws_cdk import Stack
@@ -38,9 +39,10 @@ SECRETS_REASON = (
     "Secrets Manager appends a random suffix to every ARN; read-only access is confined to that prefix."
 )
 BATCH_JOB_REASON = (
-    "batch:TerminateJob (cancel) takes a job ARN, which exists only after SubmitJob; this account's "
-    "jobs in this region is the narrowest scope IAM can express. SubmitJob itself is limited to "
-    "this stack's job queue and job definition."
+    "batch:TerminateJob (cancel) and batch:TagResource (SubmitJob with the Diarist job id as tags) "
+    "take a job ARN, which exists only after SubmitJob; this account's jobs in this region is the "
+    "narrowest scope IAM can express. SubmitJob itself is limited to this stack's job queue and "
+    "job definition."
 )
 EXTRA_INPUT_REASON = (
     "Read-only (s3:GetObject) on the buckets the operator listed as allowed s3:// inputs "
@@ -53,6 +55,7 @@ def suppress_service_findings(service: DiaristService) -> None:
     for fn in (
         service.api_function,
         service.dispatcher,
+        service.dispatch_dlq,
         service.ingest,
         service.batch_events,
         service.webhook,
@@ -62,6 +65,7 @@ def suppress_service_findings(service: DiaristService) -> None:
     for role in (
         service.api_function.role,
         service.dispatcher.role,
+        service.dispatch_dlq.role,
         service.ingest.role,
         service.batch_events.role,
         service.webhook.role,
@@ -83,21 +87,28 @@ def suppress_service_findings(service: DiaristService) -> None:
                 role,
                 "AwsSolutions-IAM5",
                 EXTRA_INPUT_REASON,
-                [f"Resource::arn:<AWS::Partition>:s3:::{b}/*" for b in service.props.allowed_input_buckets],
+                [
+                    _regex(rf"^Resource::arn:{_ARN_PART}:s3:::{re.escape(b)}/\*$")
+                    for b in service.props.allowed_input_buckets
+                ],
             )
-    _suppress(
-        service.dispatcher.role,
-        "AwsSolutions-IAM5",
-        BATCH_JOB_REASON,
-        ["Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*"],
-    )
+    for role in (service.dispatcher.role, service.api_function.role):
+        _suppress(
+            role,
+            "AwsSolutions-IAM5",
+            BATCH_JOB_REASON,
+            [_regex(rf"^Resource::arn:{_ARN_PART}:batch:{_ARN_PART}:{_ARN_PART}:job/\*$")],
+        )
     _suppress(
         service.webhook.role,
         "AwsSolutions-IAM5",
         SECRETS_REASON,
         [
-            "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
-            f"{service.props.webhook_secret_prefix}*"
+            _regex(
+                rf"^Resource::arn:{_ARN_PART}:secretsmanager:{_ARN_PART}:{_ARN_PART}:secret:"
+                + re.escape(service.props.webhook_secret_prefix)
+                + r"\*$"
+            )
         ],
     )
 
@@ -172,6 +183,10 @@ def suppress_service_findings(service: DiaristService) -> None:
                     "for the media bucket at deploy time); AWSLambdaBasicExecutionRole only lets it log.",
                     ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
                 )
+
+
+# A partition, region or account in a finding: literal (env-specific stack) or <AWS::Region> etc.
+_ARN_PART = r"(?:<AWS::[A-Za-z]+>|[^:<>]+)"
 
 
 def _regex(pattern: str) -> RegexAppliesTo:

@@ -21,6 +21,7 @@ would fail to import pydantic.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -88,9 +89,15 @@ def _deps_fingerprint(requirements: list[str]) -> str:
 def _install_deps(requirements: list[str], cache_root: Path) -> Path:
     """pip-install the wheels for the Lambda platform once per requirement set; return the folder."""
     target = cache_root / _deps_fingerprint(requirements)[:16]
-    done = target / ".complete"
-    if done.exists():
-        return target
+    cache_root.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".complete").exists():
+            _pip_install(requirements, target)
+    return target
+
+
+def _pip_install(requirements: list[str], target: Path) -> None:
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -112,7 +119,6 @@ def _install_deps(requirements: list[str], cache_root: Path) -> Path:
     (tmp / ".complete").write_text("\n".join(requirements) + "\n")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
-    return target
 
 
 def build_lambda_asset(
@@ -127,6 +133,14 @@ def build_lambda_asset(
         light = light_asset_requested()
     build_root = root / ".build"
     out = out_dir or build_root / ("lambda-light" if light else "lambda")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # One builder at a time (a test session and a `cdk synth` it started may both get here).
+    with open(out.with_name(out.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(light=light, root=root, build_root=build_root, out=out)
+
+
+def _build(*, light: bool, root: Path, build_root: Path, out: Path) -> Path:
     requirements = [] if light else lambda_requirements(root)
     files = list(_source_files(root))
     fingerprint = _hash(

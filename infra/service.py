@@ -40,6 +40,7 @@ from infra.props import DiaristServiceProps
 HANDLERS = {
     "Api": "functions.api.handler.lambda_handler",
     "Dispatcher": "functions.dispatcher.handler.lambda_handler",
+    "DispatchDlq": "functions.dispatcher.dlq_handler.lambda_handler",
     "Ingest": "functions.ingest.handler.lambda_handler",
     "BatchEvents": "functions.batch_events.handler.lambda_handler",
     "Webhook": "functions.webhook.handler.lambda_handler",
@@ -120,6 +121,15 @@ class DiaristService(Construct):
 
         # Env of each function = the settings class it loads (diarist.settings).
         public_url = f"https://{props.api.domain_name}" if props.api.domain_name else None
+        launcher_env = {
+            "DIARIST_LAUNCHER": "batch",
+            "DIARIST_BATCH_JOB_QUEUE": self.gpu.job_queue.job_queue_arn,
+            "DIARIST_BATCH_JOB_DEFINITION": self.gpu.job_definition.job_definition_arn,
+        }
+        webhook_env = {
+            "DIARIST_WEBHOOK_QUEUE_URL": self.queues.webhooks.queue.queue_url,
+            "DIARIST_WEBHOOK_SECRET_PREFIX": props.webhook_secret_prefix,
+        }
         self.api_function = fn(
             "Api",
             {
@@ -127,6 +137,8 @@ class DiaristService(Construct):
                 **bus_env,
                 "DIARIST_ALLOWED_INPUT_BUCKETS": ",".join(self.allowed_input_buckets),
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
+                **launcher_env,  # cancel terminates the Batch job
+                **webhook_env,  # POST /v1/jobs/{id}/webhook re-queues a delivery
             },
             API_TIMEOUT,
             description="Diarist REST API (API Gateway proxy)",
@@ -135,17 +147,20 @@ class DiaristService(Construct):
         )
         self.dispatcher = fn(
             "Dispatcher",
-            {
-                "DIARIST_LAUNCHER": "batch",
-                "DIARIST_BATCH_JOB_QUEUE": self.gpu.job_queue.job_queue_arn,
-                "DIARIST_BATCH_JOB_DEFINITION": self.gpu.job_definition.job_definition_arn,
-            },
+            launcher_env,
             DISPATCHER_TIMEOUT,
             description="Diarist dispatcher: job queue -> AWS Batch SubmitJob",
         )
+        self.dispatch_dlq = fn(
+            "DispatchDlq",
+            bus_env,
+            DISPATCHER_TIMEOUT,
+            description="Diarist: a job that could not be launched ends failed (job DLQ consumer)",
+            memory_size=256,
+        )
         self.ingest = fn(
             "Ingest",
-            {"DIARIST_JOB_QUEUE_URL": self.queues.jobs.queue.queue_url},
+            {"DIARIST_JOB_QUEUE_URL": self.queues.jobs.queue.queue_url, **bus_env},
             INGEST_TIMEOUT,
             description="Diarist ingest: an object under incoming/ becomes a job",
         )
@@ -159,17 +174,14 @@ class DiaristService(Construct):
         )
         self.webhook = fn(
             "Webhook",
-            {
-                **bus_env,
-                "DIARIST_WEBHOOK_QUEUE_URL": self.queues.webhooks.queue.queue_url,
-                "DIARIST_WEBHOOK_SECRET_PREFIX": props.webhook_secret_prefix,
-            },
+            {**bus_env, **webhook_env},
             WEBHOOK_TIMEOUT,
             description="Diarist webhooks: signed POST per finished job",
         )
         self.functions: dict[str, lambda_.Function] = {
             "Api": self.api_function.function,
             "Dispatcher": self.dispatcher.function,
+            "DispatchDlq": self.dispatch_dlq.function,
             "Ingest": self.ingest.function,
             "BatchEvents": self.batch_events.function,
             "Webhook": self.webhook.function,
@@ -179,6 +191,11 @@ class DiaristService(Construct):
             sources.SqsEventSource(
                 self.queues.jobs.queue, batch_size=10, report_batch_item_failures=True, max_concurrency=5
             )
+        )
+        # The job DLQ is consumed: a message that kept failing ends its job "failed" (with a
+        # webhook). If that consumer fails too, the message stays and the DLQ age alarm fires.
+        self.dispatch_dlq.function.add_event_source(
+            sources.SqsEventSource(self.queues.jobs.dlq, batch_size=10, report_batch_item_failures=True)
         )
         self.ingest.function.add_event_source(
             sources.SqsEventSource(self.queues.ingest.queue, batch_size=10, report_batch_item_failures=True)
@@ -214,7 +231,8 @@ class DiaristService(Construct):
             self,
             "Monitoring",
             functions=self.functions,
-            dlqs=self.queues.all_dlqs,
+            dlqs=self.queues.unconsumed_dlqs,
+            consumed_dlqs={"JobDlq": (self.queues.jobs.dlq, self.dispatch_dlq.function)},
             job_queue=self.queues.jobs.queue,
             rest_api=self.api.rest_api,
             batch_failed_rule=self.events.batch_failed_rule,
@@ -254,6 +272,12 @@ class DiaristService(Construct):
     def _worker_image(self) -> ecs.ContainerImage:
         """Built from the repository root (the image needs src/ too) with the engine's Dockerfile;
         see containers/gpu-worker/README.md. Docker runs at ``cdk deploy``, not at synth."""
+        dockerfile = self.props.source_root / self.props.worker_dockerfile
+        if not dockerfile.is_file():
+            raise FileNotFoundError(
+                f"worker Dockerfile not found: {dockerfile}. Build files come with the repository "
+                "(containers/gpu-worker/); or pass DiaristServiceProps(worker_image=...) with a prebuilt image."
+            )
         self.worker_asset = ecr_assets.DockerImageAsset(
             self,
             "WorkerImage",
@@ -270,16 +294,19 @@ class DiaristService(Construct):
         table = self.storage.table
         media, results = self.storage.media_bucket, self.storage.results_bucket
         api, dispatcher, ingest = self.api_function.role, self.dispatcher.role, self.ingest.role
-        batch_events, webhook, worker = self.batch_events.role, self.webhook.role, self.gpu.job_role
+        dispatch_dlq, batch_events = self.dispatch_dlq.role, self.batch_events.role
+        webhook, worker = self.webhook.role, self.gpu.job_role
 
-        for role in (api, dispatcher, ingest, batch_events, webhook, worker):
+        for role in (api, dispatcher, dispatch_dlq, ingest, batch_events, webhook, worker):
             table.grant_read_write_data(role)
-        for role in (api, batch_events, worker):
+        # Completion events (job failed/canceled/succeeded) come from whoever ends a job.
+        for role in (api, dispatch_dlq, ingest, batch_events, worker):
             self.bus.grant_put_events_to(role)
         for role in (api, ingest):
             self.queues.jobs.queue.grant_send_messages(role)
-        # The webhook function re-queues a delivery with a delay when the receiver is down.
-        self.queues.webhooks.queue.grant_send_messages(webhook)
+        # Webhook retries are re-queued with a delay; the API re-queues on redelivery requests.
+        for role in (api, webhook):
+            self.queues.webhooks.queue.grant_send_messages(role)
 
         # API: presigned uploads to media/ and incoming/, results read (inline or presigned),
         # deletes when a job is deleted; HEAD on s3:// inputs to check their size.
@@ -301,25 +328,27 @@ class DiaristService(Construct):
             worker, results, ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], R.RESULTS_PREFIX
         )
 
-        # Dispatcher: submit to our queue with our job definition; terminate (cancel) jobs.
+        # Dispatcher: submit to our queue with our job definition, tagging the job with its
+        # Diarist ids (SubmitJob with tags needs batch:TagResource on the new job).
         dispatcher.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["batch:SubmitJob"],
                 resources=[self.gpu.job_queue.job_queue_arn, self.gpu.job_definition.job_definition_arn],
             )
         )
+        # A job's ARN is unknown until submit: this account's jobs in this region is the
+        # narrowest scope IAM can express. Dispatcher and API terminate canceled jobs.
+        batch_jobs = stack.format_arn(service="batch", resource="job", resource_name="*")
         dispatcher.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["batch:TerminateJob"],
-                # A job's ARN is unknown until submit: the narrowest expressible scope is this
-                # account's jobs in this region.
-                resources=[stack.format_arn(service="batch", resource="job", resource_name="*")],
-            )
+            iam.PolicyStatement(actions=["batch:TagResource", "batch:TerminateJob"], resources=[batch_jobs])
+        )
+        api.add_to_principal_policy(
+            iam.PolicyStatement(actions=["batch:TerminateJob"], resources=[batch_jobs])
         )
         # Webhook signing secrets: only names under the prefix (Secrets Manager appends "-xxxxxx").
         webhook.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                actions=["secretsmanager:GetSecretValue"],
                 resources=[self.webhook_secret_arn_pattern(stack)],
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack, Tags
@@ -15,12 +16,24 @@ from infra.service import DiaristService
 
 class DiaristStack(Stack):
     def __init__(
-        self, scope: Construct, id: str, *, service_props: DiaristServiceProps | None = None, **kwargs: Any
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        service_props: DiaristServiceProps | Callable[[Stack], DiaristServiceProps] | None = None,
+        **kwargs: Any,
     ) -> None:
+        """``service_props``: the props, or a function of this stack returning them (to import a VPC
+        or a certificate into it); None reads them from the cdk context (-c key=value, infra.config)."""
         super().__init__(scope, id, **kwargs)
         Tags.of(self).add("app", "diarist")
-        # No props given: read them from the cdk context (-c key=value), see infra.config.
-        self.service = svc = DiaristService(self, "Diarist", service_props or props_from_context(self))
+        if service_props is None:
+            props = props_from_context(self)
+        elif callable(service_props):
+            props = service_props(self)
+        else:
+            props = service_props
+        self.service = svc = DiaristService(self, "Diarist", props)
 
         values = {
             O.API_URL: (svc.api.url, "Base URL of the REST API"),

@@ -24,6 +24,7 @@ FIVE_MINUTES = Duration.minutes(5)
 API_5XX_THRESHOLD = 5  # per 5 minutes
 BATCH_FAILURES_THRESHOLD = 3  # per hour; a single bad file fails one job, a broken image fails all
 JOB_QUEUE_MAX_AGE = Duration.minutes(15)
+DLQ_CONSUMER_MAX_AGE = Duration.minutes(15)
 
 
 class Monitoring(Construct):
@@ -34,6 +35,7 @@ class Monitoring(Construct):
         *,
         functions: Mapping[str, lambda_.IFunction],
         dlqs: Mapping[str, sqs.IQueue],
+        consumed_dlqs: Mapping[str, tuple[sqs.IQueue, lambda_.IFunction]],
         job_queue: sqs.IQueue,
         rest_api: apigw.RestApi,
         batch_failed_rule: events.Rule,
@@ -68,6 +70,21 @@ class Monitoring(Construct):
                 1,
                 f"Messages in the {name}: inspect them, fix the cause, then redrive.",
             )
+        # A DLQ with a consumer is normally empty; messages that stay mean the consumer fails too.
+        # Each message it takes is a job that could not be launched: worth a look as well.
+        for name, (dlq, consumer) in consumed_dlqs.items():
+            alarm(
+                f"{name}Stuck",
+                dlq.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+                DLQ_CONSUMER_MAX_AGE.to_seconds(),
+                f"Messages stay in the {name} although a function consumes it: see that function's errors.",
+            )
+            alarm(
+                f"{name}Received",
+                consumer.metric_invocations(period=FIVE_MINUTES, statistic="Sum"),
+                1,
+                f"Messages reached the {name}: jobs could not be launched (they end failed).",
+            )
         for name, fn in functions.items():
             alarm(
                 f"{name}Errors",
@@ -87,7 +104,6 @@ class Monitoring(Construct):
             dimensions_map={"RuleName": batch_failed_rule.rule_name},
             period=Duration.hours(1),
             statistic="Sum",
-            label="Batch jobs FAILED",
         )
         alarm(
             "BatchJobFailures",
@@ -151,10 +167,12 @@ class Monitoring(Construct):
                 title="Dead-letter queues",
                 left=[
                     q.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, label=n)
-                    for n, q in dlqs.items()
+                    for n, q in {**dlqs, **{n: q for n, (q, _) in consumed_dlqs.items()}}.items()
                 ],
                 width=12,
             ),
-            cw.GraphWidget(title="Batch jobs FAILED", left=[batch_failures], width=12),
+            cw.GraphWidget(
+                title="Batch jobs FAILED", left=[batch_failures.with_(label="Batch jobs FAILED")], width=12
+            ),
             cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24),
         )

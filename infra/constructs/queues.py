@@ -36,19 +36,21 @@ class Queues(Construct):
         self.batch_events_dlq = _queue(self, "BatchEventsDlq", retention_period=DLQ_RETENTION)
 
     def _pair(self, name: str, consumer_timeout: Duration) -> QueuePair:
-        dlq = _queue(self, f"{name}Dlq", retention_period=DLQ_RETENTION)
+        visibility = Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_FACTOR)
+        # DLQs get the same visibility: the job DLQ has a consumer (functions.dispatcher.dlq_handler).
+        dlq = _queue(self, f"{name}Dlq", retention_period=DLQ_RETENTION, visibility_timeout=visibility)
         queue = _queue(
             self,
             name,
-            visibility_timeout=Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_FACTOR),
+            visibility_timeout=visibility,
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT),
         )
         return QueuePair(queue=queue, dlq=dlq)
 
     @property
-    def all_dlqs(self) -> dict[str, sqs.Queue]:
+    def unconsumed_dlqs(self) -> dict[str, sqs.Queue]:
+        """DLQs nothing reads (the job DLQ has a consumer: functions.dispatcher.dlq_handler)."""
         return {
-            "JobDlq": self.jobs.dlq,
             "IngestDlq": self.ingest.dlq,
             "WebhookDlq": self.webhooks.dlq,
             "BatchEventsDlq": self.batch_events_dlq,
