@@ -187,7 +187,7 @@ def pump(aws: Any, *, max_batches: int = 20) -> list[dict[str, Any]]:
         ).get("Messages", [])
         if not messages:
             break
-        response: dict[str, Any] = dict(lambda_handler(sqs_event(messages, arn), Ctx()))  # type: ignore[arg-type]
+        response: dict[str, Any] = dict(lambda_handler(sqs_event(messages, arn), Ctx()))
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for m in messages:
             if m["MessageId"] in failed:
@@ -676,7 +676,12 @@ def test_default_settings_timeout_10s_and_pyannote_retry_schedule(aws: Any) -> N
 
 
 def test_handler_wired_from_environment(
-    aws: Any, store: DynamoJobStore, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, net: ConnectionLog
+    aws: Any,
+    store: DynamoJobStore,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    net: ConnectionLog,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from diarist.settings import load
 
@@ -699,6 +704,10 @@ def test_handler_wired_from_environment(
     assert sum(len(r["batchItemFailures"]) for r in responses) >= 3
     bodies = dlq_bodies(aws)
     assert {"hello": "world"} in bodies and any(b.get("attempt") == 2 for b in bodies)
+    # outcome counts go out as EMF metrics
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {m["Name"] for e in emitted for d in e["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"WebhookRetryScheduled", "WebhookExhausted"} <= names
     webhooks.reset()
     load.cache_clear()
 

@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import cache
 from typing import Any
 
 from diarist import resources as R
@@ -329,42 +328,51 @@ def _snippet(response: Any) -> str:
 # -- wiring (one per warm container) and the module-level API ---------------------------------------
 
 
-@cache
+_built: tuple[Any, WebhookService] | None = None
+_secret_stores: dict[str, Any] = {}
+
+
 def build_service() -> WebhookService:
-    """The service from the environment (``settings.WebhookSettings``), once per warm container."""
-    from diarist.adapters.dynamo_jobs import DynamoJobStore
-    from diarist.adapters.s3_store import S3ObjectStore
+    """The service from the environment (``settings.WebhookSettings``), built once per warm
+    container (and again when the settings were reloaded: tests, local mode)."""
+    global _built
     from diarist.settings import WebhookSettings, load
-    from diarist.webhooks.ledger import DynamoWebhookLedger
-    from diarist.webhooks.queue import SqsWebhookQueue
 
     settings = load(WebhookSettings)
-    return WebhookService(
-        jobs=DynamoJobStore(settings.table_name),
-        ledger=DynamoWebhookLedger(settings.table_name),
-        objects=S3ObjectStore(),
-        secrets=secret_store(),
-        retries=SqsWebhookQueue(settings.webhook_queue_url),
-        config=DeliveryConfig.from_settings(settings),
-    )
+    if _built is None or _built[0] is not settings:
+        from diarist.adapters.dynamo_jobs import DynamoJobStore
+        from diarist.adapters.s3_store import S3ObjectStore
+        from diarist.webhooks.ledger import DynamoWebhookLedger
+        from diarist.webhooks.queue import SqsWebhookQueue
+
+        service = WebhookService(
+            jobs=DynamoJobStore(settings.table_name),
+            ledger=DynamoWebhookLedger(settings.table_name),
+            objects=S3ObjectStore(),
+            secrets=secret_store(settings.webhook_secret_prefix),
+            retries=SqsWebhookQueue(settings.webhook_queue_url),
+            config=DeliveryConfig.from_settings(settings),
+        )
+        _built = (settings, service)
+    return _built[1]
 
 
-@cache
-def secret_store() -> Any:
-    """The tenants' signing secrets (``DIARIST_WEBHOOK_SECRET_PREFIX``, default ``diarist/webhook/``)."""
+def secret_store(prefix: str | None = None) -> Any:
+    """The tenants' signing secrets, one store (and cache) per prefix per warm container.
+    Prefix: ``DIARIST_WEBHOOK_SECRET_PREFIX``, default ``diarist/webhook/``."""
     from diarist.adapters.secrets import SecretsManagerSecretStore
 
-    return SecretsManagerSecretStore(
-        os.environ.get("DIARIST_WEBHOOK_SECRET_PREFIX") or R.WEBHOOK_SECRET_PREFIX
-    )
+    prefix = prefix or os.environ.get("DIARIST_WEBHOOK_SECRET_PREFIX") or R.WEBHOOK_SECRET_PREFIX
+    if prefix not in _secret_stores:
+        _secret_stores[prefix] = SecretsManagerSecretStore(prefix)
+    return _secret_stores[prefix]
 
 
 def reset() -> None:
-    """Forget the cached service and secret store (tests that switch environments)."""
-    for cached in (build_service, secret_store):
-        clear = getattr(cached, "cache_clear", None)  # tests may have replaced them
-        if clear is not None:
-            clear()
+    """Forget the built service and secret stores (tests that switch environments)."""
+    global _built
+    _built = None
+    _secret_stores.clear()
 
 
 def redeliver(job_id: str, tenant_id: str) -> Job:
