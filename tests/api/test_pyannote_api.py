@@ -144,9 +144,10 @@ def test_malformed_bodies_are_400_not_500(api: Api) -> None:
     resp = lambda_handler(event, LambdaContext())
     assert resp["statusCode"] == 400
     assert [e["field"] for e in json.loads(resp["body"])["errors"]] == ["body"]
+    _non_utf8_body_is_400(api)
 
 
-def test_non_utf8_body_is_400(api: Api) -> None:
+def _non_utf8_body_is_400(api: Api) -> None:
     r = api.call("POST", "/v1/diarize", body=b"\xff\xfe{", headers={"Content-Type": "application/json"})
     assert r.status == 400 and r.fields() == ["body"]
 
@@ -206,9 +207,10 @@ def test_missing_or_invalid_key_is_401(api: Api) -> None:
             ("POST", "/api/technology/speaker-diarization"),
         ):
             assert api.call(method, path, token=False, headers=headers).status == 401, (headers, path)
+    _revoked_key_is_401(api)
 
 
-def test_revoked_key_is_401(api: Api) -> None:
+def _revoked_key_is_401(api: Api) -> None:
     from functions.api import deps
 
     keys = deps.apikey_service()
@@ -234,9 +236,10 @@ def test_another_tenants_job_is_404_everywhere(api: Api) -> None:
     assert job is not None and job.status is JobStatus.PENDING
     assert api.call("GET", "/v1/jobs/no-such-job").status == 404
     assert api.call("GET", "/v1/jobs/" + "x" * 65).status == 400
+    _unknown_route_is_404(api)
 
 
-def test_unknown_route_is_404(api: Api) -> None:
+def _unknown_route_is_404(api: Api) -> None:
     r = api.call("GET", "/v1/nothing-here")
     assert r.status == 404 and r.fields() == ["path"]
 
@@ -259,6 +262,7 @@ def test_idempotency_same_key_same_body_same_job(api: Api) -> None:
     # another tenant's same key is another record
     r3 = api.call("POST", "/v1/diarize", body=body, headers={"Idempotency-Key": "abc-1"}, token=api.key_b)
     assert r3.status == 200 and r3.body["jobId"] != r1.body["jobId"]
+    _idempotency_record_is_a_small_ttl_item(api)
 
 
 def test_idempotency_same_key_other_body_is_409(api: Api) -> None:
@@ -271,7 +275,7 @@ def test_idempotency_same_key_other_body_is_409(api: Api) -> None:
     assert bad.status == 400 and bad.fields() == ["Idempotency-Key"]
 
 
-def test_idempotency_record_is_a_small_ttl_item(api: Api) -> None:
+def _idempotency_record_is_a_small_ttl_item(api: Api) -> None:
     api.call("POST", "/v1/diarize", body={"url": AUDIO}, headers={"Idempotency-Key": "ttl-1"})
     item = client("dynamodb").get_item(
         TableName=api.resources.table, Key={"pk": {"S": "IDEM#tenant-a#ttl-1"}}
@@ -305,9 +309,10 @@ def test_media_upload_flow(api: Api) -> None:
     # tenant B cannot use tenant A's media key (it resolves under B's prefix)
     r = api.call("POST", "/v1/diarize", body={"url": "media://calls/2026/a.wav"}, token=api.key_b)
     assert r.status == 400 and r.fields() == ["url"]
+    _media_input_bad_input(api)
 
 
-def test_media_input_bad_input(api: Api) -> None:
+def _media_input_bad_input(api: Api) -> None:
     for body, field in (
         ({}, "url"),
         ({"url": "https://x/y"}, "url"),
@@ -331,6 +336,7 @@ def test_get_job_pending_view(api: Api) -> None:
     assert b["jobId"] == job_id and b["status"] == "pending" and b["progress"] == 0 and b["warnings"] == []
     assert {"createdAt", "updatedAt"} <= set(b) and "output" not in b and "error" not in b
     assert b["webhook"] == {"delivery": "none", "attempts": []}
+    _failed_job_shows_error(api)
 
 
 def test_get_succeeded_job_inlines_pyannote_output(api: Api) -> None:
@@ -355,7 +361,7 @@ def test_get_succeeded_job_plain_and_split_channels(api: Api) -> None:
     assert [c["channel"] for c in out["channels"]] == [0, 1]
 
 
-def test_failed_job_shows_error(api: Api) -> None:
+def _failed_job_shows_error(api: Api) -> None:
     job_id = submit(api)
     from diarist.domain.jobs import JobError
 
@@ -517,10 +523,17 @@ def test_purge_never_deletes_the_callers_own_input(api: Api) -> None:
 def test_redeliver_webhook_route(api: Api) -> None:
     job_id = submit(api, {"url": AUDIO, "webhook": "https://hooks.example.com/x"})
     r = api.call("POST", f"/v1/jobs/{job_id}/webhook")
-    # a pending job has nothing to deliver yet
-    assert r.status in (409, 501), r.body
+    assert r.status == 409, r.body  # a pending job has nothing to deliver yet
     finish_with_result(api, job_id, "tenant-a", small_result())
     r = api.call("POST", f"/v1/jobs/{job_id}/webhook")
-    assert r.status in (200, 501), r.body
-    if r.status == 200:
-        assert r.body["jobId"] == job_id and r.body["webhook"]["delivery"] == "pending"
+    assert r.status == 200, r.body
+    assert r.body["jobId"] == job_id and r.body["status"] == "succeeded"
+    assert r.body["webhook"]["delivery"] == "pending" and "output" not in r.body
+    # a new delivery round was queued for the webhook function
+    msgs = client("sqs").receive_message(QueueUrl=api.resources.webhook_queue_url, MaxNumberOfMessages=10)
+    bodies = [json.loads(m["Body"]) for m in msgs.get("Messages", [])]
+    assert any(b.get("jobId") == job_id and b.get("reason") == "redeliver" for b in bodies), bodies
+    # a job without a webhook: nothing to redeliver
+    plain = submit(api)
+    finish_with_result(api, plain, "tenant-a", small_result())
+    assert api.call("POST", f"/v1/jobs/{plain}/webhook").status == 409
