@@ -638,7 +638,7 @@ def test_secret_store_cache_ttl_and_module_functions(aws: Any, monkeypatch: pyte
     assert webhooks.ensure_signing_secret("t9", secret=chosen) == chosen
     assert SecretsManagerSecretStore(R.WEBHOOK_SECRET_PREFIX).signing_secrets("t9") == [chosen]
     with pytest.raises(ValueError):
-        webhooks.ensure_signing_secret("t11", secret="short")
+        webhooks.ensure_signing_secret("t11", secret="  ")
     webhooks.reset()
 
 

@@ -118,8 +118,8 @@ class SecretsManagerSecretStore:
         ``secret`` (local mode, tests) chooses the value: created with it, or made current in
         place of a different one (without a grace period: use ``rotate`` for live receivers).
         """
-        if secret is not None and len(secret) < 16:
-            raise ValueError("a webhook signing secret needs at least 16 characters")
+        if secret is not None and not secret.strip():
+            raise ValueError("a webhook signing secret cannot be empty")
         value = self._load(tenant_id, fresh=True)
         if value is not None:
             if secret is not None and value["current"] != secret:

@@ -383,7 +383,7 @@ def redeliver(job_id: str, tenant_id: str) -> Job:
 
 def ensure_signing_secret(tenant_id: str, *, secret: str | None = None) -> str:
     """The tenant's current webhook signing secret, created when missing (API-key CLI, local mode).
-    ``secret`` chooses its value (local mode's configured secret; at least 16 characters)."""
+    ``secret`` chooses its value (local mode's ``--webhook-secret``; use a long random one)."""
     return str(secret_store().ensure(tenant_id, secret=secret))
 
 
