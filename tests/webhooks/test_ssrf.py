@@ -152,6 +152,18 @@ def test_public_urls_allowed_without_connecting(
     assert net.connects == []
 
 
+def test_default_resolver_can_be_replaced(net: ConnectionLog) -> None:
+    from diarist.webhooks.ssrf import set_default_resolver
+
+    previous = set_default_resolver(fake_resolver({"cdn.example.com": ["10.9.8.7"]}))
+    try:
+        with pytest.raises(UnsafeUrl, match="private"):
+            check_url("https://cdn.example.com/a.wav", PRODUCTION)
+    finally:
+        set_default_resolver(previous)
+    assert net.lookups == []
+
+
 def test_unresolvable_name_is_a_fetch_error_not_a_refusal(net: ConnectionLog) -> None:
     with pytest.raises(FetchError) as err:
         check_url("https://nowhere.example.com/", PRODUCTION, resolver=fake_resolver({}))

@@ -283,6 +283,17 @@ def validate_url_syntax(url: str, policy: NetworkPolicy) -> ParsedUrl:
 # -- resolution -----------------------------------------------------------------------------------
 
 
+_default_resolver: Resolver | None = None
+
+
+def set_default_resolver(resolver: Resolver | None) -> Resolver | None:
+    """Use ``resolver`` wherever no ``resolver=`` is passed (tests of code that calls
+    ``safe_request`` without one); ``None`` restores the system's. Returns the previous one."""
+    global _default_resolver
+    previous, _default_resolver = _default_resolver, resolver
+    return previous
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     seen: dict[str, None] = {}
@@ -302,7 +313,7 @@ def check_url(url: str, policy: NetworkPolicy, *, resolver: Resolver | None = No
         addresses: list[str] = [str(parsed.ip)]
     else:
         try:
-            addresses = list((resolver or system_resolver)(parsed.host, parsed.port))
+            addresses = list((resolver or _default_resolver or system_resolver)(parsed.host, parsed.port))
         except (OSError, UnicodeError) as e:
             raise FetchError("dns", f"cannot resolve {parsed.host}: {e}") from None
         if not addresses:
