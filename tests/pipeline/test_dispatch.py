@@ -8,7 +8,7 @@ import pytest
 
 from diarist.adapters.launchers import DynamoLaunchClaims, LaunchFailed, LaunchThrottled
 from diarist.domain.jobs import JobStatus, utcnow
-from diarist.domain.messages import DispatchMessage
+from diarist.domain.messages import DispatchMessage, WorkerSpec
 from diarist.services.dispatch import Dispatcher
 from diarist.testing.fake_launcher import FakeLauncher
 from functions.dispatcher import dlq_handler
@@ -98,6 +98,19 @@ def test_live_claim_defers_and_stale_claim_is_taken_over(aws, store, dispatcher,
     dispatcher.claim_stale_s = 0
     out = dispatcher_handler.process(sqs_event(sqs_record(_body("s1"))), dispatcher)
     assert out == {"batchItemFailures": []} and fake_launcher.launches_for("s1") == 1
+
+
+def test_stale_claim_adopts_the_launch_a_dead_dispatcher_made(aws, store, dispatcher, fake_launcher) -> None:
+    claims = DynamoLaunchClaims(aws.table)
+    store.create(make_job("s2"))
+    # a dispatcher claimed, launched, and died before recording the launch
+    assert claims.claim("s2", "dead-delivery", stale_before=utcnow())
+    orphan = fake_launcher.launch(WorkerSpec(job_id="s2", tenant_id="t1"))
+    dispatcher.claim_stale_s = 0
+    assert dispatcher_handler.process(sqs_event(sqs_record(_body("s2"))), dispatcher) == {"batchItemFailures": []}
+    assert fake_launcher.launches_for("s2") == 1
+    job = store.get("s2")
+    assert job.status is JobStatus.CREATED and job.launch_id == orphan
 
 
 def test_cancel_during_launch_terminates_the_container_job(store, dispatcher, fake_launcher) -> None:

@@ -76,6 +76,11 @@ def test_batch_throttling_and_refusal_are_typed() -> None:
     stub.add_client_error("submit_job", service_error_code="TooManyRequestsException", http_status_code=429)
     stub.add_client_error("submit_job", service_error_code="ClientException",
                           service_message="JobQueue diarist-gpu not found", http_status_code=400)
+    listed = {"jobQueue": "diarist-gpu", "filters": [{"name": "JOB_NAME", "values": ["diarist-job-42"]}]}
+    stub.add_response("list_jobs", {"jobSummaryList": [
+        {"jobId": "old", "jobName": "diarist-job-42", "status": "FAILED"},
+        {"jobId": "live", "jobName": "diarist-job-42", "status": "RUNNABLE"}]}, listed)
+    stub.add_response("list_jobs", {"jobSummaryList": [{"jobId": "old", "jobName": "diarist-job-42", "status": "FAILED"}]}, listed)
     with stub:
         launcher = BatchLauncher("diarist-gpu", "diarist-worker", batch)
         with pytest.raises(LaunchThrottled):
@@ -83,6 +88,9 @@ def test_batch_throttling_and_refusal_are_typed() -> None:
         with pytest.raises(LaunchFailed, match="JobQueue diarist-gpu not found") as e:
             launcher.launch(SPEC)
         assert not isinstance(e.value, LaunchThrottled)
+        assert launcher.find_launch(SPEC) == "live"  # a live job left by a dead dispatcher
+        assert launcher.find_launch(SPEC) is None  # ended jobs do not count
+    stub.assert_no_pending_responses()
 
 
 def test_ecs_launcher_run_task_and_stop_task() -> None:

@@ -69,6 +69,9 @@ class LaunchThrottled(LaunchFailed):
     """The container service throttled us: retry later."""
 
 
+_LIVE_BATCH_STATUSES = frozenset({"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"})
+
+
 def is_throttling(error: ClientError) -> bool:
     err = error.response.get("Error", {})
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -121,6 +124,16 @@ class BatchLauncher:
         except ClientError as e:
             _raise_launch_error("batch submit_job", e)
         return str(resp["jobId"])
+
+    def find_launch(self, spec: WorkerSpec) -> str | None:
+        """A live Batch job already launched for this job (by a dispatcher that died before recording it)."""
+        resp = self._batch.list_jobs(
+            jobQueue=self.job_queue, filters=[{"name": "JOB_NAME", "values": [job_name_for(spec.job_id)]}]
+        )
+        for summary in resp.get("jobSummaryList", []):
+            if summary.get("status") in _LIVE_BATCH_STATUSES:
+                return str(summary["jobId"])
+        return None
 
     def terminate(self, launch_id: str, reason: str) -> None:
         try:
@@ -183,6 +196,12 @@ class EcsLauncher:
             reasons = "; ".join(f"{f.get('reason')} {f.get('detail') or ''}".strip() for f in failures)
             raise LaunchFailed(f"ecs run_task started no task: {reasons or 'no reason given'}")
         return str(tasks[0]["taskArn"])
+
+    def find_launch(self, spec: WorkerSpec) -> str | None:
+        """A task already started for this job (``startedBy`` = job id) and not stopped."""
+        resp = self._ecs.list_tasks(cluster=self.cluster, startedBy=spec.job_id[:36], desiredStatus="RUNNING")
+        arns = resp.get("taskArns") or []
+        return str(arns[0]) if arns else None
 
     def terminate(self, launch_id: str, reason: str) -> None:
         try:
@@ -247,6 +266,10 @@ class LocalLauncher:
             self._workers[proc.pid] = _LocalWorker(spec.job_id, spec.tenant_id, proc, log_path)
         log.info("local worker started", extra={"job_id": spec.job_id, "pid": proc.pid, "log": str(log_path)})
         return f"local-{proc.pid}"
+
+    def find_launch(self, spec: WorkerSpec) -> str | None:
+        pid = self.running().get(spec.job_id)
+        return f"local-{pid}" if pid is not None else None
 
     def terminate(self, launch_id: str, reason: str) -> None:
         pid = _pid_of(launch_id)

@@ -79,6 +79,7 @@ class Dispatcher:
         if skip:
             return skip
 
+        takeover = job.launch_claim is not None  # a stale claim: its dispatcher died mid-launch
         token = uuid.uuid4().hex
         stale_before = utcnow() - timedelta(seconds=self.claim_stale_s)
         if not self.claims.claim(job_id, token, stale_before=stale_before):
@@ -90,7 +91,8 @@ class Dispatcher:
 
         spec = WorkerSpec(job_id=job.job_id, tenant_id=job.tenant_id)
         try:
-            launch_id = self.launcher.launch(spec)
+            launch_id = self._existing_launch(spec) if takeover else None
+            launch_id = launch_id or self.launcher.launch(spec)
         except Exception as e:
             reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
             self.claims.release(job_id, token, error=reason)
@@ -110,6 +112,18 @@ class Dispatcher:
         # canceled (or deleted) while we were launching: do not let the container run for nothing
         self.launcher.terminate(launch_id, f"diarist job {job_id} was canceled before it started")
         return DispatchOutcome(job_id, "canceled_after_launch", launch_id)
+
+
+    def _existing_launch(self, spec: WorkerSpec) -> str | None:
+        """After a dispatcher died between launching and recording the launch, the container job
+        may exist: adopt it rather than start a second one (launchers that can look it up)."""
+        find = getattr(self.launcher, "find_launch", None)
+        if find is None:
+            return None
+        found = find(spec)
+        if found:
+            log.warning("adopting a launch left by a dead dispatcher", extra={"job_id": spec.job_id, "launch_id": found})
+        return str(found) if found else None
 
 
 def _nothing_to_do(job: Job) -> DispatchOutcome | None:

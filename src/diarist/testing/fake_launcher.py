@@ -32,6 +32,14 @@ class FakeLauncher:
             self.on_launch(spec, launch_id)
         return launch_id
 
+    def find_launch(self, spec: WorkerSpec) -> str | None:
+        """The latest launch for this job that was not terminated (as Batch's list_jobs would show)."""
+        ended = {lid for lid, _ in self.terminated}
+        for i, s in reversed(list(enumerate(self.launched))):
+            if s.job_id == spec.job_id and f"fake-{i + 1}" not in ended:
+                return f"fake-{i + 1}"
+        return None
+
     def terminate(self, launch_id: str, reason: str) -> None:
         self.terminated.append((launch_id, reason))
 
