@@ -44,10 +44,8 @@ def start_local(*extra: str, env: dict[str, str] | None = None, timeout_s: float
         "local",
         "--port",
         "0",
-        "--api-key",
-        "dk_e2e_test_key",
         "--webhook-secret",
-        "whs_e2e_secret",
+        "whs_e2e_secret_0123456789",
         *extra,
     ]
     full_env = {**os.environ, **(env or {})}

@@ -149,21 +149,20 @@ class LocalDiarist:
         return self
 
     def _ensure_credentials(self) -> None:
-        from diarist.services import apikeys, webhooks
+        from diarist.adapters.dynamo_jobs import DynamoApiKeyStore
+        from diarist.services import webhooks
+        from diarist.services.apikeys import ApiKeyService
 
         cfg = self.config
-        table = os.environ["DIARIST_TABLE_NAME"]
-        self.api_key = apikeys.create_key(
-            table, tenant_id=self.tenant_id, name="local", plaintext=cfg.api_key
-        ).plaintext
+        keys = ApiKeyService(DynamoApiKeyStore(os.environ["DIARIST_TABLE_NAME"]))
+        _, self.api_key = keys.create(self.tenant_id, "local mode", plaintext=cfg.api_key)
         self.webhook_secret = webhooks.ensure_signing_secret(
             self.tenant_id, secret=cfg.webhook_secret or "whs_" + secrets.token_urlsafe(24)
         )
 
     def _start_api(self, port: int) -> None:
-        from functions.api.handler import lambda_handler
-
         from diarist.local.apigw import ApiGatewayServer
+        from functions.api.handler import lambda_handler
 
         self._api = ApiGatewayServer(lambda_handler, port=port)
         self._api.start()

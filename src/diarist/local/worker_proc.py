@@ -12,9 +12,11 @@ from diarist.domain.messages import WorkerSpec
 
 
 def main() -> int:
-    from diarist.worker import build_diarizer, run_worker
+    from diarist.settings import WorkerSettings, load
+    from diarist.worker import run_worker
+    from diarist.worker.diarizer import build_diarizer
 
-    diarizer = build_diarizer()  # the slow part: once per process
+    diarizer = build_diarizer(load(WorkerSettings))  # the slow part (model load): once per process
     print("ready", flush=True)
     for line in sys.stdin:
         if not line.strip():

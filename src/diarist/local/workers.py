@@ -139,6 +139,12 @@ class WorkerPool:
         self.jobs.put(spec)
         return launch_id_for(spec.job_id)
 
+    def find_launch(self, spec: WorkerSpec) -> str | None:
+        """The launch of this job if it is queued or running here (a dispatcher retry adopts it)."""
+        queued = {s.job_id for s in list(self.jobs.queue)} - self.dropped
+        running = {slot.current.job_id for slot in self.slots if slot.current is not None}
+        return launch_id_for(spec.job_id) if spec.job_id in queued | running else None
+
     def terminate(self, launch_id: str, reason: str) -> None:
         job_id = launch_id.removeprefix("local-")
         for slot in self.slots:
