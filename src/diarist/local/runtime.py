@@ -87,6 +87,8 @@ class LocalDiarist:
         cfg = self.config
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
         self._moto.start()
+        if not logging.getLogger().isEnabledFor(logging.INFO):
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator's request log
         host, port = self._moto.get_host_and_port()
         self._tmp = tempfile.TemporaryDirectory(prefix="diarist-local-")
         work = Path(self._tmp.name)
