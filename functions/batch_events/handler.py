@@ -36,7 +36,11 @@ def process(
             parsed = BatchJobStateChange.model_validate(json.loads(record.body))
             return "failed_job" if handle_batch_event(store, events, parsed) else "nothing_to_do"
 
-        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        )
     job = handle_batch_event(store, events, BatchJobStateChange.model_validate(event))
     return {"failedJob": job.job_id if job else None}
 
@@ -47,4 +51,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     from diarist.adapters.events import EventBridgeBus
 
     settings = load(BatchEventsSettings)
-    return process(event, DynamoJobStore(settings.table_name), EventBridgeBus(settings.event_bus_name), context)
+    return process(
+        event, DynamoJobStore(settings.table_name), EventBridgeBus(settings.event_bus_name), context
+    )

@@ -41,7 +41,11 @@ def process(
         job = fail_undispatchable(store, events, message)
         return "failed_job" if job is not None else "nothing_to_do"
 
-    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    )
 
 
 @logger.inject_lambda_context
@@ -50,4 +54,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     from diarist.adapters.events import EventBridgeBus
 
     settings = load(DispatchDlqSettings)
-    return process(event, DynamoJobStore(settings.table_name), EventBridgeBus(settings.event_bus_name), context)
+    return process(
+        event, DynamoJobStore(settings.table_name), EventBridgeBus(settings.event_bus_name), context
+    )

@@ -52,9 +52,13 @@ def get_dispatcher() -> Dispatcher:
     return _deps[1]
 
 
-def process(event: dict[str, Any], dispatcher: Dispatcher, context: LambdaContext | None = None) -> dict[str, Any]:
+def process(
+    event: dict[str, Any], dispatcher: Dispatcher, context: LambdaContext | None = None
+) -> dict[str, Any]:
     """The handler's body with its dependencies passed in (tests and local mode call this)."""
-    processor = BatchProcessor(event_type=EventType.SQS, model=DispatchRecord, raise_on_entire_batch_failure=False)
+    processor = BatchProcessor(
+        event_type=EventType.SQS, model=DispatchRecord, raise_on_entire_batch_failure=False
+    )
 
     def record_handler(record: DispatchRecord) -> str:
         try:
@@ -64,7 +68,11 @@ def process(event: dict[str, Any], dispatcher: Dispatcher, context: LambdaContex
             raise
         return outcome.action
 
-    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    )
 
 
 def back_off(record: SqsRecordModel, *, base_s: int = 30, max_s: int = 900) -> int | None:
@@ -80,7 +88,9 @@ def back_off(record: SqsRecordModel, *, base_s: int = 30, max_s: int = 900) -> i
 
         sqs = client("sqs")
         url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record.receiptHandle, VisibilityTimeout=delay)
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=record.receiptHandle, VisibilityTimeout=delay
+        )
         return delay
     except Exception as e:  # noqa: BLE001 - best effort
         logger.warning("could not extend the visibility of a throttled record", extra={"error": str(e)})

@@ -53,14 +53,22 @@ def get_ingestor() -> Ingestor:
     return _deps[1]
 
 
-def process(event: dict[str, Any], ingestor: Ingestor, context: LambdaContext | None = None) -> dict[str, Any]:
+def process(
+    event: dict[str, Any], ingestor: Ingestor, context: LambdaContext | None = None
+) -> dict[str, Any]:
     if "Records" in event:
-        processor = BatchProcessor(event_type=EventType.SQS, model=IngestRecord, raise_on_entire_batch_failure=False)
+        processor = BatchProcessor(
+            event_type=EventType.SQS, model=IngestRecord, raise_on_entire_batch_failure=False
+        )
 
         def record_handler(record: IngestRecord) -> str:
             return handle_event(ingestor, str(record.body))
 
-        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        )
     outcome = ingestor.handle(S3ObjectCreatedEvent.model_validate(event))
     return {"action": outcome.action, "jobId": outcome.job_id}
 
@@ -76,7 +84,9 @@ def handle_event(ingestor: Ingestor, raw: str | dict[str, Any]) -> str:
     if not isinstance(body, dict):
         body = {}
     if body.get("source") != "aws.s3" or body.get("detail-type") != "Object Created":
-        logger.warning("dropping a queued event that is not an S3 Object Created", extra={"event": str(body)[:500]})
+        logger.warning(
+            "dropping a queued event that is not an S3 Object Created", extra={"event": str(body)[:500]}
+        )
         return "ignored"
     try:
         event = S3ObjectCreatedEvent.model_validate(body)

@@ -68,7 +68,9 @@ def make_job(job_id: str, tenant: str = "t1", **kw: Any) -> Job:
     return Job(job_id=job_id, tenant_id=tenant, **kw)
 
 
-def sqs_record(body: str, *, message_id: str | None = None, arn: str | None = None, receive_count: int = 1) -> dict[str, Any]:
+def sqs_record(
+    body: str, *, message_id: str | None = None, arn: str | None = None, receive_count: int = 1
+) -> dict[str, Any]:
     """An SQS Lambda record (the shape in ``events/sqs_dispatch_record.json``) around ``body``."""
     import hashlib
     import uuid

@@ -25,7 +25,12 @@ def _running(store, job_id: str, launch_id: str | None) -> None:
     [
         ("batch_failed_oom.json", "job-oom", "worker_crashed", ["out of memory", "OutOfMemoryError"]),
         ("batch_failed_spot.json", "job-spot", "worker_crashed", ["i-0a1b2c3d4e5f60003", "after 3 attempts"]),
-        ("batch_failed_timeout.json", "job-timeout", "worker_timeout", ["exceeded timeout"]),  # no `account`, id from jobName
+        (
+            "batch_failed_timeout.json",
+            "job-timeout",
+            "worker_timeout",
+            ["exceeded timeout"],
+        ),  # no `account`, id from jobName
         ("batch_succeeded.json", "job-ok", "worker_crashed", ["without reporting"]),
     ],
 )

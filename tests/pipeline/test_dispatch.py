@@ -29,7 +29,9 @@ def fake_launcher() -> FakeLauncher:
 
 @pytest.fixture
 def dispatcher(aws, store, fake_launcher) -> Dispatcher:
-    return Dispatcher(store=store, launcher=fake_launcher, claims=DynamoLaunchClaims(aws.table), claim_stale_s=300)
+    return Dispatcher(
+        store=store, launcher=fake_launcher, claims=DynamoLaunchClaims(aws.table), claim_stale_s=300
+    )
 
 
 def test_duplicate_delivery_launches_once(store, dispatcher, fake_launcher) -> None:
@@ -55,7 +57,9 @@ def test_canceled_job_is_not_launched(store, dispatcher, fake_launcher) -> None:
 
 def test_unknown_job_or_other_tenant_is_acked_not_launched(store, dispatcher, fake_launcher) -> None:
     store.create(make_job("o1", tenant="t1"))
-    out = dispatcher_handler.process(sqs_event(sqs_record(_body("o1", "t2")), sqs_record(_body("nope"))), dispatcher)
+    out = dispatcher_handler.process(
+        sqs_event(sqs_record(_body("o1", "t2")), sqs_record(_body("nope"))), dispatcher
+    )
     assert out == {"batchItemFailures": []} and fake_launcher.launched == []
 
 
@@ -65,7 +69,9 @@ def test_throttling_reports_only_that_record_and_backs_off(aws, store, dispatche
     store.create(make_job("t1j"))
     store.create(make_job("ok1"))
     fake_launcher.fail_with = lambda spec: (
-        LaunchThrottled("batch submit_job: TooManyRequestsException: Too Many Requests") if spec.job_id == "t1j" else None
+        LaunchThrottled("batch submit_job: TooManyRequestsException: Too Many Requests")
+        if spec.job_id == "t1j"
+        else None
     )
     # real messages from the moto job queue, so the back-off can change their visibility
     sqs = client("sqs")
@@ -107,7 +113,9 @@ def test_stale_claim_adopts_the_launch_a_dead_dispatcher_made(aws, store, dispat
     assert claims.claim("s2", "dead-delivery", stale_before=utcnow())
     orphan = fake_launcher.launch(WorkerSpec(job_id="s2", tenant_id="t1"))
     dispatcher.claim_stale_s = 0
-    assert dispatcher_handler.process(sqs_event(sqs_record(_body("s2"))), dispatcher) == {"batchItemFailures": []}
+    assert dispatcher_handler.process(sqs_event(sqs_record(_body("s2"))), dispatcher) == {
+        "batchItemFailures": []
+    }
     assert fake_launcher.launches_for("s2") == 1
     job = store.get("s2")
     assert job.status is JobStatus.CREATED and job.launch_id == orphan
@@ -130,10 +138,14 @@ def test_dlq_marks_job_failed_launch_failed(aws, store, bus, dispatcher, fake_la
     store.create(make_job("d1"))
     store.create(make_job("d2"))
     fake_launcher.fail_with = lambda spec: (
-        LaunchFailed("batch submit_job: ClientException: JobQueue diarist-gpu not found") if spec.job_id == "d1" else None
+        LaunchFailed("batch submit_job: ClientException: JobQueue diarist-gpu not found")
+        if spec.job_id == "d1"
+        else None
     )
     for n in (1, 2, 3):
-        out = dispatcher_handler.process(sqs_event(sqs_record(_body("d1"), message_id="m-d1", receive_count=n)), dispatcher)
+        out = dispatcher_handler.process(
+            sqs_event(sqs_record(_body("d1"), message_id="m-d1", receive_count=n)), dispatcher
+        )
         assert out == {"batchItemFailures": [{"itemIdentifier": "m-d1"}]}
     dispatcher_handler.process(sqs_event(sqs_record(_body("d2"))), dispatcher)
     dlq_arn = "arn:aws:sqs:us-east-1:123456789012:diarist-jobs-dlq"

@@ -28,7 +28,9 @@ class LambdaContext:
 def test_lambda_handlers_read_their_settings(aws, store) -> None:
     ctx = LambdaContext()
     # ingest: a real upload, delivered by moto through EventBridge -> SQS
-    client("s3").put_object(Bucket=aws.media_bucket, Key="incoming/acme/x.wav", Body=b"RIFF", Metadata={"num-speakers": "1"})
+    client("s3").put_object(
+        Bucket=aws.media_bucket, Key="incoming/acme/x.wav", Body=b"RIFF", Metadata={"num-speakers": "1"}
+    )
     out = ingest_handler.lambda_handler(receive_as_lambda_event(aws.ingest_queue_url, wait_s=1), ctx)
     assert out == {"batchItemFailures": []}
     (job,), _ = store.list_for_tenant("acme", limit=5, cursor=None, status=None)

@@ -39,8 +39,17 @@ def _dispatch_bodies(aws) -> list[dict]:
 
 def test_upload_creates_one_job_with_metadata_params(aws, store, ingestor) -> None:
     key = "incoming/acme/calls/2026-11-21/call 42.wav"
-    _upload(aws, key, {"num-speakers": "2", "confidence": "true", "channel-mode": "split",
-                       "webhook": "https://hooks.example.com/diarist", "uploaded-by": "scanner-7"})
+    _upload(
+        aws,
+        key,
+        {
+            "num-speakers": "2",
+            "confidence": "true",
+            "channel-mode": "split",
+            "webhook": "https://hooks.example.com/diarist",
+            "uploaded-by": "scanner-7",
+        },
+    )
     event = receive_as_lambda_event(aws.ingest_queue_url, wait_s=1)
     assert event["Records"], "moto delivered no S3 -> EventBridge -> SQS event"
     # every record twice: S3 -> EventBridge may deliver an event more than once
@@ -102,8 +111,11 @@ def test_objects_outside_incoming_tenant_are_ignored(aws, store, ingestor) -> No
     ("meta", "expect", "error_key"),
     [
         ({"x-amz-meta-min-speakers": "2", "MAX-SPEAKERS": "4"}, {"min_speakers": 2, "max_speakers": 4}, None),
-        ({"confidence": "yes", "turn-level-confidence": "0", "exclusive": "TRUE"},
-         {"confidence": True, "turn_level_confidence": False, "exclusive": True}, None),
+        (
+            {"confidence": "yes", "turn-level-confidence": "0", "exclusive": "TRUE"},
+            {"confidence": True, "turn_level_confidence": False, "exclusive": True},
+            None,
+        ),
         ({"num-speakers": "0"}, None, "x-amz-meta-num-speakers"),
         ({"min-speakers": "5", "max-speakers": "2"}, None, "x-amz-meta-min-speakers"),
         ({"num-speakers": "2", "max-speakers": "3"}, None, "x-amz-meta-num-speakers"),
@@ -128,8 +140,13 @@ def test_metadata_parsing(meta, expect, error_key) -> None:
 def test_queued_events_that_are_not_object_created_are_dropped(aws, store, ingestor) -> None:
     from tests.pipeline.conftest import sqs_event, sqs_record
 
-    other = {"version": "0", "id": "x", "detail-type": "Object Deleted", "source": "aws.s3",
-             "detail": {"bucket": {"name": aws.media_bucket}, "object": {"key": "incoming/acme/a.wav"}}}
+    other = {
+        "version": "0",
+        "id": "x",
+        "detail-type": "Object Deleted",
+        "source": "aws.s3",
+        "detail": {"bucket": {"name": aws.media_bucket}, "object": {"key": "incoming/acme/a.wav"}},
+    }
     broken = {"detail-type": "Object Created", "source": "aws.s3", "detail": {"bucket": {}}}
     event = sqs_event(sqs_record(json.dumps(other)), sqs_record(json.dumps(broken)))
     assert ingest_handler.process(event, ingestor) == {"batchItemFailures": []}

@@ -33,16 +33,24 @@ def test_batch_launcher_on_moto_and_the_failure_event_it_leads_to(aws, store, bu
         computeEnvironmentName="diarist-gpu", type="UNMANAGED", state="ENABLED", serviceRole=role
     )["computeEnvironmentArn"]
     batch.create_job_queue(
-        jobQueueName="diarist-gpu", state="ENABLED", priority=1,
+        jobQueueName="diarist-gpu",
+        state="ENABLED",
+        priority=1,
         computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
     )
     batch.register_job_definition(
-        jobDefinitionName="diarist-worker", type="container",
-        containerProperties={"image": "diarist-worker:latest", "command": ["diarist", "worker"],
-                             "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}]},
+        jobDefinitionName="diarist-worker",
+        type="container",
+        containerProperties={
+            "image": "diarist-worker:latest",
+            "command": ["diarist", "worker"],
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+        },
     )
     launcher = build_launcher(
-        LauncherSettings(launcher="batch", batch_job_queue="diarist-gpu", batch_job_definition="diarist-worker")
+        LauncherSettings(
+            launcher="batch", batch_job_queue="diarist-gpu", batch_job_definition="diarist-worker"
+        )
     )
     assert isinstance(launcher, BatchLauncher)
     store.create(make_job("job-42", tenant="acme"))
@@ -52,17 +60,35 @@ def test_batch_launcher_on_moto_and_the_failure_event_it_leads_to(aws, store, bu
     assert submitted["jobName"] == "diarist-job-42"
     assert submitted["parameters"] == {"jobId": "job-42", "tenantId": "acme"}
     assert submitted["tags"]["diarist:job-id"] == "job-42"
-    assert submitted["container"]["command"] == ["diarist", "worker", "--job-id", "job-42", "--tenant-id", "acme"]
+    assert submitted["container"]["command"] == [
+        "diarist",
+        "worker",
+        "--job-id",
+        "job-42",
+        "--tenant-id",
+        "acme",
+    ]
     # moto cannot run the container (no Docker) and emits no event: build the state-change event
     # EventBridge would send from the job description, without `account` as moto's events lack it
     described = batch.describe_jobs(jobs=[launch_id])["jobs"][0]
     described.update(status="FAILED", statusReason="Essential container in task exited")
     described["container"].update(exitCode=1, reason=None)
-    event = {"version": "0", "id": "e-1", "detail-type": "Batch Job State Change", "source": "aws.batch",
-             "region": "us-east-1", "resources": [described["jobArn"]], "detail": described}
+    event = {
+        "version": "0",
+        "id": "e-1",
+        "detail-type": "Batch Job State Change",
+        "source": "aws.batch",
+        "region": "us-east-1",
+        "resources": [described["jobArn"]],
+        "detail": described,
+    }
     assert batch_handler.process(event, store, bus) == {"failedJob": "job-42"}
     job = store.get("job-42")
-    assert job.status is JobStatus.FAILED and job.error.code == "worker_crashed" and "code 1" in job.error.message
+    assert (
+        job.status is JobStatus.FAILED
+        and job.error.code == "worker_crashed"
+        and "code 1" in job.error.message
+    )
     launcher.terminate(launch_id, "canceled")  # harmless on a finished job
 
 
@@ -74,13 +100,28 @@ def _stubbed(service: str):
 def test_batch_throttling_and_refusal_are_typed() -> None:
     batch, stub = _stubbed("batch")
     stub.add_client_error("submit_job", service_error_code="TooManyRequestsException", http_status_code=429)
-    stub.add_client_error("submit_job", service_error_code="ClientException",
-                          service_message="JobQueue diarist-gpu not found", http_status_code=400)
+    stub.add_client_error(
+        "submit_job",
+        service_error_code="ClientException",
+        service_message="JobQueue diarist-gpu not found",
+        http_status_code=400,
+    )
     listed = {"jobQueue": "diarist-gpu", "filters": [{"name": "JOB_NAME", "values": ["diarist-job-42"]}]}
-    stub.add_response("list_jobs", {"jobSummaryList": [
-        {"jobId": "old", "jobName": "diarist-job-42", "status": "FAILED"},
-        {"jobId": "live", "jobName": "diarist-job-42", "status": "RUNNABLE"}]}, listed)
-    stub.add_response("list_jobs", {"jobSummaryList": [{"jobId": "old", "jobName": "diarist-job-42", "status": "FAILED"}]}, listed)
+    stub.add_response(
+        "list_jobs",
+        {
+            "jobSummaryList": [
+                {"jobId": "old", "jobName": "diarist-job-42", "status": "FAILED"},
+                {"jobId": "live", "jobName": "diarist-job-42", "status": "RUNNABLE"},
+            ]
+        },
+        listed,
+    )
+    stub.add_response(
+        "list_jobs",
+        {"jobSummaryList": [{"jobId": "old", "jobName": "diarist-job-42", "status": "FAILED"}]},
+        listed,
+    )
     with stub:
         launcher = BatchLauncher("diarist-gpu", "diarist-worker", batch)
         with pytest.raises(LaunchThrottled):
@@ -100,11 +141,29 @@ def test_ecs_launcher_run_task_and_stop_task() -> None:
         "run_task",
         {"tasks": [{"taskArn": arn}], "failures": []},
         {
-            "cluster": "diarist", "taskDefinition": "diarist-worker:3", "count": 1, "startedBy": "job-42",
-            "overrides": {"containerOverrides": [{"name": "worker", "command": SPEC.command(), "environment": [
-                {"name": "DIARIST_JOB_ID", "value": "job-42"}, {"name": "DIARIST_TENANT_ID", "value": "acme"}]}]},
-            "tags": [{"key": "diarist:job-id", "value": "job-42"}, {"key": "diarist:tenant-id", "value": "acme"}],
-            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"], "assignPublicIp": "DISABLED"}},
+            "cluster": "diarist",
+            "taskDefinition": "diarist-worker:3",
+            "count": 1,
+            "startedBy": "job-42",
+            "overrides": {
+                "containerOverrides": [
+                    {
+                        "name": "worker",
+                        "command": SPEC.command(),
+                        "environment": [
+                            {"name": "DIARIST_JOB_ID", "value": "job-42"},
+                            {"name": "DIARIST_TENANT_ID", "value": "acme"},
+                        ],
+                    }
+                ]
+            },
+            "tags": [
+                {"key": "diarist:job-id", "value": "job-42"},
+                {"key": "diarist:tenant-id", "value": "acme"},
+            ],
+            "networkConfiguration": {
+                "awsvpcConfiguration": {"subnets": ["subnet-1"], "assignPublicIp": "DISABLED"}
+            },
         },
     )
     stub.add_response("run_task", {"tasks": [], "failures": [{"reason": "RESOURCE:GPU"}]})
@@ -123,6 +182,14 @@ def test_build_launcher_local_and_settings_checks(tmp_path) -> None:
     assert isinstance(launcher, LocalLauncher)
     # one instance per process and launch dir: the API's cancel and the dispatcher share it
     assert build_launcher(LauncherSettings(launcher="local", local_launch_dir=str(tmp_path))) is launcher
-    assert launcher.command(SPEC)[1:] == ["-m", "diarist", "worker", "--job-id", "job-42", "--tenant-id", "acme"]
+    assert launcher.command(SPEC)[1:] == [
+        "-m",
+        "diarist",
+        "worker",
+        "--job-id",
+        "job-42",
+        "--tenant-id",
+        "acme",
+    ]
     with pytest.raises(ValueError, match="DIARIST_BATCH_JOB_QUEUE"):
         LauncherSettings(launcher="batch", batch_job_definition="d")

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.integration
 def test_finish_job_publishes_exactly_once(store, bus) -> None:
     store.create(make_job("j1"))
     assert mark_running(store, "j1") is not None
-    job = finish_job(store, bus, "j1", JobStatus.SUCCEEDED, result_location="s3://r/results/t1/j1/result.json")
+    job = finish_job(
+        store, bus, "j1", JobStatus.SUCCEEDED, result_location="s3://r/results/t1/j1/result.json"
+    )
     assert job is not None and job.status is JobStatus.SUCCEEDED and job.progress == 100
     # a late failure (e.g. a Batch event after the worker reported) is refused and publishes nothing
     assert finish_job(store, bus, "j1", JobStatus.FAILED, error=(ErrorCode.WORKER_CRASHED, "x")) is None
@@ -27,7 +29,9 @@ def test_finish_job_publishes_exactly_once(store, bus) -> None:
 
 def test_finish_job_failed_records_error_from_typed_exception(store, bus) -> None:
     store.create(make_job("j2"))
-    job = finish_job(store, bus, "j2", JobStatus.FAILED, error=AudioInputError("no audio", code=ErrorCode.INPUT_NO_AUDIO))
+    job = finish_job(
+        store, bus, "j2", JobStatus.FAILED, error=AudioInputError("no audio", code=ErrorCode.INPUT_NO_AUDIO)
+    )
     assert job is not None and job.error is not None and job.error.code == "input_no_audio"
     assert bus.published[0].error is not None and bus.published[0].error.message == "no audio"
 

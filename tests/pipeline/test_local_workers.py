@@ -42,7 +42,9 @@ def test_local_workers_succeed_crash_and_get_canceled(aws, store, monkeypatch, t
         store.create(make_job(job_id, input_url=url))
         monkeypatch.setenv("DIARIST_FAKE_BEHAVIOUR", behaviour)  # the worker inherits the environment
         body = DispatchMessage(job_id=job_id, tenant_id="t1").model_dump_json(by_alias=True)
-        assert dispatcher_handler.process(sqs_event(sqs_record(body)), dispatcher) == {"batchItemFailures": []}
+        assert dispatcher_handler.process(sqs_event(sqs_record(body)), dispatcher) == {
+            "batchItemFailures": []
+        }
         assert store.get(job_id).launch_id.startswith("local-")
 
     # cancel the slow one once it is running (what the API does: conditional cancel, then terminate)
@@ -65,6 +67,10 @@ def test_local_workers_succeed_crash_and_get_canceled(aws, store, monkeypatch, t
     assert store.get("ok").status is JobStatus.SUCCEEDED, logs["ok"]
     assert store.get("ok").result_location == f"s3://{aws.results_bucket}/results/t1/ok/result.json"
     boom = store.get("boom")
-    assert boom.status is JobStatus.FAILED and boom.error.code == "worker_crashed" and "137" in boom.error.message
+    assert (
+        boom.status is JobStatus.FAILED
+        and boom.error.code == "worker_crashed"
+        and "137" in boom.error.message
+    )
     assert store.get("slow").status is JobStatus.CANCELED
     assert launcher.poll_finished() == [] and launcher.running() == {}

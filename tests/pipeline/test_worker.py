@@ -59,15 +59,23 @@ def _upload(aws, key: str, data: bytes) -> str:
 
 def _finished_events(aws) -> list[dict]:
     """Completion events as delivered by the provisioned rule to the webhook queue."""
-    return [json.loads(r["body"]) for r in receive_as_lambda_event(aws.webhook_queue_url, wait_s=1)["Records"]]
+    return [
+        json.loads(r["body"]) for r in receive_as_lambda_event(aws.webhook_queue_url, wait_s=1)["Records"]
+    ]
 
 
 def test_worker_runs_a_job_to_success_and_announces_it(aws, spy, settings) -> None:
     url = _upload(aws, "media/t1/meeting.wav", wav_bytes(7.0))
     spy.create(make_job("w1", input_url=url, params=JobParams(num_speakers=3)))
     spy.transition("w1", JobStatus.CREATED, launch_id="local-1")
-    code = run_worker("w1", "t1", settings=settings, store=spy, events=EventBridgeBus(aws.event_bus),
-                      diarizer=FakeDiarizer())
+    code = run_worker(
+        "w1",
+        "t1",
+        settings=settings,
+        store=spy,
+        events=EventBridgeBus(aws.event_bus),
+        diarizer=FakeDiarizer(),
+    )
     assert code == EXIT_OK
     job = spy.get("w1")
     assert spy.statuses == [JobStatus.CREATED, JobStatus.RUNNING, JobStatus.SUCCEEDED]
@@ -77,20 +85,29 @@ def test_worker_runs_a_job_to_success_and_announces_it(aws, spy, settings) -> No
     s3 = client("s3")
     body = s3.get_object(Bucket=aws.results_bucket, Key="results/t1/w1/result.json")["Body"].read()
     result = DiarizationResult.model_validate_json(body)
-    assert result.duration == 7.0 and result.channels[0].speakers == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_02"]
+    assert result.duration == 7.0 and result.channels[0].speakers == [
+        "SPEAKER_00",
+        "SPEAKER_01",
+        "SPEAKER_02",
+    ]
     assert "exclusiveDiarization" in json.loads(body)["channels"][0]  # stored by alias
     rttm = s3.get_object(Bucket=aws.results_bucket, Key="results/t1/w1/result.rttm")["Body"].read().decode()
     assert rttm.startswith("SPEAKER meeting 1 0.000 2.000 <NA> <NA> SPEAKER_00")
     events = _finished_events(aws)
     assert len(events) == 1 and events[0]["detail-type"] == "Diarization Job Succeeded"
-    assert events[0]["detail"]["jobId"] == "w1" and events[0]["detail"]["outputLocation"] == job.result_location
+    assert (
+        events[0]["detail"]["jobId"] == "w1" and events[0]["detail"]["outputLocation"] == job.result_location
+    )
 
 
 def test_s3_triggered_job_writes_beside_its_result_prefix(aws, store, bus, settings) -> None:
     url = _upload(aws, "incoming/acme/calls/c1.wav", wav_bytes(3.0))
     prefix = f"s3://{aws.results_bucket}/results/acme/calls/c1.wav"
     store.create(make_job("w2", tenant="acme", input_url=url, source="s3", result_prefix=prefix))
-    assert run_worker("w2", "acme", settings=settings, store=store, events=bus, diarizer=FakeDiarizer()) == EXIT_OK
+    assert (
+        run_worker("w2", "acme", settings=settings, store=store, events=bus, diarizer=FakeDiarizer())
+        == EXIT_OK
+    )
     assert store.get("w2").result_location == prefix + ".json"
     keys = {o["Key"] for o in client("s3").list_objects_v2(Bucket=aws.results_bucket)["Contents"]}
     assert keys == {"results/acme/calls/c1.wav.json", "results/acme/calls/c1.wav.rttm"}
@@ -118,7 +135,9 @@ def test_cancel_mid_run_stops_the_worker_without_result(aws, store, bus, setting
             progress(40)  # refused write -> the worker stops here
             raise AssertionError("the worker should have stopped")
 
-    assert run_worker("w5", "t1", settings=settings, store=store, events=bus, diarizer=CancelMidway()) == EXIT_OK
+    assert (
+        run_worker("w5", "t1", settings=settings, store=store, events=bus, diarizer=CancelMidway()) == EXIT_OK
+    )
     job = store.get("w5")
     assert job.status is JobStatus.CANCELED and job.result_location is None and job.progress == 20
     assert bus.published == []
@@ -134,11 +153,14 @@ def test_cancel_mid_run_stops_the_worker_without_result(aws, store, bus, setting
         ("error", "upload", EXIT_ERROR, "internal_error"),
     ],
 )
-def test_failures_end_the_job_failed_with_a_code(aws, store, bus, settings, behaviour, source, exit_code, code) -> None:
+def test_failures_end_the_job_failed_with_a_code(
+    aws, store, bus, settings, behaviour, source, exit_code, code
+) -> None:
     key = "media/t1/in.wav"
-    url = {"upload": lambda: _upload(aws, key, wav_bytes(1.0)), "missing": lambda: f"s3://{aws.media_bucket}/{key}"}.get(
-        source, lambda: source
-    )()
+    url = {
+        "upload": lambda: _upload(aws, key, wav_bytes(1.0)),
+        "missing": lambda: f"s3://{aws.media_bucket}/{key}",
+    }.get(source, lambda: source)()
     store.create(make_job("w6", input_url=url))
     fake = FakeDiarizer(behaviour=behaviour)
     assert run_worker("w6", "t1", settings=settings, store=store, events=bus, diarizer=fake) == exit_code

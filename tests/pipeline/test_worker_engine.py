@@ -31,7 +31,14 @@ def test_worker_with_the_real_engine(aws, store, bus, shared_data, tmp_path) -> 
     soundfile.write(str(clip), audio[: 12 * rate], rate)  # 12 s keep this test short
     client("s3").upload_file(str(clip), aws.media_bucket, "media/t1/ami.wav")
     store.create(make_job("e1", input_url=f"s3://{aws.media_bucket}/media/t1/ami.wav"))
-    code = run_worker("e1", "t1", settings=load(WorkerSettings), store=store, events=bus, diarizer=PyannoteDiarizer(load_engine(EngineSettings(device="cpu"))))
+    code = run_worker(
+        "e1",
+        "t1",
+        settings=load(WorkerSettings),
+        store=store,
+        events=bus,
+        diarizer=PyannoteDiarizer(load_engine(EngineSettings(device="cpu"))),
+    )
     assert code == EXIT_OK
     job = store.get("e1")
     assert job.status is JobStatus.SUCCEEDED, job.error

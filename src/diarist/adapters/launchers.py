@@ -180,7 +180,10 @@ class EcsLauncher:
                     }
                 ]
             },
-            "tags": [{"key": TAG_JOB_ID, "value": spec.job_id}, {"key": TAG_TENANT_ID, "value": spec.tenant_id}],
+            "tags": [
+                {"key": TAG_JOB_ID, "value": spec.job_id},
+                {"key": TAG_TENANT_ID, "value": spec.tenant_id},
+            ],
         }
         if self.subnets:
             kwargs["networkConfiguration"] = {
@@ -254,11 +257,20 @@ class LocalLauncher:
 
     def launch(self, spec: WorkerSpec) -> str:
         log_path = self.launch_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', spec.job_id)}.log"
-        env = {**os.environ, **self.extra_env, "DIARIST_JOB_ID": spec.job_id, "DIARIST_TENANT_ID": spec.tenant_id}
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "DIARIST_JOB_ID": spec.job_id,
+            "DIARIST_TENANT_ID": spec.tenant_id,
+        }
         try:
             with open(log_path, "ab") as out:
                 proc = subprocess.Popen(
-                    self.command(spec), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+                    self.command(spec),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
                 )
         except OSError as e:
             raise LaunchFailed(f"could not start the local worker: {e}") from e

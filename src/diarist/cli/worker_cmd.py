@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "store the result and end the job. Settings come from DIARIST_* variables.",
     )
     p.add_argument("--job-id", default=os.environ.get("DIARIST_JOB_ID"), help="default: $DIARIST_JOB_ID")
-    p.add_argument("--tenant-id", default=os.environ.get("DIARIST_TENANT_ID"), help="default: $DIARIST_TENANT_ID")
+    p.add_argument(
+        "--tenant-id", default=os.environ.get("DIARIST_TENANT_ID"), help="default: $DIARIST_TENANT_ID"
+    )
     p.set_defaults(func=_run)
 
 

@@ -59,7 +59,9 @@ class Dispatcher:
     launcher: Launcher
     claims: LaunchClaims
     claim_stale_s: float = 300.0
-    outcomes: deque[DispatchOutcome] = field(default_factory=lambda: deque(maxlen=100))  # the latest, for tests/logs
+    outcomes: deque[DispatchOutcome] = field(
+        default_factory=lambda: deque(maxlen=100)
+    )  # the latest, for tests/logs
 
     def dispatch(self, message: DispatchMessage) -> DispatchOutcome:
         outcome = self._dispatch(message)
@@ -113,7 +115,6 @@ class Dispatcher:
         self.launcher.terminate(launch_id, f"diarist job {job_id} was canceled before it started")
         return DispatchOutcome(job_id, "canceled_after_launch", launch_id)
 
-
     def _existing_launch(self, spec: WorkerSpec) -> str | None:
         """After a dispatcher died between launching and recording the launch, the container job
         may exist: adopt it rather than start a second one (launchers that can look it up)."""
@@ -122,7 +123,10 @@ class Dispatcher:
             return None
         found = find(spec)
         if found:
-            log.warning("adopting a launch left by a dead dispatcher", extra={"job_id": spec.job_id, "launch_id": found})
+            log.warning(
+                "adopting a launch left by a dead dispatcher",
+                extra={"job_id": spec.job_id, "launch_id": found},
+            )
         return str(found) if found else None
 
 

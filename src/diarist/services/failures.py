@@ -96,15 +96,22 @@ def _arg_after(argv: list[str], flag: str) -> str | None:
 
 
 _HOST_TERMINATED = re.compile(r"Host EC2 \(instance (?P<instance>[^)]+)\) terminated", re.I)
-_LAUNCH_PROBLEMS = ("CannotPullContainerError", "CannotStartContainerError", "ResourceInitializationError",
-                    "CannotInspectContainerError", "CannotCreateContainerError")
+_LAUNCH_PROBLEMS = (
+    "CannotPullContainerError",
+    "CannotStartContainerError",
+    "ResourceInitializationError",
+    "CannotInspectContainerError",
+    "CannotCreateContainerError",
+)
 
 
 def classify_batch_failure(detail: BatchJobDetail) -> tuple[ErrorCode, str]:
     """The error code and a human reason for a Batch job that ended without our worker reporting."""
     last = detail.attempts[-1] if detail.attempts else None
-    container = detail.container if detail.container.exit_code is not None or detail.container.reason else (
-        last.container if last else detail.container
+    container = (
+        detail.container
+        if detail.container.exit_code is not None or detail.container.reason
+        else (last.container if last else detail.container)
     )
     reasons = [r for r in (detail.status_reason, container.reason, last.status_reason if last else None) if r]
     text = " | ".join(dict.fromkeys(reasons))
@@ -126,11 +133,16 @@ def classify_batch_failure(detail: BatchJobDetail) -> tuple[ErrorCode, str]:
     if any(p in text for p in _LAUNCH_PROBLEMS):
         return ErrorCode.LAUNCH_FAILED, f"the worker container could not start{tries}: {text}"
     if container.exit_code is not None:
-        return ErrorCode.WORKER_CRASHED, f"the worker exited with code {container.exit_code}{tries}: {text or 'no reason given'}"
+        return (
+            ErrorCode.WORKER_CRASHED,
+            f"the worker exited with code {container.exit_code}{tries}: {text or 'no reason given'}",
+        )
     return ErrorCode.WORKER_CRASHED, f"the worker's container job failed{tries}: {text or 'no reason given'}"
 
 
-def handle_batch_event(store: JobStore, events: EventBus, event: BatchJobStateChange | dict[str, Any]) -> Job | None:
+def handle_batch_event(
+    store: JobStore, events: EventBus, event: BatchJobStateChange | dict[str, Any]
+) -> Job | None:
     """Fail our job if Batch says its container job ended and the job is not terminal yet.
 
     Returns the failed job, or ``None`` when there was nothing to do (not a final status, not our
@@ -155,7 +167,9 @@ def handle_batch_event(store: JobStore, events: EventBus, event: BatchJobStateCh
         )
         return None
     code, reason = classify_batch_failure(detail)
-    log.warning("failing job from batch event", extra={"job_id": job_id, "code": code.value, "reason": reason})
+    log.warning(
+        "failing job from batch event", extra={"job_id": job_id, "code": code.value, "reason": reason}
+    )
     return fail_job(store, events, job_id, code, reason)
 
 
@@ -177,4 +191,3 @@ def handle_worker_exit(
     if log_hint:
         reason += f" (log: {log_hint})"
     return fail_job(store, events, job_id, ErrorCode.WORKER_CRASHED, reason)
-

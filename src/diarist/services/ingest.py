@@ -138,7 +138,9 @@ def parse_object_metadata(metadata: Mapping[str, str], *, allow_http: bool = Fal
         else:
             errors.append((name("channel-mode"), f"{meta['channel-mode']!r} is not 'split' or 'mix'"))
     if "num_speakers" in values and ("min_speakers" in values or "max_speakers" in values):
-        errors.append((name("num-speakers"), "give either num-speakers or min-speakers/max-speakers, not both"))
+        errors.append(
+            (name("num-speakers"), "give either num-speakers or min-speakers/max-speakers, not both")
+        )
     if values.get("min_speakers", 0) > values.get("max_speakers", 101):
         errors.append((name("min-speakers"), "must not exceed x-amz-meta-max-speakers"))
 
@@ -195,7 +197,9 @@ class Ingestor:
         if not isinstance(event, S3ObjectCreatedEvent):
             event = S3ObjectCreatedEvent.model_validate(event)
         outcome = self._handle(event)
-        log.info("ingest", extra={"action": outcome.action, "job_id": outcome.job_id, "detail": outcome.detail})
+        log.info(
+            "ingest", extra={"action": outcome.action, "job_id": outcome.job_id, "detail": outcome.detail}
+        )
         return outcome
 
     def _handle(self, event: S3ObjectCreatedEvent) -> IngestOutcome:

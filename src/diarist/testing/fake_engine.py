@@ -73,7 +73,9 @@ class FakeDiarizer:
         self.calls += 1
         progress(0.0)
         if self.behaviour == "input_error":
-            raise AudioInputError("the fake engine was told to reject this input", code=ErrorCode.INPUT_CORRUPT)
+            raise AudioInputError(
+                "the fake engine was told to reject this input", code=ErrorCode.INPUT_CORRUPT
+            )
         duration, sample_rate, channels = audio_info(Path(path))
         if duration <= 0:
             raise AudioInputError("the input has no audio samples", code=ErrorCode.INPUT_EMPTY)
@@ -89,7 +91,9 @@ class FakeDiarizer:
             progress(30.0 + 70.0 * (i + 1) / steps)
         return self.result(duration, sample_rate, channels, params)
 
-    def result(self, duration: float, sample_rate: int, channels: int, params: JobParams) -> DiarizationResult:
+    def result(
+        self, duration: float, sample_rate: int, channels: int, params: JobParams
+    ) -> DiarizationResult:
         n = params.num_speakers or params.min_speakers or 2
         speakers = [f"SPEAKER_{i:02d}" for i in range(n)]
         turns: list[Turn] = []

@@ -13,7 +13,9 @@ class FakeLauncher:
     """Counts launches per job. ``fail_with`` (an exception, or a callable returning one or None)
     makes the next launches raise, e.g. ``LaunchThrottled`` to exercise the dispatcher's retries."""
 
-    def __init__(self, fail_with: BaseException | Callable[[WorkerSpec], BaseException | None] | None = None) -> None:
+    def __init__(
+        self, fail_with: BaseException | Callable[[WorkerSpec], BaseException | None] | None = None
+    ) -> None:
         self.launched: list[WorkerSpec] = []
         self.terminated: list[tuple[str, str]] = []
         self.fail_with = fail_with

@@ -45,12 +45,21 @@ def ssrf_safe_opener(policy: NetworkPolicySettings) -> Any:
         try:
             # the whole download shares one deadline in safe_request: allow for large files
             resp = safe_request(
-                "GET", url, timeout=max(timeout_s, 3600.0), policy=policy, stream=True, max_redirects=MAX_REDIRECTS
+                "GET",
+                url,
+                timeout=max(timeout_s, 3600.0),
+                policy=policy,
+                stream=True,
+                max_redirects=MAX_REDIRECTS,
             )
         except UnsafeUrl as e:
-            raise AudioInputError(f"the input URL is not allowed: {e.reason}", code=ErrorCode.INPUT_FORBIDDEN) from None
+            raise AudioInputError(
+                f"the input URL is not allowed: {e.reason}", code=ErrorCode.INPUT_FORBIDDEN
+            ) from None
         except FetchError as e:
-            raise AudioInputError(f"could not download the input ({e})", code=ErrorCode.INPUT_UNREACHABLE) from None
+            raise AudioInputError(
+                f"could not download the input ({e})", code=ErrorCode.INPUT_UNREACHABLE
+            ) from None
         if resp.status in (401, 403):
             resp.close()
             raise AudioInputError(
@@ -58,7 +67,9 @@ def ssrf_safe_opener(policy: NetworkPolicySettings) -> Any:
             )
         if resp.status != 200:
             resp.close()
-            raise AudioInputError(f"could not download the input (HTTP {resp.status})", code=ErrorCode.INPUT_UNREACHABLE)
+            raise AudioInputError(
+                f"could not download the input (HTTP {resp.status})", code=ErrorCode.INPUT_UNREACHABLE
+            )
         return _SafeUrlResponse(resp)
 
     return open_url

@@ -160,7 +160,9 @@ def run_worker(
         try:
             return _process(running, settings, store, events, objects, diarizer, s3_client, sigterm)
         except WorkerTerminated:
-            log.warning("stopped by SIGTERM; leaving the job to the failure handlers", extra={"job_id": job_id})
+            log.warning(
+                "stopped by SIGTERM; leaving the job to the failure handlers", extra={"job_id": job_id}
+            )
             return EXIT_TERMINATED
 
 
@@ -196,10 +198,17 @@ def _process(
             raise JobStopped()
         location = write_results(objects, job, result, settings.results_bucket)
         done = finish_job(
-            store, events, job_id, JobStatus.SUCCEEDED, result_location=location, warnings=list(result.warnings)
+            store,
+            events,
+            job_id,
+            JobStatus.SUCCEEDED,
+            result_location=location,
+            warnings=list(result.warnings),
         )
         if done is None:
-            log.info("job ended while its result was being written; result left in place", extra={"job_id": job_id})
+            log.info(
+                "job ended while its result was being written; result left in place", extra={"job_id": job_id}
+            )
         else:
             log.info("job succeeded", extra={"job_id": job_id, "result": location})
         return EXIT_OK
