@@ -23,6 +23,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -72,9 +73,10 @@ def main() -> int:
     try:
         import botocore.client
 
-        real_call = botocore.client.BaseClient._make_api_call
+        base: Any = botocore.client.BaseClient
+        real_call = base._make_api_call
 
-        def timed_call(self, operation, params):  # type: ignore[no-untyped-def]
+        def timed_call(self: Any, operation: str, params: Any) -> Any:
             t = time.perf_counter()
             try:
                 return real_call(self, operation, params)
@@ -82,7 +84,7 @@ def main() -> int:
                 if aws_s:
                     aws_s[-1] += time.perf_counter() - t
 
-        botocore.client.BaseClient._make_api_call = timed_call  # type: ignore[method-assign]
+        base._make_api_call = timed_call
 
         from diarist.local.provision import provision
 

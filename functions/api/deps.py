@@ -38,7 +38,7 @@ def job_service() -> JobService:
     )
 
 
-def _url_check(s: ApiSettings):  # type: ignore[no-untyped-def]
+def _url_check(s: ApiSettings):
     from diarist.webhooks.ssrf import validate_url_syntax
 
     def check(url: str) -> None:
@@ -64,7 +64,7 @@ def launcher() -> Launcher | None:
         from diarist.adapters.launchers import build_launcher
         from diarist.settings import LauncherSettings
 
-        return build_launcher(load(LauncherSettings))  # type: ignore[no-any-return]
+        return build_launcher(load(LauncherSettings))
     except Exception:
         log.exception("no launcher for cancel (DIARIST_LAUNCHER and its settings)")
         return None

@@ -93,6 +93,6 @@ def guard(app: BaseRouter) -> None:
 class GuardedValidation(OpenAPIRequestValidationMiddleware):
     """Powertools' request validation, with ``guard`` in front of it."""
 
-    def handler(self, app, next_middleware):  # type: ignore[no-untyped-def]
+    def handler(self, app, next_middleware):
         guard(app)
         return super().handler(app, next_middleware)

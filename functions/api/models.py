@@ -160,5 +160,5 @@ def phonexia_params(config: Any, channel_mode: str) -> JobParams:
     if errors:
         raise ValidationFailed(errors)
     if "total_speakers" in values:
-        return JobParams(num_speakers=values["total_speakers"], channel_mode=channel_mode)  # type: ignore[arg-type]
-    return JobParams(max_speakers=values.get("max_speakers", MAX_SPEAKERS), channel_mode=channel_mode)  # type: ignore[arg-type]
+        return JobParams(num_speakers=values["total_speakers"], channel_mode=channel_mode)
+    return JobParams(max_speakers=values.get("max_speakers", MAX_SPEAKERS), channel_mode=channel_mode)

@@ -81,7 +81,7 @@ def parse_multipart(body: bytes, content_type: str | None) -> dict[str, Part]:
 
     parser = MultipartParser(
         boundary,
-        {  # type: ignore[arg-type]
+        {
             "on_part_begin": on_part_begin,
             "on_part_data": on_part_data,
             "on_part_end": on_part_end,

@@ -47,7 +47,7 @@ class Api:
         return Reply(resp["statusCode"], headers, parsed, resp)
 
     @property
-    def store(self):  # type: ignore[no-untyped-def]
+    def store(self):
         from functions.api import deps
 
         return deps.job_service().store
@@ -64,7 +64,7 @@ class Api:
 
 
 @pytest.fixture
-def api(aws) -> Iterator[Api]:  # type: ignore[no-untyped-def]
+def api(aws) -> Iterator[Api]:
     from functions.api import deps
 
     deps.reset()

@@ -52,13 +52,13 @@ def test_authenticate_caches_per_container(api: Api) -> None:
     from diarist.services.apikeys import ApiKeyService
 
     class CountingStore:
-        def __init__(self, inner):  # type: ignore[no-untyped-def]
+        def __init__(self, inner):
             self.inner, self.gets = inner, 0
 
-        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        def __getattr__(self, name):
             return getattr(self.inner, name)
 
-        def get(self, key_hash):  # type: ignore[no-untyped-def]
+        def get(self, key_hash):
             self.gets += 1
             return self.inner.get(key_hash)
 

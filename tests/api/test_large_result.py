@@ -44,7 +44,7 @@ def day_long_result() -> DiarizationResult:
     )
 
 
-def _item_size(item: dict) -> int:  # type: ignore[type-arg]
+def _item_size(item: dict) -> int:
     """Upper bound of a DynamoDB item's size: the JSON of its typed attributes."""
     return len(json.dumps(item).encode())
 

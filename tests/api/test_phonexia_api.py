@@ -18,8 +18,10 @@ BASE = "/api/technology/speaker-diarization"
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x02\x00" + bytes(range(256)) * 4
 
 
-def upload(api: Api, config: dict | str | None = None, *, query: str = "", headers: dict | None = None, **kw):  # type: ignore[no-untyped-def,type-arg]
-    fields = {"file": ("Laura_Harry_Veronika.wav", "audio/wav", WAV)}
+def upload(api: Api, config: dict | str | None = None, *, query: str = "", headers: dict | None = None, **kw):
+    fields: dict[str, tuple[str | None, str | None, bytes]] = {
+        "file": ("Laura_Harry_Veronika.wav", "audio/wav", WAV)
+    }
     if config is not None:
         fields["config"] = (None, None, (config if isinstance(config, str) else json.dumps(config)).encode())
     body, ctype = multipart_body(fields)
@@ -67,7 +69,7 @@ def test_upload_config_and_channel_mode(api: Api, monkeypatch: pytest.MonkeyPatc
 
 
 def test_upload_bad_input_uses_phonexia_error_object(api: Api) -> None:
-    cases = [
+    cases: list[tuple[dict | str | None, str, str]] = [
         ({"max_speakers": 3, "total_speakers": 2}, "", "config"),
         ({"max_speakers": 0}, "", "config.max_speakers"),
         ({"total_speakers": "two"}, "", "config.total_speakers"),

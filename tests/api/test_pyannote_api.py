@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 AUDIO = "https://audio.example.com/call.wav"
 
 
-def submit(api: Api, body: dict | None = None, **kw) -> str:  # type: ignore[type-arg]
+def submit(api: Api, body: dict | None = None, **kw) -> str:
     r = api.call("POST", "/v1/diarize", body=body or {"url": AUDIO}, **kw)
     assert r.status == 200, r.body
     return str(r.body["jobId"])
@@ -64,7 +64,7 @@ def test_submit_accepts_allowed_bucket_and_base64_json_body(api: Api) -> None:
     assert job is not None and job.input_url == url and job.params.num_speakers == 2
 
 
-BAD_SUBMISSIONS: list[tuple[dict, list[str]]] = [  # type: ignore[type-arg]
+BAD_SUBMISSIONS: list[tuple[dict, list[str]]] = [
     ({}, ["url"]),
     ({"url": ""}, ["url"]),
     ({"url": "ftp://example.com/a.wav"}, ["url"]),
@@ -428,14 +428,14 @@ def fake_launcher(api: Api, monkeypatch: pytest.MonkeyPatch) -> FakeLauncher:
 
 
 @pytest.fixture
-def published(api: Api, monkeypatch: pytest.MonkeyPatch) -> list:  # type: ignore[type-arg]
+def published(api: Api, monkeypatch: pytest.MonkeyPatch) -> list:
     from functions.api import deps
 
     bus = deps.job_service().events
-    sent: list = []  # type: ignore[type-arg]
+    sent: list = []
     real = bus.job_finished
 
-    def record(detail):  # type: ignore[no-untyped-def]
+    def record(detail):
         sent.append(detail)
         return real(detail)
 
@@ -446,7 +446,7 @@ def published(api: Api, monkeypatch: pytest.MonkeyPatch) -> list:  # type: ignor
 def test_cancel_running_job_terminates_with_fake_launcher_and_publishes(
     api: Api,
     fake_launcher: FakeLauncher,
-    published: list,  # type: ignore[type-arg]
+    published: list,
 ) -> None:
     job_id = submit(api)
     api.store.transition(job_id, JobStatus.CREATED, launch_id="batch-123")
@@ -476,7 +476,7 @@ def test_cancel_running_job_terminates_with_fake_launcher_and_publishes(
 def test_cancel_pending_job_without_launch_id_and_finished_job_conflict(
     api: Api,
     fake_launcher: FakeLauncher,
-    published: list,  # type: ignore[type-arg]
+    published: list,
 ) -> None:
     job_id = submit(api)
     assert api.call("POST", f"/v1/jobs/{job_id}/cancel").body["status"] == "canceled"
