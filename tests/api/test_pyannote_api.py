@@ -179,6 +179,28 @@ def test_queue_failure_marks_job_failed_and_answers_503(api: Api, monkeypatch: p
     r = api.call("POST", "/v1/diarize", body={"url": AUDIO}, headers={"Idempotency-Key": "k-queue"})
     assert r.status == 200 and r.body["jobId"] != jobs[0].job_id
     assert len(api.queue_messages()) == 1
+    _throttled_dynamodb_is_429(api, monkeypatch)
+
+
+def _throttled_dynamodb_is_429(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+
+    from functions.api import deps
+
+    def throttled(*args: object, **kwargs: object) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "PutItem"
+        )
+
+    monkeypatch.setattr(deps.job_service().store, "create", throttled)
+    r = api.call("POST", "/v1/diarize", body={"url": AUDIO}, headers={"Idempotency-Key": "k-throttle"})
+    assert r.status == 429 and r.headers["retry-after"] == "1", r.body
+    monkeypatch.undo()
+    # the key was released with the failed attempt
+    assert (
+        api.call("POST", "/v1/diarize", body={"url": AUDIO}, headers={"Idempotency-Key": "k-throttle"}).status
+        == 200
+    )
 
 
 # -- auth and tenants ---------------------------------------------------------------------------
