@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -21,7 +22,9 @@ from diarist.domain.errors import PayloadTooLarge, ValidationFailed
 from functions.api import deps
 
 logger = Logger(service="diarist-api")
-metrics = Metrics(service="diarist-api")
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Diarist", service="diarist-api"
+)
 
 MAX_BODY_BYTES = R.API_GATEWAY_MAX_BODY_BYTES
 TOO_LARGE = (
