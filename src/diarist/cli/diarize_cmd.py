@@ -1,0 +1,111 @@
+"""``diarist diarize AUDIO``: run the engine on one file, no service needed.
+
+    diarist diarize AUDIO [--num-speakers N | --min-speakers A --max-speakers B] [--channels split|mix]
+                          [--confidence] [--format json|phonexia|rttm|csv] [--output FILE]
+
+AUDIO may be a path, an s3:// URL or an https:// URL. Progress goes to stderr; the result to stdout or
+--output. Exit codes: 0 ok, 2 bad arguments, 3 unusable input (the error code is printed), 4 engine setup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("json", "phonexia", "rttm", "csv")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("diarize", help="diarize an audio/video file locally (who spoke when)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("audio", metavar="AUDIO", help="audio or video file, s3://bucket/key or https:// URL")
+    count = p.add_mutually_exclusive_group()
+    count.add_argument("--num-speakers", type=int, metavar="N", help="exact number of speakers")
+    p.add_argument("--min-speakers", type=int, metavar="A", help="at least A speakers")
+    p.add_argument("--max-speakers", type=int, metavar="B", help="at most B speakers")
+    p.add_argument("--channels", choices=("split", "mix"), default="split",
+                   help="split: diarize each channel separately (default); mix: downmix to mono first")
+    p.add_argument("--confidence", action="store_true", help="include frame (20 ms) and turn confidence")
+    p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the result here instead of stdout")
+    p.add_argument("--model-dir", metavar="DIR", help="weights directory (default: $DIARIST_MODEL_DIR or ./models)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: $DIARIST_DEVICE or auto")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from pydantic import ValidationError
+
+    from diarist.domain.errors import AudioInputError
+    from diarist.engine import DiarizeOptions, EngineSettings, EngineSetupError
+    from diarist.engine.formats import render
+
+    if args.num_speakers is not None and (args.min_speakers is not None or args.max_speakers is not None):
+        print("diarist diarize: give either --num-speakers or --min/--max-speakers", file=sys.stderr)
+        return 2
+    try:
+        options = DiarizeOptions(num_speakers=args.num_speakers, min_speakers=args.min_speakers,
+                                 max_speakers=args.max_speakers, channel_mode=args.channels,
+                                 confidence=bool(args.confidence))
+        overrides: dict[str, Any] = {}
+        if args.model_dir:
+            overrides["model_dir"] = Path(args.model_dir)
+        if args.device:
+            overrides["device"] = args.device
+        settings = EngineSettings(**overrides)
+        settings.check()
+    except ValidationError as exc:
+        msgs = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
+        print(f"diarist diarize: {msgs}", file=sys.stderr)
+        return 2
+    except EngineSetupError as exc:
+        print(f"diarist diarize: {exc}", file=sys.stderr)
+        return 4
+
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100, unit="%", desc="diarizing", file=sys.stderr,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+
+    def progress(pct: float) -> None:
+        if bar is not None:
+            bar.update(max(0.0, pct - bar.n))
+
+    try:
+        from diarist.engine import fetch_input, load_engine
+
+        with tempfile.TemporaryDirectory(prefix="diarist-input-") as tmp:
+            local = fetch_input(args.audio, tmp)
+            if bar is not None:
+                bar.set_description("loading models")
+            engine = load_engine(settings)
+            if bar is not None:
+                bar.set_description("diarizing")
+            result = engine.diarize(local, options, progress=progress)
+    except AudioInputError as exc:
+        if bar is not None:
+            bar.close()
+        print(f"diarist diarize: error {exc.code}: {exc.message}", file=sys.stderr)
+        return 3
+    except EngineSetupError as exc:
+        if bar is not None:
+            bar.close()
+        print(f"diarist diarize: {exc}", file=sys.stderr)
+        return 4
+    if bar is not None:
+        bar.close()
+    text = render(result, args.format, file_id=Path(str(args.audio)).name)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0

@@ -1,0 +1,88 @@
+# ruff: noqa: E402  (torch/pyannote are imported after _torch_env.prepare())
+"""3D-Speaker CAM++ speaker embedding wrapped as a ``pyannote.audio.Model``.
+
+The network definition comes from ``speakerlab-slim`` (3D-Speaker's inference package); the weights are
+``campplus_cn_en_common.pt`` (Apache-2.0). Features follow 3D-Speaker's inference recipe: 80-dim Kaldi
+fbank (25 ms / 10 ms, povey window, no dither) on the [-1, 1] waveform, mean-normalised over time.
+
+pyannote's ``SpeakerDiarization`` pipeline calls ``model(waveforms, weights=masks)`` with one
+segmentation-frame-rate mask per waveform. The frame-level CAM++ features are pooled with those weights
+(weighted mean + std statistics pooling), so one 10 s chunk gives one embedding per local speaker.
+Import only after :func:`diarist.engine._torch_env.prepare`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diarist.engine import _torch_env
+
+_torch_env.prepare()
+
+import torch
+import torch.nn.functional as F
+import torchaudio.compliance.kaldi as kaldi
+from pyannote.audio import Model
+from speakerlab.models.campplus.DTDNN import CAMPPlus
+
+EMBEDDING_DIM = 192
+SAMPLE_RATE = 16000
+
+
+class CAMPPlusEmbedding(Model):
+    """pyannote.audio-compatible CAM++ (192-dim) speaker embedding."""
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE, num_channels: int = 1, num_mel_bins: int = 80,
+                 embedding_size: int = EMBEDDING_DIM, task=None):  # type: ignore[no-untyped-def]
+        super().__init__(sample_rate=sample_rate, num_channels=num_channels, task=task)
+        self.save_hyperparameters("sample_rate", "num_channels", "num_mel_bins", "embedding_size")
+        self.campplus = CAMPPlus(feat_dim=num_mel_bins, embedding_size=embedding_size)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: torch.device | None = None) -> CAMPPlusEmbedding:
+        model = cls()
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        model.campplus.load_state_dict(state, strict=True)
+        model.eval()
+        if device is not None:
+            model.to(device)
+        return model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.hparams.embedding_size)
+
+    def compute_fbank(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """(batch, 1, samples) in [-1, 1] -> mean-normalised (batch, frames, 80) fbank."""
+        wav = waveforms[:, 0, :]
+        feats = torch.stack([
+            kaldi.fbank(w.unsqueeze(0), num_mel_bins=int(self.hparams.num_mel_bins),
+                        sample_frequency=float(self.hparams.sample_rate), dither=0.0)
+            for w in wav
+        ])
+        return feats - feats.mean(dim=1, keepdim=True)
+
+    def forward(self, waveforms: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        feats = self.compute_fbank(waveforms)  # (B, T, F)
+        net = self.campplus
+        x = net.head(feats.permute(0, 2, 1))
+        # run the x-vector trunk up to (not including) statistics pooling
+        for name, module in net.xvector.named_children():
+            if name == "stats":
+                break
+            x = module(x)
+        # x: (B, C, T')
+        if weights is None:
+            stats = torch.cat([x.mean(dim=-1), x.std(dim=-1, unbiased=True)], dim=-1)
+        else:
+            w = weights.to(x.dtype)
+            if w.dim() == 1:
+                w = w.unsqueeze(0)
+            w = F.interpolate(w.unsqueeze(1), size=x.shape[-1], mode="nearest").squeeze(1)  # (B, T')
+            v1 = w.sum(dim=-1, keepdim=True).clamp_min(1e-8)
+            mean = (x * w.unsqueeze(1)).sum(dim=-1) / v1
+            dx2 = (x - mean.unsqueeze(-1)) ** 2
+            v2 = (w**2).sum(dim=-1, keepdim=True)
+            var = (dx2 * w.unsqueeze(1)).sum(dim=-1) / (v1 - v2 / v1).clamp_min(1e-8)
+            stats = torch.cat([mean, var.clamp_min(1e-8).sqrt()], dim=-1)
+        return net.xvector.dense(stats)

@@ -1,0 +1,140 @@
+"""The Engine: decoded input -> DiarizationResult. Imports torch (via models)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from diarist.domain.results import ChannelResult, Confidence, DiarizationResult, Turn
+from diarist.engine.audio import AudioStore, DecodedAudio, decode, probe
+from diarist.engine.core import ChannelDiarizer, ChannelOutput, Hyperparameters
+from diarist.engine.models import LoadedModels, load_models
+from diarist.engine.options import DiarizeOptions, InputLimits
+from diarist.engine.settings import EngineSettings
+
+Progress = Callable[[float], None]  # percent, 0..100, non-decreasing
+
+
+def _label(i: int) -> str:
+    return f"SPEAKER_{i:02d}"
+
+
+class Engine:
+    """A loaded diarization engine. Thread-compatible, not thread-safe: one diarization at a time."""
+
+    def __init__(self, settings: EngineSettings, models: LoadedModels, load_seconds: float = 0.0) -> None:
+        self.settings = settings
+        self.models = models
+        self.load_seconds = load_seconds
+        self.hyperparameters = models.hyperparameters
+
+    @property
+    def model_name(self) -> str:
+        return self.models.name
+
+    @property
+    def device(self) -> str:
+        return self.models.device.type
+
+    def diarizer(self, hyperparameters: Hyperparameters | None = None) -> ChannelDiarizer:
+        return ChannelDiarizer(self.models.segmentation, self.models.embedding, self.models.device,
+                               hyperparameters or self.hyperparameters)
+
+    def diarize(
+        self,
+        path: str | Path,
+        options: DiarizeOptions | None = None,
+        progress: Progress | None = None,
+        *,
+        limits: InputLimits | None = None,
+        hyperparameters: Hyperparameters | None = None,
+    ) -> DiarizationResult:
+        """Diarize a local audio/video file. Raises AudioInputError (coded) for unusable input."""
+        options = options or DiarizeOptions()
+        limits = limits or InputLimits()
+        path = Path(path)
+        last = [0.0]
+
+        def report(pct: float) -> None:
+            pct = min(100.0, max(last[0], pct))
+            last[0] = pct
+            if progress is not None:
+                progress(pct)
+
+        report(0.0)
+        info = probe(path, limits)
+        work = Path(tempfile.mkdtemp(prefix="diarist-", dir=self.settings.work_dir))
+        try:
+            decoded = decode(path, work, limits, options.channel_mode, info)
+            report(5.0)
+            return self._diarize_decoded(decoded, options, report, hyperparameters)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _diarize_decoded(self, decoded: DecodedAudio, options: DiarizeOptions, report: Progress,
+                         hyperparameters: Hyperparameters | None) -> DiarizationResult:
+        diarizer = self.diarizer(hyperparameters)
+        channels: list[ChannelResult] = []
+        warnings: list[str] = []
+        numbers = decoded.channel_numbers()
+        n = len(numbers)
+        for idx, (ch, p, peak) in enumerate(zip(numbers, decoded.paths, decoded.peaks, strict=True)):
+            where = "the audio" if ch is None else f"channel {ch}"
+
+            def on_progress(frac: float, idx: int = idx) -> None:
+                report(5.0 + 94.0 * (idx + frac) / n)
+
+            if peak < 1e-4:
+                out = ChannelOutput([], [], 0, None)
+                warnings.append(f"{where} is silent")
+                if options.confidence:
+                    out.confidence = diarizer._empty_confidence(decoded.duration)
+            else:
+                with AudioStore(p, decoded.num_samples) as store:
+                    out = diarizer.run(store, options.num_speakers, options.min_speakers, options.max_speakers,
+                                       progress=on_progress, want_confidence=options.confidence)
+            if out.num_speakers == 0 and peak >= 1e-4:
+                warnings.append(f"no speech detected in {where}")
+            lo = options.num_speakers or options.min_speakers
+            hi = options.num_speakers or options.max_speakers
+            if out.num_speakers and ((lo and out.num_speakers < lo) or (hi and out.num_speakers > hi)):
+                warnings.append(f"{where}: found {out.num_speakers} speakers, outside the requested "
+                                f"[{lo or 1}, {hi or 'any'}] (too little speech to separate more)")
+            channels.append(self._channel_result(ch, out, options))
+        report(100.0)
+        return DiarizationResult(
+            duration=round(decoded.duration, 3),
+            sample_rate=decoded.source_sample_rate,
+            num_channels=decoded.source_channels,
+            channel_mode=decoded.channel_mode,
+            channels=channels,
+            model=self.model_name,
+            warnings=warnings,
+        )
+
+    @staticmethod
+    def _channel_result(ch: int | None, out: ChannelOutput, options: DiarizeOptions) -> ChannelResult:
+        def turns(rows: list[tuple[float, float, int, float]]) -> list[Turn]:
+            return [Turn(speaker=_label(k), start=s, end=e,
+                         confidence=round(100 * c, 1) if options.confidence else None)
+                    for s, e, k, c in rows]
+
+        conf = None
+        if options.confidence and out.confidence is not None:
+            conf = Confidence(score=[int(v) for v in out.confidence])
+        return ChannelResult(channel=ch, speakers=[_label(i) for i in range(out.num_speakers)],
+                             diarization=turns(out.turns), exclusive_diarization=turns(out.exclusive),
+                             confidence=conf)
+
+
+def load_engine(settings: EngineSettings | None = None, **overrides: Any) -> Engine:
+    """Check settings (fail fast if weights are missing), then load the models once."""
+    settings = settings or EngineSettings(**overrides)
+    settings.check()
+    t0 = time.perf_counter()
+    models = load_models(settings)
+    return Engine(settings, models, load_seconds=time.perf_counter() - t0)

@@ -1,0 +1,128 @@
+"""Renderers of a DiarizationResult: pure functions, no torch (the API imports them too).
+
+* :func:`to_pyannote_json`  pyannoteAI shape: ``diarization``, ``exclusiveDiarization``, ``confidence``
+  (one object per channel under ``channels`` when several channels were diarized separately).
+* :func:`to_phonexia_json`  ``{"channels": [{channel_number, speakers_count, segments: [...]}]}``
+* :func:`to_rttm`           ``SPEAKER <file-stem> <1-based channel> <onset> <dur> <NA> <NA> <speaker> <NA> <NA>``
+* :func:`to_csv`            ``channel,speaker,start,end,duration[,confidence]``
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import PurePath
+from typing import Any, Literal
+
+from diarist.domain.results import ChannelResult, DiarizationResult, Turn
+
+Format = Literal["json", "phonexia", "rttm", "csv"]
+FORMATS: tuple[str, ...] = ("json", "phonexia", "rttm", "csv")
+CONTENT_TYPES = {"json": "application/json", "phonexia": "application/json", "rttm": "text/plain",
+                 "csv": "text/csv"}
+
+
+def _t(x: float) -> float:
+    return round(float(x), 3)
+
+
+def _turn(t: Turn) -> dict[str, Any]:
+    d: dict[str, Any] = {"speaker": t.speaker, "start": _t(t.start), "end": _t(t.end)}
+    if t.confidence is not None:
+        d["confidence"] = round(float(t.confidence), 1)
+    return d
+
+
+def _channel_json(ch: ChannelResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "diarization": [_turn(t) for t in ch.diarization],
+        "exclusiveDiarization": [_turn(t) for t in ch.exclusive_diarization],
+    }
+    if ch.confidence is not None:
+        out["confidence"] = {"score": list(ch.confidence.score), "resolution": ch.confidence.resolution}
+    return out
+
+
+def to_pyannote_dict(result: DiarizationResult) -> dict[str, Any]:
+    """pyannoteAI-style output. A single channel (mono, or downmix) is at the top level; with several
+    channels the same object is repeated per channel under ``channels`` with a 0-based ``channel``."""
+    meta = {"duration": _t(result.duration), "numChannels": result.num_channels,
+            "channelMode": result.channel_mode, "model": result.model, "warnings": list(result.warnings)}
+    if len(result.channels) == 1:
+        return {**_channel_json(result.channels[0]), **meta}
+    return {"channels": [{"channel": ch.channel, **_channel_json(ch)} for ch in result.channels], **meta}
+
+
+def to_pyannote_json(result: DiarizationResult, indent: int | None = 2) -> str:
+    return json.dumps(to_pyannote_dict(result), indent=indent)
+
+
+def _speaker_id(label: str, ch: ChannelResult) -> int:
+    try:
+        return ch.speakers.index(label)
+    except ValueError:
+        digits = "".join(c for c in label if c.isdigit())
+        return int(digits) if digits else 0
+
+
+def to_phonexia_dict(result: DiarizationResult) -> dict[str, Any]:
+    """Phonexia speaker-diarization shape: per channel, integer speaker ids, overlap-aware segments."""
+    channels = []
+    for i, ch in enumerate(result.channels):
+        number = ch.channel if ch.channel is not None else i
+        segments = [{"speaker_id": _speaker_id(t.speaker, ch), "start_time": _t(t.start), "end_time": _t(t.end)}
+                    for t in ch.diarization]
+        channels.append({"channel_number": number, "speakers_count": len(ch.speakers), "segments": segments})
+    return {"channels": channels}
+
+
+def to_phonexia_json(result: DiarizationResult, indent: int | None = 2) -> str:
+    return json.dumps(to_phonexia_dict(result), indent=indent)
+
+
+def _rttm_uri(name: str) -> str:
+    stem = PurePath(name).stem if name else "audio"
+    return "".join(c if (c.isalnum() or c in "-_.") else "_" for c in stem) or "audio"
+
+
+def to_rttm(result: DiarizationResult, file_id: str = "audio", exclusive: bool = False) -> str:
+    """RTTM lines sorted by onset; channel field is 1-based (1 for a downmix)."""
+    uri = _rttm_uri(file_id)
+    rows = []
+    for ch in result.channels:
+        number = (ch.channel or 0) + 1
+        turns = ch.exclusive_diarization if exclusive else ch.diarization
+        for t in turns:
+            rows.append((number, t.start, t.end, t.speaker))
+    rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
+    return "".join(f"SPEAKER {uri} {n} {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>\n" for n, s, e, spk in rows)
+
+
+def to_csv(result: DiarizationResult, exclusive: bool = False) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    with_conf = any(t.confidence is not None for ch in result.channels for t in ch.diarization)
+    w.writerow(["channel", "speaker", "start", "end", "duration"] + (["confidence"] if with_conf else []))
+    for ch in result.channels:
+        turns = ch.exclusive_diarization if exclusive else ch.diarization
+        for t in turns:
+            row: list[Any] = ["mix" if ch.channel is None else ch.channel, t.speaker, f"{t.start:.3f}",
+                              f"{t.end:.3f}", f"{t.end - t.start:.3f}"]
+            if with_conf:
+                row.append("" if t.confidence is None else f"{t.confidence:.1f}")
+            w.writerow(row)
+    return buf.getvalue()
+
+
+def render(result: DiarizationResult, fmt: str, file_id: str = "audio") -> str:
+    """Dispatch by format name: json | phonexia | rttm | csv."""
+    if fmt == "json":
+        return to_pyannote_json(result)
+    if fmt == "phonexia":
+        return to_phonexia_json(result)
+    if fmt == "rttm":
+        return to_rttm(result, file_id)
+    if fmt == "csv":
+        return to_csv(result)
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")

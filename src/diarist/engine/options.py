@@ -1,0 +1,50 @@
+"""Per-job options and input limits of the engine. No torch import here (the API validates with these)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+GiB = 1 << 30
+MAX_INPUT_BYTES = 1 * GiB
+MAX_INPUT_DURATION_S = 24 * 3600.0
+
+
+class InputLimits(BaseModel):
+    """Limits enforced while the input is fetched and decoded (before any model runs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_bytes: int = Field(default=MAX_INPUT_BYTES, gt=0, description="Largest accepted input file, in bytes")
+    max_duration_s: float = Field(default=MAX_INPUT_DURATION_S, gt=0, description="Longest accepted audio")
+    max_channels: int = Field(default=16, ge=1, description="Most audio channels diarized separately")
+    probe_timeout_s: float = Field(default=60.0, gt=0, description="ffprobe wall-clock limit")
+    decode_timeout_s: float = Field(default=3600.0, gt=0, description="ffmpeg wall-clock limit")
+    stall_timeout_s: float = Field(default=120.0, gt=0, description="ffmpeg may go this long without output")
+    fetch_timeout_s: float = Field(default=60.0, gt=0, description="connect/read timeout of a URL fetch")
+
+
+class DiarizeOptions(BaseModel):
+    """What one diarization job asks for.
+
+    ``num_speakers`` forces an exact count; otherwise ``min_speakers``/``max_speakers`` bound the estimate.
+    ``channel_mode="split"`` diarizes each channel on its own (one result per channel, Phonexia semantics),
+    ``"mix"`` downmixes to mono first.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    num_speakers: int | None = Field(default=None, ge=1, le=100)
+    min_speakers: int | None = Field(default=None, ge=1, le=100)
+    max_speakers: int | None = Field(default=None, ge=1, le=100)
+    channel_mode: Literal["split", "mix"] = "split"
+    confidence: bool = Field(default=True, description="Compute frame- and turn-level confidence")
+
+    @model_validator(mode="after")
+    def _check_counts(self) -> DiarizeOptions:
+        if self.num_speakers is not None and (self.min_speakers is not None or self.max_speakers is not None):
+            raise ValueError("give either num_speakers or min_speakers/max_speakers, not both")
+        if self.min_speakers is not None and self.max_speakers is not None and self.min_speakers > self.max_speakers:
+            raise ValueError("min_speakers must not exceed max_speakers")
+        return self
