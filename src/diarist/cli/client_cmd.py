@@ -101,10 +101,16 @@ def wait_with_progress(client: Any, job_id: str) -> dict[str, Any]:
     bar = _progress_bar("diarizing")
     try:
 
+        last: tuple[int, str] | None = None
+
         def update(job: dict[str, Any]) -> None:
-            bar.n = int(job.get("progress") or 0)
-            bar.set_postfix_str(job.get("status", ""))
-            bar.refresh()
+            nonlocal last
+            now = (int(job.get("progress") or 0), str(job.get("status", "")))
+            if now != last:  # redraw only on change (a log file gets one line per change)
+                last = now
+                bar.n = now[0]
+                bar.set_postfix_str(now[1], refresh=False)
+                bar.refresh()
 
         return dict(client.wait(job_id, on_update=update))
     finally:

@@ -76,6 +76,7 @@ def timeline_png(output: dict[str, Any], path: Path, title: str = "") -> Path:
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("time (s)")
     ax.set_ylim(-0.6, len(labels) - 0.4)
+    ax.set_xlim(left=0)
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)
     if title:

@@ -79,6 +79,10 @@ class LocalDiarist:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> LocalDiarist:
+        import warnings
+
+        # Powertools warns on every invocation that published no custom metric; noise here.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         from moto.server import ThreadedMotoServer
 
         from diarist.adapters.aws import reset_clients
@@ -148,6 +152,9 @@ class LocalDiarist:
         self._ensure_credentials()
         self._start_api(api_port)
         self._start_pollers()
+        if not logging.getLogger().isEnabledFor(logging.INFO):
+            # The handlers log at INFO for CloudWatch; on a terminal only warnings are useful.
+            logging.getLogger("diarist").setLevel(logging.WARNING)
         return self
 
     def _ensure_credentials(self) -> None:
