@@ -295,6 +295,26 @@ def test_idempotency_same_key_other_body_is_409(api: Api) -> None:
     assert r1.status == 200 and r2.status == 409 and r2.fields() == ["Idempotency-Key"]
     bad = api.call("POST", "/v1/diarize", body={"url": AUDIO}, headers={"Idempotency-Key": "x" * 129})
     assert bad.status == 400 and bad.fields() == ["Idempotency-Key"]
+    _concurrent_requests_with_one_key_make_one_job(api)
+
+
+def _concurrent_requests_with_one_key_make_one_job(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from diarist.domain.jobs import JobParams
+    from functions.api import deps
+
+    svc = deps.job_service()
+
+    def go(_: int) -> str:
+        job = svc.submit_url("tenant-b", url=AUDIO, params=JobParams(), idempotency_key="race-1")
+        return job.job_id
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(go, range(8)))
+    assert len(ids) == 1
+    jobs, _ = api.store.list_for_tenant("tenant-b", limit=10, cursor=None, status=None)
+    assert [j.job_id for j in jobs] == list(ids)
 
 
 def _idempotency_record_is_a_small_ttl_item(api: Api) -> None:
