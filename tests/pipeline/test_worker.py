@@ -167,3 +167,47 @@ def test_failures_end_the_job_failed_with_a_code(
     job = store.get("w6")
     assert job.status is JobStatus.FAILED and job.error.code == code and job.error.message
     assert [(d.status, d.error.code) for d in bus.published] == [(JobStatus.FAILED, code)]
+
+
+def test_ssrf_opener_streams_and_maps_errors(tmp_path) -> None:
+    """The https opener the worker installs in the engine's fetcher (exercised over local http)."""
+    import http.server
+    import threading
+
+    from diarist.domain.errors import AudioInputError
+    from diarist.settings import NetworkPolicySettings
+    from diarist.worker.inputs import ssrf_safe_opener
+
+    payload = wav_bytes(0.5)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            status = {"/a.wav": 200, "/secret.wav": 403}.get(self.path, 404)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload) if status == 200 else 0))
+            self.end_headers()
+            if status == 200:
+                self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        local = ssrf_safe_opener(NetworkPolicySettings(allow_http=True, allow_private_networks=True))
+        resp = local(f"{base}/a.wav", 5.0)
+        assert int(resp.headers["content-length"]) == len(payload)
+        assert b"".join(resp.stream(1024)) == payload
+        resp.close()
+        for path, code in (("/secret.wav", "input_forbidden"), ("/missing.wav", "input_unreachable")):
+            with pytest.raises(AudioInputError) as e:
+                local(f"{base}{path}", 5.0)
+            assert e.value.code == code
+        production = ssrf_safe_opener(NetworkPolicySettings())
+        with pytest.raises(AudioInputError) as e:
+            production(f"{base}/a.wav", 5.0)  # plain http to loopback: refused before connecting
+        assert e.value.code == "input_forbidden"
+    finally:
+        server.shutdown()

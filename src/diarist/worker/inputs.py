@@ -43,11 +43,11 @@ def ssrf_safe_opener(policy: NetworkPolicySettings) -> Any:
         from diarist.webhooks.ssrf import FetchError, UnsafeUrl, safe_request
 
         try:
-            # the whole download shares one deadline in safe_request: allow for large files
             resp = safe_request(
                 "GET",
                 url,
-                timeout=max(timeout_s, 3600.0),
+                timeout=max(timeout_s, 3600.0),  # the whole download
+                idle_timeout=timeout_s,  # connect and each read
                 policy=policy,
                 stream=True,
                 max_redirects=MAX_REDIRECTS,
