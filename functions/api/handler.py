@@ -17,7 +17,10 @@ from functions.api.http import GuardedValidation, logger, metrics
 
 app = APIGatewayRestResolver(enable_validation=True)
 # Auth and body checks run before Powertools' validation (401 before 400; no 500 on odd bodies).
-app._request_validation_middleware = GuardedValidation()  # noqa: SLF001
+# Powertools (3.x) puts this middleware first in every route's chain; fail at import if it moved.
+if not hasattr(app, "_request_validation_middleware"):  # pragma: no cover
+    raise RuntimeError("aws-lambda-powertools changed: no _request_validation_middleware to guard")
+app._request_validation_middleware = GuardedValidation()
 app.include_router(routes_pyannote.router)
 app.include_router(routes_phonexia.router)
 errors.install(app)

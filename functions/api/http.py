@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 from pydantic import BaseModel
 
 from diarist import resources as R
-from diarist.domain.errors import PayloadTooLarge, ValidationFailed
+from diarist.domain.errors import PayloadTooLarge, Unauthorized, ValidationFailed
 from functions.api import deps
 
 logger = Logger(service="diarist-api")
@@ -34,7 +34,11 @@ TOO_LARGE = (
 
 
 def tenant(router: BaseRouter) -> str:
-    return str(router.context["tenant_id"])
+    """The caller's tenant, set by ``guard``. Never guess: no tenant, no access."""
+    tenant_id = router.context.get("tenant_id")
+    if not tenant_id:
+        raise Unauthorized("not authenticated")
+    return str(tenant_id)
 
 
 def raw_body(router: BaseRouter) -> bytes:
