@@ -355,6 +355,9 @@ def test_media_upload_flow(api: Api) -> None:
 
 
 def _media_input_bad_input(api: Api) -> None:
+    client("s3").put_object(Bucket=api.resources.media_bucket, Key="media/tenant-a/empty.wav", Body=b"")
+    r = api.call("POST", "/v1/diarize", body={"url": "media://empty.wav"})
+    assert r.status == 400 and r.fields() == ["url"] and "empty" in r.body["errors"][0]["message"]
     for body, field in (
         ({}, "url"),
         ({"url": "https://x/y"}, "url"),

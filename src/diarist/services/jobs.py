@@ -251,15 +251,16 @@ class JobService:
         s = self.settings
         if url.startswith("media://"):
             key = self.media_key(tenant_id, url, field)
-            if not self.objects.exists(s.media_bucket, key):
-                raise ValidationFailed(
-                    [
-                        {
-                            "field": field,
-                            "message": f"{url} was not uploaded (POST /v1/media/input, then PUT the file)",
-                        }
-                    ]
-                )
+            head = self.objects.head(s.media_bucket, key)
+            problem = None
+            if head is None:
+                problem = f"{url} was not uploaded (POST /v1/media/input, then PUT the file)"
+            elif int(head.get("ContentLength", 1)) == 0:
+                problem = f"{url} is empty"
+            elif int(head.get("ContentLength", 0)) > R.MAX_INPUT_BYTES:
+                problem = f"{url} is over the 1 GiB input limit"
+            if problem:
+                raise ValidationFailed([{"field": field, "message": problem}])
             return f"s3://{s.media_bucket}/{key}"
         if url.startswith("s3://"):
             bucket, _, key = url[5:].partition("/")
