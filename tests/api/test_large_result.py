@@ -51,7 +51,8 @@ def _item_size(item: dict) -> int:
 
 def test_day_long_result_is_served_by_url_and_never_stored_in_dynamodb(api: Api) -> None:
     result = day_long_result()
-    assert len(result.channels[0].confidence.score) == 4_320_000  # type: ignore[union-attr]
+    confidence = result.channels[0].confidence
+    assert confidence is not None and len(confidence.score) == 4_320_000
     r = api.call("POST", "/v1/diarize", body={"url": "https://a.example.com/day.wav", "confidence": True})
     job_id = r.body["jobId"]
     key = finish_with_result(api, job_id, "tenant-a", result)
