@@ -366,7 +366,7 @@ class DynamoIdempotencyStore:
         except ClientError as e:
             if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            old = e.response.get("Item") or self._ddb.get_item(
+            old: Any = e.response.get("Item") or self._ddb.get_item(
                 TableName=self.table_name, Key=self._pk(tenant_id, key), ConsistentRead=True
             ).get("Item")
             if not old:  # deleted in between: try once more
