@@ -129,7 +129,8 @@ class JobView(_View):
 
 
 # -- renderers --------------------------------------------------------------------------------------
-# TODO(engine formats): switch to diarist.engine.formats when it lands (one renderer for API + webhook).
+# The job ``output`` renderer of the API and of the webhook (``services.webhooks`` calls this one).
+# ``diarist.engine.formats`` renders the CLI's result files (with metadata; channels only when split).
 
 
 def render_pyannote_output(result: DiarizationResult, params: JobParams) -> dict[str, Any]:
