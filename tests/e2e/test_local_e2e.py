@@ -57,8 +57,12 @@ def test_real_engine_media_upload_and_signed_webhook(
     assert payload["output"]["diarization"] == output["diarization"]
     assert verify_signature(local.webhook_secret, headers, raw)
     assert not verify_signature("some-other-secret", headers, raw)
-    # the attempt is recorded on the job
+    # the attempt is recorded on the job (just after the receiver answered)
+    deadline = time.monotonic() + 30
     again = client.job(job["jobId"])
+    while again["webhook"]["delivery"] != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        again = client.job(job["jobId"])
     assert again["webhook"]["delivery"] == "delivered"
     assert again["webhook"]["attempts"][0]["statusCode"] == 200
 

@@ -3,20 +3,33 @@ honoured by boto3 itself, so the same code talks to AWS or to the emulator."""
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from functools import lru_cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+_LOCK = threading.Lock()  # creating clients from one session is not thread-safe
+_SESSION: boto3.session.Session | None = None
 
 
-@cache
+def session() -> boto3.session.Session:
+    """One session per process: building a session reloads botocore's data (slow)."""
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = boto3.session.Session()
+    return _SESSION
+
+
+@lru_cache(maxsize=None)
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    with _LOCK:
+        return session().client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:
-    """Forget cached clients (tests that switch endpoints)."""
+    """Forget cached clients (tests and local mode switch endpoints). The session stays: clients
+    read ``AWS_ENDPOINT_URL`` when they are built."""
     client.cache_clear()
