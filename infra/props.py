@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +82,10 @@ class DiaristServiceProps:
     worker_image: ecs.ContainerImage | None = None  # e.g. ecs.ContainerImage.from_registry(uri)
     source_root: Path = REPO_ROOT  # a Diarist checkout: functions/, src/, containers/gpu-worker/
     worker_dockerfile: str = "containers/gpu-worker/Dockerfile"  # relative to source_root (context)
+    # docker build --build-arg / --secret for the worker image, e.g. the pyannote community-1 weights:
+    # worker_build_args={"WEIGHTS": "hf"}, worker_build_secrets={"hf_token": "env=HF_TOKEN"}
+    worker_build_args: Mapping[str, str] = field(default_factory=dict)
+    worker_build_secrets: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not (self.gpu.spot or self.gpu.on_demand_fallback):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, IgnoreMode, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
@@ -47,23 +47,17 @@ HANDLERS = {
 }
 API_TIMEOUT = Duration.seconds(29)  # API Gateway's integration timeout
 BATCH_EVENTS_TIMEOUT = Duration.seconds(30)
-DOCKER_CONTEXT_EXCLUDES = (
-    ".git",
-    ".venv",
-    "node_modules",
-    "cdk.out",
-    ".build",
-    ".diarist",
+# The worker image's build context is the repository root, but only what its Dockerfile COPYs
+# goes in (Docker ignore syntax: exclude everything, re-include these). Keeps the context small
+# and the image's asset hash stable: editing functions/, tests/ or docs/ does not rebuild it.
+# tests/infra checks this list against the Dockerfile's COPY lines.
+WORKER_CONTEXT_INCLUDES = ("pyproject.toml", "README.md", "src", "scripts/fetch_weights.py")
+WORKER_CONTEXT_EXCLUDES = (
+    "*",
+    *(f"!{p}" for p in WORKER_CONTEXT_INCLUDES),
+    "src/*.egg-info",
     "**/__pycache__",
     "**/*.pyc",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    "*.egg-info",
-    "src/*.egg-info",
-    "tests",
-    "docs",
-    "infra",
 )
 
 
@@ -71,6 +65,7 @@ class DiaristService(Construct):
     def __init__(self, scope: Construct, id: str, props: DiaristServiceProps | None = None) -> None:
         super().__init__(scope, id)
         self.props = props = props or DiaristServiceProps()
+        self.worker_asset: ecr_assets.DockerImageAsset | None = None  # set when built from the repo
         stack = Stack.of(self)
 
         self.storage = Storage(
@@ -99,7 +94,9 @@ class DiaristService(Construct):
             vpc=self.vpc,
             vpc_subnets=subnets,
             image=props.worker_image or self._worker_image(),
-            environment={**store_env, **bus_env, "PYANNOTE_METRICS_ENABLED": "0"},
+            # cuda, not the image's "auto": on a GPU host without a usable GPU, fail fast instead
+            # of diarizing on CPU until the timeout.
+            environment={**store_env, **bus_env, "DIARIST_DEVICE": "cuda", "PYANNOTE_METRICS_ENABLED": "0"},
             log_retention_days=props.log_retention_days,
         )
 
@@ -284,7 +281,11 @@ class DiaristService(Construct):
             directory=str(self.props.source_root),
             file=self.props.worker_dockerfile,
             platform=ecr_assets.Platform.LINUX_AMD64,
-            exclude=list(DOCKER_CONTEXT_EXCLUDES),
+            ignore_mode=IgnoreMode.DOCKER,
+            # The Dockerfile itself too: CDK stages the context in cdk.out and builds from there.
+            exclude=[*WORKER_CONTEXT_EXCLUDES, f"!{self.props.worker_dockerfile}"],
+            build_args=dict(self.props.worker_build_args) or None,
+            build_secrets=dict(self.props.worker_build_secrets) or None,
         )
         return ecs.ContainerImage.from_docker_image_asset(self.worker_asset)
 

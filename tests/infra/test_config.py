@@ -1,0 +1,89 @@
+"""Context options (-c key=value) become DiaristServiceProps (infra/config.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+def _props(context: dict[str, Any]) -> Any:
+    import aws_cdk as cdk
+
+    from infra.config import props_from_context
+
+    app = cdk.App(context=context)
+    return props_from_context(cdk.Stack(app, "S"))
+
+
+def test_defaults_without_context() -> None:
+    from infra.props import DiaristServiceProps
+
+    props = _props({})
+    default = DiaristServiceProps()
+    assert props.gpu.instance_types == ("g6.xlarge", "g5.xlarge") == default.gpu.instance_types
+    assert props.gpu.spot and props.gpu.on_demand_fallback
+    assert props.vpc is None and props.alarm_email is None
+
+
+def test_every_documented_key_is_parsed() -> None:
+    import aws_cdk as cdk
+
+    props = _props(
+        {
+            "instanceTypes": "g6.2xlarge, g5.2xlarge",
+            "spot": "false",
+            "onDemandFallback": True,
+            "maxVcpus": "64",
+            "onDemandMaxVcpus": 32,
+            "jobTimeoutHours": "2.5",
+            "retentionDays": "3",
+            "allowedInputBuckets": "a-bucket,b-bucket",
+            "webhookSecretPrefix": "acme/diarist/",
+            "apiRateLimit": "5",
+            "apiBurstLimit": "10",
+            "apiQuotaPerDay": "0",
+            "requireApiGatewayKey": "yes",
+            "domainName": "d.example.com",
+            "certificateArn": "arn:aws:acm:eu-west-1:1:certificate/x",
+            "webAclArn": "arn:aws:wafv2:eu-west-1:1:regional/webacl/x/y",
+            "alarmEmail": "ops@example.com",
+            "removalPolicy": "destroy",
+            "logRetentionDays": "90",
+        }
+    )
+    assert props.gpu.instance_types == ("g6.2xlarge", "g5.2xlarge")
+    assert props.gpu.spot is False and props.gpu.on_demand_fallback is True
+    assert (props.gpu.max_vcpus, props.gpu.on_demand_max_vcpus) == (64, 32)
+    assert props.gpu.job_timeout.to_minutes() == 150
+    assert props.retention_days == 3 and props.allowed_input_buckets == ("a-bucket", "b-bucket")
+    assert props.webhook_secret_prefix == "acme/diarist/"
+    assert (props.api.rate_limit, props.api.burst_limit, props.api.quota_per_day) == (5, 10, None)
+    assert props.api.require_api_gateway_key is True
+    assert props.api.domain_name == "d.example.com" and props.api.web_acl_arn
+    assert props.alarm_email == "ops@example.com" and props.log_retention_days == 90
+    assert props.removal_policy == cdk.RemovalPolicy.DESTROY
+
+
+def test_documented_keys_match_the_docs() -> None:
+    from infra.config import CONTEXT_KEYS
+    from infra.packaging import REPO_ROOT
+
+    docs = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    missing = [k for k in CONTEXT_KEYS if f"`{k}`" not in docs]
+    assert not missing, f"context keys not in docs/deploy.md: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"spot": "false", "onDemandFallback": "false"}, "at least one"),
+        ({"spot": "maybe"}, "expected true or false"),
+        ({"domainName": "d.example.com"}, "go together"),
+        ({"removalPolicy": "snapshot"}, "retain or destroy"),
+        ({"maxVcpus": "2"}, "no job could ever run"),
+    ],
+)
+def test_bad_context_fails_with_a_clear_message(context: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _props(context)
