@@ -27,7 +27,7 @@ def _stub_torchaudio_extension() -> None:
     def _unavailable(*_a: object, **_k: object) -> None:
         raise RuntimeError("torchaudio's compiled extension is not available with this torch build")
 
-    def fail_if_no_align(func):  # type: ignore[no-untyped-def]
+    def fail_if_no_align(func: object) -> object:
         return lambda *a, **k: _unavailable()
 
     stub._IS_TORCHAUDIO_EXT_AVAILABLE = False  # type: ignore[attr-defined]

@@ -174,7 +174,7 @@ def probe(path: Path, limits: InputLimits) -> ProbeInfo:
     duration = None
     for raw in (st.get("duration"), fmt.get("duration")):
         try:
-            duration = float(raw)
+            duration = float(raw)  # type: ignore[arg-type]
             break
         except (TypeError, ValueError):
             continue
@@ -210,7 +210,8 @@ def decode(
     with tempfile.TemporaryFile(dir=work_dir) as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         assert proc.stdout is not None
-        state = {"last": time.monotonic(), "why": ""}
+        last = [time.monotonic()]
+        state = {"why": ""}
         done = threading.Event()
         started = time.monotonic()
 
@@ -219,7 +220,7 @@ def decode(
                 now = time.monotonic()
                 if now - started > limits.decode_timeout_s:
                     state["why"] = f"decoding took longer than {limits.decode_timeout_s:g} s"
-                elif now - float(state["last"]) > limits.stall_timeout_s:
+                elif now - last[0] > limits.stall_timeout_s:
                     state["why"] = f"the decoder produced nothing for {limits.stall_timeout_s:g} s"
                 else:
                     continue
@@ -239,7 +240,7 @@ def decode(
                 chunk = proc.stdout.read(_BLOCK_FRAMES * frame_bytes)
                 if not chunk:
                     break
-                state["last"] = time.monotonic()
+                last[0] = time.monotonic()
                 data = pending + chunk
                 usable = len(data) - len(data) % frame_bytes
                 pending = data[usable:]

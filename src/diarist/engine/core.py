@@ -301,12 +301,13 @@ class ChannelDiarizer:
         self.chunk_s = float(spec.duration)
         self.chunk_len = int(round(self.chunk_s * SAMPLE_RATE))
         self.local_speakers = len(spec.classes)
-        self.mapping = Powerset(len(spec.classes), spec.powerset_max_classes).mapping.numpy().astype(np.float32)
+        mapping: Any = Powerset(len(spec.classes), spec.powerset_max_classes).mapping
+        self.mapping = mapping.numpy().astype(np.float32)
         rf = segmentation.receptive_field
         self.frame_step = float(rf.step)
         self.frame_dur = float(rf.duration)
         with torch.inference_mode():
-            probe = segmentation(torch.zeros(1, 1, self.chunk_len, device=device))
+            probe = self.model(torch.zeros(1, 1, self.chunk_len, device=device))
         self.num_frames = int(probe.shape[1])
 
     # -- step 1: segmentation + embeddings, streamed over blocks ------------------------------------------

