@@ -125,18 +125,7 @@ def synth(cli_synth: object, tmp_path_factory: pytest.TempPathFactory) -> Synth:
         outdir=str(tmp_path_factory.mktemp("cdk-out")),
         context={**cdk_json_context(), "aws:cdk:disable-asset-staging": True, "lightAsset": True},
     )
-    _probe = os.environ.get("TMP_PROBE_DOCKERFILE")  # TEMP during development
-    default = DiaristStack(
-        app,
-        "Diarist",
-        service_props=(
-            lambda st: (
-                __import__("infra.config").config.props_from_context(st).__class__(worker_dockerfile=_probe)
-            )
-        )
-        if _probe
-        else None,
-    )
+    default = DiaristStack(app, "Diarist")
 
     def custom_props(stack: cdk.Stack) -> DiaristServiceProps:
         vpc = ec2.Vpc.from_vpc_attributes(
