@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from diarist.domain.errors import (
@@ -31,6 +32,7 @@ from diarist.domain.errors import (
 )
 from diarist.services.apikeys import KeyNotFound
 from diarist.services.jobs import QueueUnavailable
+from functions.api.http import metrics
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,9 @@ def render(
     *,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    metrics.add_metric(
+        name="ClientErrors" if status < 500 else "ServerErrors", unit=MetricUnit.Count, value=1
+    )
     path = app.current_event.path if app.current_event else ""
     if path.startswith(PHONEXIA_PREFIX):
         phrase = HTTPStatus(status).phrase

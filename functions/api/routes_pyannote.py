@@ -37,7 +37,9 @@ IdempotencyKey = Annotated[
         description="Same key + same body within 24 h -> the same job; same key + another body -> 409",
     ),
 ]
-JobId = Annotated[str, Path(min_length=1, max_length=64, description="The job id returned at submission")]
+JobId = Annotated[
+    str, Path(alias="jobId", min_length=1, max_length=64, description="The job id returned at submission")
+]
 
 
 def _errors(*codes: int) -> dict[int, Any]:
@@ -92,7 +94,7 @@ def media_input(body: Annotated[MediaInputRequest, Body()]):
 
 
 @router.get(
-    "/v1/jobs/<job_id>",
+    "/v1/jobs/<jobId>",
     summary="Job status, and its output when succeeded",
     tags=["pyannoteAI"],
     responses={**_ok(JobView), **_errors(401, 404)},
@@ -120,7 +122,7 @@ def list_jobs(
 
 
 @router.post(
-    "/v1/jobs/<job_id>/cancel",
+    "/v1/jobs/<jobId>/cancel",
     summary="Cancel a pending, created or running job",
     tags=["pyannoteAI"],
     responses={**_ok(CancelResponse), **_errors(401, 404, 409)},
@@ -133,7 +135,7 @@ def cancel_job(job_id: JobId):
 
 
 @router.delete(
-    "/v1/jobs/<job_id>",
+    "/v1/jobs/<jobId>",
     summary="Cancel an active job; with purge=true also delete its stored audio and results",
     tags=["pyannoteAI"],
     responses={**_ok(DeleteResponse), **_errors(401, 404, 409)},
@@ -156,7 +158,7 @@ def delete_job(job_id: JobId, purge: Annotated[bool, Query()] = False):
 
 
 @router.post(
-    "/v1/jobs/<job_id>/webhook",
+    "/v1/jobs/<jobId>/webhook",
     summary="Send the completion webhook again",
     tags=["pyannoteAI"],
     responses={
