@@ -52,9 +52,9 @@ class Hyperparameters:
     segmentation_batch_size: int = 32
     embedding_batch_size: int = 32  # generic (per-window) embedding backend only
     exclude_overlap: bool = True  # embed a speaker from the frames where it speaks alone, when enough
-    min_active_ratio: float = 0.2  # a pair is used to *train* clustering if it speaks alone this much
-    clustering_threshold: float = 0.7  # euclidean distance between unit embeddings (centroid linkage)
-    min_cluster_size: int = 12
+    min_active_ratio: float = 0.1  # a pair is used to *train* clustering if it speaks alone this much
+    clustering_threshold: float = 0.8  # euclidean distance between unit embeddings (centroid linkage)
+    min_cluster_size: int = 3  # scaled down further for short files, as pyannote does
     min_duration_off: float = 0.0
     constrained_assignment: bool = True
     max_direct_clustering: int = 4000
