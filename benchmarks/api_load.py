@@ -70,6 +70,7 @@ def main() -> int:
     server, endpoint = start_moto()
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     aws_s: list[float] = []
+    per_op: dict[str, list[float]] = {}
     try:
         import botocore.client
 
@@ -82,7 +83,9 @@ def main() -> int:
                 return real_call(self, operation, params)
             finally:
                 if aws_s:
-                    aws_s[-1] += time.perf_counter() - t
+                    dt = time.perf_counter() - t
+                    aws_s[-1] += dt
+                    per_op.setdefault(operation, []).append(dt * 1000)
 
         base._make_api_call = timed_call
 
@@ -119,6 +122,7 @@ def main() -> int:
         for i in range(args.warmup):
             one(-1 - i)
         aws_s.clear()
+        per_op.clear()
         profiler = None
         if args.profile:
             import cProfile
@@ -150,6 +154,8 @@ def main() -> int:
         f"  of which emulator calls: p50 {statistics.median(aws_ms):.1f} ms; Diarist's own code: "
         f"p50 {statistics.median(own_ms):.1f}  p99 {statistics.quantiles(own_ms, n=100)[98]:.1f} ms"
     )
+    ops = ", ".join(f"{op} p50 {statistics.median(v):.1f}" for op, v in sorted(per_op.items()))
+    print(f"  emulator calls per request: {sum(map(len, per_op.values())) / args.n:.1f} ({ops} ms)")
     print(f"throughput: {args.n / wall:.0f} submissions/s (one client, sequential)")
     print(f"target p99 < 100 ms: {'met' if p99 < 100 else 'NOT met'}")
     return 0
