@@ -384,6 +384,8 @@ class JobService:
             except InvalidTransition:
                 # the dispatcher already has it: the send did go through
                 return self.store.get(job_id) or job
+            except Exception:  # the table is failing too: the job's TTL removes the pending record
+                log.exception("could not mark the unqueued job failed", extra={"job_id": job_id})
             if idempotency_key and self.idempotency:
                 self.idempotency.release(tenant_id, idempotency_key, job_id)
             raise QueueUnavailable("the job could not be queued; try again") from e
