@@ -71,8 +71,9 @@ def handle(args: argparse.Namespace) -> int:
     if not args.quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=100, unit="%", desc="diarizing", file=sys.stderr,
-                   bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+        bar = tqdm(total=100, unit="%", file=sys.stderr,
+                   bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+        bar.set_description("fetching input")
 
     def progress(pct: float) -> None:
         if bar is not None:
