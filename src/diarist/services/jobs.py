@@ -166,22 +166,19 @@ def render_pyannote_output(result: DiarizationResult, params: JobParams) -> dict
 
 
 def render_phonexia_result(result: DiarizationResult) -> dict[str, Any]:
-    """Phonexia ``result``: one entry per channel, non-overlapping segments, integer speaker ids."""
-    channels = []
-    for i, ch in enumerate(result.channels):
-        ids = {s: n for n, s in enumerate(ch.speakers)}
-        segments = []
-        for t in ch.exclusive_diarization:
-            sid = ids.setdefault(t.speaker, len(ids))
-            segments.append({"speaker_id": sid, "start_time": round(t.start, 2), "end_time": round(t.end, 2)})
-        channels.append(
-            {
-                "channel_number": ch.channel if ch.channel is not None else i,
-                "speakers_count": len(ids),
-                "segments": segments,
-            }
-        )
-    return {"channels": channels}
+    """Phonexia ``result``: one entry per channel, integer speaker ids. The engine's renderer
+    (``engine.formats.to_phonexia_dict``, shared with ``diarist diarize --format phonexia``) fed with
+    the non-overlapping turns: Phonexia's segments do not overlap."""
+    from diarist.engine.formats import to_phonexia_dict
+
+    exclusive = result.model_copy(
+        update={
+            "channels": [
+                ch.model_copy(update={"diarization": ch.exclusive_diarization}) for ch in result.channels
+            ]
+        }
+    )
+    return to_phonexia_dict(exclusive)
 
 
 # -- the service ------------------------------------------------------------------------------------
