@@ -94,3 +94,25 @@ def test_importing_a_fixed_key_is_idempotent(api: Api) -> None:
     with pytest.raises(ValidationFailed):
         keys.create("local", plaintext="short")
     assert len(keys.list("local")) == 1
+
+
+def test_keys_cli_makes_and_rotates_the_tenants_webhook_secret(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    from diarist.services import webhooks
+
+    webhooks.reset()
+    assert main(["keys", "create", "--tenant", "globex", "--json"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    secret = created["webhook_secret"]
+    assert len(secret) >= 16
+    assert webhooks.secret_store().signing_secrets("globex")[0] == secret
+    # a second key for the same tenant keeps the tenant's secret
+    assert main(["keys", "create", "--tenant", "globex", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["webhook_secret"] == secret
+    assert main(["keys", "webhook-secret", "--tenant", "globex"]) == 0
+    assert capsys.readouterr().out.strip() == secret
+    assert main(["keys", "webhook-secret", "--tenant", "globex", "--rotate"]) == 0
+    rotated = capsys.readouterr().out.strip()
+    assert rotated != secret
+    webhooks.reset()  # a new container reads both: the new one first, the old one still valid
+    assert webhooks.secret_store().signing_secrets("globex")[:2] == [rotated, secret]
+    assert main(["keys", "webhook-secret", "--tenant", "no way"]) == 2

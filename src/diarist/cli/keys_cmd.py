@@ -1,7 +1,10 @@
-"""``diarist keys create | list | revoke``: API keys (and so tenants), straight in the table.
+"""``diarist keys create | list | revoke | webhook-secret``: API keys (and so tenants), straight in
+the table, and each tenant's webhook signing secret in Secrets Manager.
 
-Uses ``DIARIST_TABLE_NAME`` and the usual AWS environment (``AWS_ENDPOINT_URL`` for local mode).
-The plaintext key is printed once, by ``create``; only its SHA-256 hash is stored.
+Uses ``DIARIST_TABLE_NAME``, ``DIARIST_WEBHOOK_SECRET_PREFIX`` (default ``diarist/webhook/``) and the
+usual AWS environment (``AWS_ENDPOINT_URL`` for local mode). The plaintext key is printed once, by
+``create``; only its SHA-256 hash is stored. ``create`` also makes the tenant's signing secret
+when the tenant has none yet.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = ksub.add_parser("revoke", help="revoke a key by its id (as 'keys list' shows it)")
     p.add_argument("key_id")
     p.set_defaults(func=_revoke)
+
+    p = ksub.add_parser("webhook-secret", help="show (or rotate) a tenant's webhook signing secret")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--rotate", action="store_true", help="new secret; the old one stays valid 24 h")
+    p.set_defaults(func=_webhook_secret)
 
 
 def _service() -> Any:
@@ -62,10 +70,14 @@ def _create(args: argparse.Namespace) -> int:
     except ValidationFailed as e:
         print(f"diarist keys create: {e}", file=sys.stderr)
         return 2
+    from diarist.services.webhooks import ensure_signing_secret
+
+    secret = ensure_signing_secret(key.tenant_id)
     if args.json:
-        print(json.dumps({**_record(key), "api_key": plaintext}))
+        print(json.dumps({**_record(key), "api_key": plaintext, "webhook_secret": secret}))
     else:
         print(f"key id:  {key.key_id}\ntenant:  {key.tenant_id}\napi key: {plaintext}")
+        print(f"webhook signing secret: {secret}")
         print("Store the API key now: it is not shown again (only its hash is kept).", file=sys.stderr)
     return 0
 
@@ -91,4 +103,21 @@ def _revoke(args: argparse.Namespace) -> int:
         print(f"diarist keys revoke: {e}", file=sys.stderr)
         return 1
     print(f"revoked {key.key_id} (tenant {key.tenant_id})")
+    return 0
+
+
+def _webhook_secret(args: argparse.Namespace) -> int:
+    from diarist.domain.errors import ValidationFailed
+    from diarist.services.apikeys import check_tenant_id
+    from diarist.services.webhooks import ensure_signing_secret, rotate_signing_secret
+
+    try:
+        tenant = check_tenant_id(args.tenant)
+    except ValidationFailed as e:
+        print(f"diarist keys webhook-secret: {e}", file=sys.stderr)
+        return 2
+    secret = rotate_signing_secret(tenant) if args.rotate else ensure_signing_secret(tenant)
+    print(secret)
+    if args.rotate:
+        print("The previous secret stays valid for 24 h (sent as X-Signature-Previous).", file=sys.stderr)
     return 0
