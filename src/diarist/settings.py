@@ -6,12 +6,11 @@ variable's name. Each function composes only what it needs.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Literal, TypeVar
+from functools import cache
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 
 class _Base(BaseSettings):
@@ -121,7 +120,7 @@ class WorkerSettings(StoreSettings, EventSettings, NetworkPolicySettings):
 S = TypeVar("S", bound=BaseSettings)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(cls: type[S]) -> S:
     """Read and check settings once per warm container. Raises with the missing variables' names."""
     return cls()
