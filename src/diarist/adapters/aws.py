@@ -4,7 +4,7 @@ honoured by boto3 itself, so the same code talks to AWS or to the emulator."""
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -23,7 +23,7 @@ def session() -> boto3.session.Session:
     return _SESSION
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     with _LOCK:
         return session().client(service, config=_CONFIG)  # type: ignore[call-overload]

@@ -153,7 +153,7 @@ class DynamoJobStore:
         except ClientError as e:
             if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            old = e.response.get("Item")
+            old: dict[str, Any] | None = e.response.get("Item")  # type: ignore[assignment]
             if not old:
                 current = self.get(job_id)
                 if current is None:
