@@ -5,23 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.events import LambdaContext  # noqa: F401  (re-exported for the API tests)
+
 STAGE = "prod"
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "diarist-api"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:diarist-api"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def rest_event(

@@ -10,6 +10,7 @@ import pytest
 
 from diarist.domain.jobs import Job
 from diarist.domain.messages import JobFinishedDetail
+from tests import events
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -98,22 +99,7 @@ def receive_as_lambda_event(queue_url: str, *, max_messages: int = 10, wait_s: i
     resp = sqs.receive_message(
         QueueUrl=queue_url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=wait_s, AttributeNames=["All"]
     )
-    records = []
-    for m in resp.get("Messages", []):
-        records.append(
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": "us-east-1",
-            }
-        )
-    return {"Records": records}
+    return events.sqs_event(resp.get("Messages", []), arn)
 
 
 def wav_bytes(seconds: float = 5.0, rate: int = 16000, channels: int = 1) -> bytes:

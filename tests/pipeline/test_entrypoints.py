@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from diarist.adapters.aws import client
@@ -12,17 +10,10 @@ from diarist.domain.messages import DispatchMessage
 from functions.batch_events import handler as batch_handler
 from functions.dispatcher import dlq_handler
 from functions.ingest import handler as ingest_handler
+from tests.events import LambdaContext
 from tests.pipeline.conftest import load_event, make_job, receive_as_lambda_event, sqs_event, sqs_record
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "diarist-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:diarist-test"
-    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
 
 
 def test_lambda_handlers_read_their_settings(aws, store) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,19 +33,13 @@ from diarist.webhooks.queue import SqsWebhookQueue
 from diarist.webhooks.signing import sign
 from diarist.webhooks.ssrf import LOCAL, PRODUCTION
 from functions.webhook.handler import lambda_handler
+from tests.events import LambdaContext, sqs_event
 from tests.webhooks.conftest import ConnectionLog, Receiver
 
 pytestmark = pytest.mark.integration
 
+
 TENANT = "t1"
-
-
-@dataclass
-class Ctx:
-    function_name: str = "webhook"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:webhook"
-    aws_request_id: str = "req-1"
 
 
 class RecordingQueue:
@@ -154,25 +147,6 @@ def publish(aws: Any, job: Job) -> None:
     EventBridgeBus(aws.event_bus).job_finished(webhooks.completion_detail(job))
 
 
-def sqs_event(messages: list[dict[str, Any]], arn: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
-
-
 def pump(aws: Any, *, max_batches: int = 20) -> list[dict[str, Any]]:
     """Act as the SQS -> Lambda event source mapping (ReportBatchItemFailures) until the queue is
     empty. A failed record becomes visible again at once (as after its visibility timeout)."""
@@ -187,7 +161,7 @@ def pump(aws: Any, *, max_batches: int = 20) -> list[dict[str, Any]]:
         ).get("Messages", [])
         if not messages:
             break
-        response: dict[str, Any] = dict(lambda_handler(sqs_event(messages, arn), Ctx()))
+        response: dict[str, Any] = dict(lambda_handler(sqs_event(messages, arn), LambdaContext("webhook")))
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for m in messages:
             if m["MessageId"] in failed:
