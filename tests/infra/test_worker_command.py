@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from diarist.domain.messages import WorkerSpec
 from infra.packaging import REPO_ROOT
 from tests.infra.conftest import Synth
@@ -36,13 +34,6 @@ def _parses(argv: list[str]) -> bool:
     return getattr(args, "command", None) == "worker" and args.job_id == "j-1" and args.tenant_id == "t-1"
 
 
-@pytest.mark.xfail(
-    _entrypoint() == ["diarist", "worker"],
-    strict=True,
-    reason="containers/gpu-worker/Dockerfile has ENTRYPOINT [diarist, worker] while the launcher's "
-    "command is the full `diarist worker --job-id ...`: argv becomes `diarist worker diarist worker ...`. "
-    "Fix: CMD instead of ENTRYPOINT in the Dockerfile (the marker then no longer applies).",
-)
 def test_dispatched_command_is_a_valid_worker_call() -> None:
     argv = _entrypoint() + WorkerSpec(job_id="j-1", tenant_id="t-1").command()
     assert _parses(argv), f"container argv would be {argv}"
