@@ -98,9 +98,7 @@ def main() -> int:
         running = end - start
         # time this job spent waiting while the worker ran other jobs
         waiting = sum(
-            max(0.0, min(e, start) - max(s, r["submit"]))
-            for s, e in intervals
-            if (s, e) != (start, end)
+            max(0.0, min(e, start) - max(s, r["submit"])) for s, e in intervals if (s, e) != (start, end)
         ) / max(1, args.workers)
         overhead = e2e - running - waiting
         rows.append((i, r["file"], e2e, running, waiting, overhead))

@@ -22,7 +22,9 @@ class JobStore(Protocol):
     def transition(self, job_id: str, new: JobStatus, **changes: Any) -> Job:
         """Conditional write: only from a status that may reach ``new``. Raises InvalidTransition."""
 
-    def update(self, job_id: str, *, only_if_status: Iterable[JobStatus] | None = None, **changes: Any) -> Job:
+    def update(
+        self, job_id: str, *, only_if_status: Iterable[JobStatus] | None = None, **changes: Any
+    ) -> Job:
         """Set fields (progress, launch_id, webhook attempts ...), optionally only in given statuses."""
 
     def list_for_tenant(

@@ -44,7 +44,9 @@ class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySett
     result_inline_max_bytes: int = Field(default=256 * 1024, ge=0)
     presign_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     public_base_url: str | None = Field(default=None, description="For X-Location; else from the request")
-    apikey_cache_ttl_s: float = Field(default=30.0, ge=0, le=3600, description="API key lookups cached this long")
+    apikey_cache_ttl_s: float = Field(
+        default=30.0, ge=0, le=3600, description="API key lookups cached this long"
+    )
 
     @field_validator("allowed_input_buckets", mode="before")
     @classmethod

@@ -96,7 +96,9 @@ def test_importing_a_fixed_key_is_idempotent(api: Api) -> None:
     assert len(keys.list("local")) == 1
 
 
-def test_keys_cli_makes_and_rotates_the_tenants_webhook_secret(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+def test_keys_cli_makes_and_rotates_the_tenants_webhook_secret(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
     from diarist.services import webhooks
 
     webhooks.reset()

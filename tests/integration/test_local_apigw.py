@@ -38,8 +38,12 @@ def server() -> Iterator[ApiGatewayServer]:
 def test_request_becomes_proxy_event_and_response_is_mapped(server: ApiGatewayServer) -> None:
     seen.clear()
     http = urllib3.PoolManager()
-    resp = http.request("POST", server.url + "/v1/diarize?a=1&a=2&b=", body=b'{"url": "x"}',
-                        headers={"Content-Type": "application/json", "Authorization": "Bearer k"})
+    resp = http.request(
+        "POST",
+        server.url + "/v1/diarize?a=1&a=2&b=",
+        body=b'{"url": "x"}',
+        headers={"Content-Type": "application/json", "Authorization": "Bearer k"},
+    )
     assert resp.status == 201
     assert resp.headers["X-Location"] == "http://x/1"
     assert json.loads(resp.data) == {"path": "/v1/diarize", "remaining": True}
@@ -62,8 +66,11 @@ def test_binary_body_is_base64() -> None:
 def test_body_over_api_gateway_limit_is_413_before_the_handler(server: ApiGatewayServer) -> None:
     seen.clear()
     http = urllib3.PoolManager()
-    resp = http.request("POST", server.url + "/api/technology/speaker-diarization",
-                        body=b"\0" * (API_GATEWAY_MAX_BODY_BYTES + 1))
+    resp = http.request(
+        "POST",
+        server.url + "/api/technology/speaker-diarization",
+        body=b"\0" * (API_GATEWAY_MAX_BODY_BYTES + 1),
+    )
     assert resp.status == 413
     assert "media/input" in json.loads(resp.data)["message"]
     assert seen == []

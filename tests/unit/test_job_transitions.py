@@ -27,9 +27,16 @@ def test_terminal_statuses_are_final() -> None:
 @pytest.mark.parametrize("current,new", list(itertools.product(JobStatus, JobStatus)))
 def test_every_pair(current: JobStatus, new: JobStatus) -> None:
     expected = {
-        (S.PENDING, S.CREATED), (S.PENDING, S.RUNNING), (S.PENDING, S.FAILED), (S.PENDING, S.CANCELED),
-        (S.CREATED, S.RUNNING), (S.CREATED, S.FAILED), (S.CREATED, S.CANCELED),
-        (S.RUNNING, S.SUCCEEDED), (S.RUNNING, S.FAILED), (S.RUNNING, S.CANCELED),
+        (S.PENDING, S.CREATED),
+        (S.PENDING, S.RUNNING),
+        (S.PENDING, S.FAILED),
+        (S.PENDING, S.CANCELED),
+        (S.CREATED, S.RUNNING),
+        (S.CREATED, S.FAILED),
+        (S.CREATED, S.CANCELED),
+        (S.RUNNING, S.SUCCEEDED),
+        (S.RUNNING, S.FAILED),
+        (S.RUNNING, S.CANCELED),
     }
     if (current, new) in expected:
         check_transition(current, new)

@@ -136,7 +136,11 @@ class DynamoJobStore:
             for j, st in enumerate(allowed):
                 values[f":s{j}"] = {"S": st.value}
                 placeholders.append(f":s{j}")
-            condition += f" AND #st IN ({', '.join(placeholders)})" if placeholders else " AND attribute_not_exists(#pk)"
+            condition += (
+                f" AND #st IN ({', '.join(placeholders)})"
+                if placeholders
+                else " AND attribute_not_exists(#pk)"
+            )
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": self._key(job_id),
@@ -177,7 +181,9 @@ class DynamoJobStore:
                 changes.setdefault("progress", 100)
         return self._conditional_update(job_id, changes, sources_of(new))
 
-    def update(self, job_id: str, *, only_if_status: Iterable[JobStatus] | None = None, **changes: Any) -> Job:
+    def update(
+        self, job_id: str, *, only_if_status: Iterable[JobStatus] | None = None, **changes: Any
+    ) -> Job:
         if "status" in changes:
             raise ValueError("use transition() to change a job's status")
         return self._conditional_update(job_id, changes, only_if_status)
@@ -209,9 +215,7 @@ class DynamoJobStore:
                 if len(jobs) == limit:
                     break
                 jobs.append(item_to_job(self._load(item)))
-                next_key = {
-                    k: item[k] for k in (R.TABLE_PK, R.TABLE_GSI_PK, R.TABLE_GSI_SK) if k in item
-                }
+                next_key = {k: item[k] for k in (R.TABLE_PK, R.TABLE_GSI_PK, R.TABLE_GSI_SK) if k in item}
             last = resp.get("LastEvaluatedKey")
             if len(jobs) >= limit:
                 # the next page may turn out empty when the index ends exactly here

@@ -100,7 +100,6 @@ def _progress_bar(total_label: str) -> Any:
 def wait_with_progress(client: Any, job_id: str) -> dict[str, Any]:
     bar = _progress_bar("diarizing")
     try:
-
         last: tuple[int, str] | None = None
 
         def update(job: dict[str, Any]) -> None:

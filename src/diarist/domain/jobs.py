@@ -40,7 +40,9 @@ TERMINAL_STATUSES: frozenset[JobStatus] = frozenset(
 )
 
 ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset({JobStatus.CREATED, JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELED}),
+    JobStatus.PENDING: frozenset(
+        {JobStatus.CREATED, JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELED}
+    ),
     JobStatus.CREATED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELED}),
     JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}),
     JobStatus.SUCCEEDED: frozenset(),
@@ -140,10 +142,15 @@ class Job(BaseModel):
     error: JobError | None = None
     launch_id: str | None = Field(default=None, description="Batch/ECS/local job id of the container job")
     launch_claim: str | None = Field(
-        default=None, description="dispatcher: token of the delivery that claimed the launch (no double launch)"
+        default=None,
+        description="dispatcher: token of the delivery that claimed the launch (no double launch)",
     )
-    launch_claimed_at: datetime | None = Field(default=None, description="dispatcher: when the launch was claimed")
-    launch_error: str | None = Field(default=None, description="dispatcher: why the last launch attempt failed")
+    launch_claimed_at: datetime | None = Field(
+        default=None, description="dispatcher: when the launch was claimed"
+    )
+    launch_error: str | None = Field(
+        default=None, description="dispatcher: why the last launch attempt failed"
+    )
     result_location: str | None = Field(default=None, description="s3://bucket/key of the result JSON")
     result_prefix: str | None = Field(default=None, description="where extra result files go (s3 trigger)")
     idempotency_key: str | None = None
