@@ -40,9 +40,20 @@ def child(path: str) -> int:
     res = engine.diarize(path, DiarizeOptions(confidence=True))
     wall, cpu = time.perf_counter() - w0, cpu_all() - c0
     ch = res.channels[0]
-    print(json.dumps({"duration": res.duration, "wall": wall, "cpu": cpu, "peak_rss_mib": peak_rss_mib(),
-                      "rss_after_load_mib": rss_loaded, "speakers": len(ch.speakers),
-                      "turns": len(ch.diarization), "confidence_frames": len(ch.confidence.score)}))
+    print(
+        json.dumps(
+            {
+                "duration": res.duration,
+                "wall": wall,
+                "cpu": cpu,
+                "peak_rss_mib": peak_rss_mib(),
+                "rss_after_load_mib": rss_loaded,
+                "speakers": len(ch.speakers),
+                "turns": len(ch.diarization),
+                "confidence_frames": len(ch.confidence.score),
+            }
+        )
+    )
     return 0
 
 
@@ -56,14 +67,21 @@ def main() -> int:
     if args.child:
         return child(args.child)
     rows = []
-    print(f"{'size':>6s} {'wall s':>8s} {'RTF':>6s} {'CPU s/s':>8s} {'peak RSS MiB':>13s} {'after load':>11s} "
-          f"{'speakers':>8s}", flush=True)
+    print(
+        f"{'size':>6s} {'wall s':>8s} {'RTF':>6s} {'CPU s/s':>8s} {'peak RSS MiB':>13s} {'after load':>11s} "
+        f"{'speakers':>8s}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="diarist-long-") as tmp:
         for size in args.sizes.split(","):
             secs = parse_size(size)
             wav = concat_dev_speech(Path(tmp) / f"long_{size}.wav", secs)
-            out = subprocess.run([sys.executable, __file__, "--child", str(wav), "--threads", str(args.threads)],
-                                 capture_output=True, text=True, check=False)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(wav), "--threads", str(args.threads)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             wav.unlink()
             if out.returncode != 0:
                 print(f"{size}: failed\n{out.stderr[-2000:]}")
@@ -71,24 +89,31 @@ def main() -> int:
             r = json.loads(out.stdout.strip().splitlines()[-1])
             r["size"] = size
             rows.append(r)
-            print(f"{size:>6s} {r['wall']:8.1f} {r['wall'] / r['duration']:6.3f} {r['cpu'] / r['duration']:8.3f} "
-                  f"{r['peak_rss_mib']:13.0f} {r['rss_after_load_mib']:11.0f} {r['speakers']:8d}", flush=True)
+            print(
+                f"{size:>6s} {r['wall']:8.1f} {r['wall'] / r['duration']:6.3f} {r['cpu'] / r['duration']:8.3f} "
+                f"{r['peak_rss_mib']:13.0f} {r['rss_after_load_mib']:11.0f} {r['speakers']:8d}",
+                flush=True,
+            )
     if len(rows) >= 2:
         a, b = rows[-2], rows[-1]
         hours = (b["duration"] - a["duration"]) / 3600
         rss_per_h = (b["peak_rss_mib"] - a["peak_rss_mib"]) / hours
         wall_per_h = (b["wall"] - a["wall"]) / hours
-        print(f"growth between {a['size']} and {b['size']}: {rss_per_h:.0f} MiB of peak RSS per audio hour, "
-              f"{wall_per_h:.0f} s of wall time per audio hour")
+        print(
+            f"growth between {a['size']} and {b['size']}: {rss_per_h:.0f} MiB of peak RSS per audio hour, "
+            f"{wall_per_h:.0f} s of wall time per audio hour"
+        )
         extra = (24 * 3600 - b["duration"]) / 3600
         # the duration-dependent state (uint8 per window/frame, float32 per embedding, uint8 per output frame
         # and speaker) is small next to the model activations that set the peak; bound it from its sizes
         per_h_state = (3600 / 1.0) * (589 + 589 * 3 + 1.5 * 768) / 2**20 + (3600 / 0.016875) * 3 * 30 / 2**20
         growth = max(rss_per_h, 0.0)
-        print(f"EXTRAPOLATION (linear, not measured) to 24 h: peak RSS ~{b['peak_rss_mib'] + growth * extra:.0f} "
-              f"MiB from the measured growth; upper bound ~{b['peak_rss_mib'] + per_h_state * extra:.0f} MiB if all "
-              f"duration-dependent state (~{per_h_state:.0f} MiB/h at 30 speakers) added to the peak; "
-              f"wall ~{(b['wall'] + wall_per_h * extra) / 3600:.1f} h on this machine at the measured rate")
+        print(
+            f"EXTRAPOLATION (linear, not measured) to 24 h: peak RSS ~{b['peak_rss_mib'] + growth * extra:.0f} "
+            f"MiB from the measured growth; upper bound ~{b['peak_rss_mib'] + per_h_state * extra:.0f} MiB if all "
+            f"duration-dependent state (~{per_h_state:.0f} MiB/h at 30 speakers) added to the peak; "
+            f"wall ~{(b['wall'] + wall_per_h * extra) / 3600:.1f} h on this machine at the measured rate"
+        )
     return 0
 
 

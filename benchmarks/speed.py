@@ -40,8 +40,30 @@ def concat_dev_speech(dest: Path, seconds: float) -> Path:
             if total >= seconds:
                 break
     lst.write_text("\n".join(lines) + "\n")
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(lst), "-ac", "1",
-                    "-ar", "16000", "-t", str(seconds), "-c:a", "pcm_s16le", str(dest)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(lst),
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-t",
+            str(seconds),
+            "-c:a",
+            "pcm_s16le",
+            str(dest),
+        ],
+        check=True,
+    )
     return dest
 
 
@@ -74,16 +96,20 @@ def main() -> int:
     for path in sorted({it.path for it in dev_items()}):
         w, c, a = run(path)
         wall, cpu, audio = wall + w, cpu + c, audio + a
-    print(f"dev set ({audio:.0f} s of channel audio, {len({it.path for it in dev_items()})} files): "
-          f"RTF {wall / audio:.3f}, CPU {cpu / audio:.3f} s/s, wall {wall:.1f} s")
+    print(
+        f"dev set ({audio:.0f} s of channel audio, {len({it.path for it in dev_items()})} files): "
+        f"RTF {wall / audio:.3f}, CPU {cpu / audio:.3f} s/s, wall {wall:.1f} s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         long = concat_dev_speech(Path(tmp) / "long.wav", args.minutes * 60)
         w, c, a = run(long)
         print(f"{args.minutes:g} min concatenation: RTF {w / a:.3f}, CPU {c / a:.3f} s/s, wall {w:.1f} s")
     print(f"peak RSS of this process: {peak_rss_mib():.0f} MiB")
     load = os.getloadavg()
-    print(f"load average during the run (1/5/15 min): {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
-          "(other processes on the machine inflate the wall clock, not the CPU s/s)")
+    print(
+        f"load average during the run (1/5/15 min): {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
+        "(other processes on the machine inflate the wall clock, not the CPU s/s)"
+    )
     return 0
 
 

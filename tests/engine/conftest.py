@@ -51,10 +51,17 @@ def model_dir() -> Path:
         EngineSettings(model_dir=d).check()
     except EngineSetupError:
         # sockets are still open at session setup only if no module fixture ran yet: use a subprocess
-        res = subprocess.run([sys.executable, str(REPO / "scripts" / "fetch_weights.py"), "--dest", str(d)],
-                             capture_output=True, text=True, timeout=600, check=False)
+        res = subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "fetch_weights.py"), "--dest", str(d)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         if res.returncode != 0:
-            pytest.skip(f"engine weights missing and fetch failed; run scripts/fetch_weights.py ({res.stderr[-300:]})")
+            pytest.skip(
+                f"engine weights missing and fetch failed; run scripts/fetch_weights.py ({res.stderr[-300:]})"
+            )
     return d
 
 

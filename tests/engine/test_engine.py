@@ -40,7 +40,9 @@ def _der(reference, hypothesis, duration: float, collar: float = 0.0) -> float:
     from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    return float(DiarizationErrorRate(collar=collar)(reference, hypothesis, uem=Timeline([Segment(0, duration)])))
+    return float(
+        DiarizationErrorRate(collar=collar)(reference, hypothesis, uem=Timeline([Segment(0, duration)]))
+    )
 
 
 def test_two_speaker_sample_der_below_10_percent(sample_result: DiarizationResult, sample) -> None:
@@ -68,7 +70,9 @@ def test_exclusive_has_no_overlap(sample_result: DiarizationResult) -> None:
     assert excl
     for a, b in zip(excl, excl[1:], strict=False):
         assert a.end <= b.start + 1e-6, (a, b)
-    overlap_in_full = any(a.end > b.start + 0.05 for a, b in zip(ch.diarization, ch.diarization[1:], strict=False))
+    overlap_in_full = any(
+        a.end > b.start + 0.05 for a, b in zip(ch.diarization, ch.diarization[1:], strict=False)
+    )
     assert overlap_in_full, "the overlap-aware output should contain the sample's overlapping speech"
     total = sum(t.end - t.start for t in excl)
     assert total > 15.0
@@ -138,12 +142,50 @@ def test_compressed_and_video_inputs(engine, sample, ffmpeg, tmp_path: Path) -> 
     """mp3 and the audio track of a video give the same speakers as the wav."""
     wav = sample[0]
     mp3 = tmp_path / "sample.mp3"
-    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(wav), "-t", "20", "-c:a", "libmp3lame", "-b:a", "64k",
-                    str(mp3)], check=True)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(wav),
+            "-t",
+            "20",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+            str(mp3),
+        ],
+        check=True,
+    )
     mp4 = tmp_path / "sample.mp4"
-    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=20", "-i", str(wav),
-                    "-t", "20", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(mp4)],
-                   check=True)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x64:d=20",
+            "-i",
+            str(wav),
+            "-t",
+            "20",
+            "-shortest",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(mp4),
+        ],
+        check=True,
+    )
     for f in (mp3, mp4):
         result = engine.diarize(f, DiarizeOptions(confidence=False))
         assert 19.5 <= result.duration <= 20.5, f

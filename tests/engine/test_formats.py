@@ -16,17 +16,36 @@ from diarist.engine import formats
 
 def _result(stereo: bool = False, confidence: bool = True) -> DiarizationResult:
     def ch(n: int | None, offset: float) -> ChannelResult:
-        turns = [Turn(speaker="SPEAKER_00", start=0.5 + offset, end=2.25 + offset, confidence=90.0 if confidence else None),
-                 Turn(speaker="SPEAKER_01", start=2.0 + offset, end=4.0, confidence=75.5 if confidence else None)]
-        excl = [Turn(speaker="SPEAKER_00", start=0.5 + offset, end=2.0 + offset),
-                Turn(speaker="SPEAKER_01", start=2.0 + offset, end=4.0)]
-        return ChannelResult(channel=n, speakers=["SPEAKER_00", "SPEAKER_01"], diarization=turns,
-                             exclusive_diarization=excl,
-                             confidence=Confidence(score=[100, 50, 0]) if confidence else None)
+        turns = [
+            Turn(
+                speaker="SPEAKER_00",
+                start=0.5 + offset,
+                end=2.25 + offset,
+                confidence=90.0 if confidence else None,
+            ),
+            Turn(speaker="SPEAKER_01", start=2.0 + offset, end=4.0, confidence=75.5 if confidence else None),
+        ]
+        excl = [
+            Turn(speaker="SPEAKER_00", start=0.5 + offset, end=2.0 + offset),
+            Turn(speaker="SPEAKER_01", start=2.0 + offset, end=4.0),
+        ]
+        return ChannelResult(
+            channel=n,
+            speakers=["SPEAKER_00", "SPEAKER_01"],
+            diarization=turns,
+            exclusive_diarization=excl,
+            confidence=Confidence(score=[100, 50, 0]) if confidence else None,
+        )
 
     chans = [ch(0, 0.0), ch(1, 0.125)] if stereo else [ch(None, 0.0)]
-    return DiarizationResult(duration=4.0, sample_rate=16000, num_channels=2 if stereo else 1,
-                             channel_mode="split" if stereo else "mix", channels=chans, model="test")
+    return DiarizationResult(
+        duration=4.0,
+        sample_rate=16000,
+        num_channels=2 if stereo else 1,
+        channel_mode="split" if stereo else "mix",
+        channels=chans,
+        model="test",
+    )
 
 
 def test_formats_module_does_not_import_torch() -> None:
@@ -86,8 +105,14 @@ def test_rttm_mix_uses_channel_1_and_exclusive_option() -> None:
 def test_csv() -> None:
     rows = list(csv.DictReader(io.StringIO(formats.to_csv(_result(stereo=True)))))
     assert len(rows) == 4
-    assert rows[0] == {"channel": "0", "speaker": "SPEAKER_00", "start": "0.500", "end": "2.250",
-                       "duration": "1.750", "confidence": "90.0"}
+    assert rows[0] == {
+        "channel": "0",
+        "speaker": "SPEAKER_00",
+        "start": "0.500",
+        "end": "2.250",
+        "duration": "1.750",
+        "confidence": "90.0",
+    }
     assert rows[-1]["channel"] == "1"
     mono = list(csv.DictReader(io.StringIO(formats.to_csv(_result(confidence=False)))))
     assert mono[0]["channel"] == "mix" and "confidence" not in mono[0]

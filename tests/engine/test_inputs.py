@@ -82,13 +82,29 @@ def test_random_bytes_are_unsupported(tmp_path: Path) -> None:
 
 def test_video_without_audio(tmp_path: Path, ffmpeg: str) -> None:
     p = tmp_path / "video.mp4"
-    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=d=1:s=64x64", "-pix_fmt",
-                    "yuv420p", str(p)], check=True)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=d=1:s=64x64",
+            "-pix_fmt",
+            "yuv420p",
+            str(p),
+        ],
+        check=True,
+    )
     assert _code(p) == ErrorCode.INPUT_NO_AUDIO
 
 
 def test_digital_silence(tmp_path: Path) -> None:
-    assert _code(_wav(tmp_path / "silence.wav", np.zeros(16000 * 3, dtype=np.float32))) == ErrorCode.INPUT_SILENT
+    assert (
+        _code(_wav(tmp_path / "silence.wav", np.zeros(16000 * 3, dtype=np.float32))) == ErrorCode.INPUT_SILENT
+    )
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -163,7 +179,7 @@ class _FakeResponse:
 
     def stream(self, amt: int) -> Iterator[bytes]:
         for i in range(0, len(self.body), 100):
-            yield self.body[i: i + 100]
+            yield self.body[i : i + 100]
 
     def close(self) -> None:
         self.closed = True
@@ -213,7 +229,7 @@ class _FakeBody:
 
     def iter_chunks(self, n: int) -> Iterator[bytes]:
         for i in range(0, len(self.data), n):
-            yield self.data[i: i + n]
+            yield self.data[i : i + n]
 
     def close(self) -> None:
         pass

@@ -18,19 +18,29 @@ FORMATS = ("json", "phonexia", "rttm", "csv")
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("diarize", help="diarize an audio/video file locally (who spoke when)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "diarize",
+        help="diarize an audio/video file locally (who spoke when)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("audio", metavar="AUDIO", help="audio or video file, s3://bucket/key or https:// URL")
     count = p.add_mutually_exclusive_group()
     count.add_argument("--num-speakers", type=int, metavar="N", help="exact number of speakers")
     p.add_argument("--min-speakers", type=int, metavar="A", help="at least A speakers")
     p.add_argument("--max-speakers", type=int, metavar="B", help="at most B speakers")
-    p.add_argument("--channels", choices=("split", "mix"), default="split",
-                   help="split: diarize each channel separately (default); mix: downmix to mono first")
+    p.add_argument(
+        "--channels",
+        choices=("split", "mix"),
+        default="split",
+        help="split: diarize each channel separately (default); mix: downmix to mono first",
+    )
     p.add_argument("--confidence", action="store_true", help="include frame (20 ms) and turn confidence")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the result here instead of stdout")
-    p.add_argument("--model-dir", metavar="DIR", help="weights directory (default: $DIARIST_MODEL_DIR or ./models)")
+    p.add_argument(
+        "--model-dir", metavar="DIR", help="weights directory (default: $DIARIST_MODEL_DIR or ./models)"
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: $DIARIST_DEVICE or auto")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=handle)
@@ -49,9 +59,13 @@ def handle(args: argparse.Namespace) -> int:
         print("diarist diarize: give either --num-speakers or --min/--max-speakers", file=sys.stderr)
         return 2
     try:
-        options = DiarizeOptions(num_speakers=args.num_speakers, min_speakers=args.min_speakers,
-                                 max_speakers=args.max_speakers, channel_mode=args.channels,
-                                 confidence=bool(args.confidence))
+        options = DiarizeOptions(
+            num_speakers=args.num_speakers,
+            min_speakers=args.min_speakers,
+            max_speakers=args.max_speakers,
+            channel_mode=args.channels,
+            confidence=bool(args.confidence),
+        )
         overrides: dict[str, Any] = {}
         if args.model_dir:
             overrides["model_dir"] = Path(args.model_dir)
@@ -71,8 +85,12 @@ def handle(args: argparse.Namespace) -> int:
     if not args.quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=100, unit="%", file=sys.stderr,
-                   bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+        bar = tqdm(
+            total=100,
+            unit="%",
+            file=sys.stderr,
+            bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+        )
         bar.set_description("fetching input")
 
     def progress(pct: float) -> None:

@@ -20,8 +20,15 @@ if TYPE_CHECKING:
     from diarist.engine.engine import Engine, load_engine
     from diarist.engine.fetch import fetch_input
 
-__all__ = ["DiarizeOptions", "Engine", "EngineSettings", "EngineSetupError", "InputLimits", "fetch_input",
-           "load_engine"]
+__all__ = [
+    "DiarizeOptions",
+    "Engine",
+    "EngineSettings",
+    "EngineSetupError",
+    "InputLimits",
+    "fetch_input",
+    "load_engine",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -30,8 +30,24 @@ _BLOCK_FRAMES = 1 << 16  # frames read from ffmpeg per read
 # leading bytes of containers that FFmpeg would recognise as audio: a probe failure on these is corruption,
 # on anything else the input is simply not a supported audio/video file
 _AUDIO_MAGICS: tuple[bytes, ...] = (
-    b"RIFF", b"RF64", b"OggS", b"fLaC", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xf1",
-    b"\xff\xf9", b"\x1a\x45\xdf\xa3", b"FORM", b"#!AMR", b"caff", b"MThd", b".snd", b"wvpk", b"MAC ",
+    b"RIFF",
+    b"RF64",
+    b"OggS",
+    b"fLaC",
+    b"ID3",
+    b"\xff\xfb",
+    b"\xff\xf3",
+    b"\xff\xf2",
+    b"\xff\xf1",
+    b"\xff\xf9",
+    b"\x1a\x45\xdf\xa3",
+    b"FORM",
+    b"#!AMR",
+    b"caff",
+    b"MThd",
+    b".snd",
+    b"wvpk",
+    b"MAC ",
 )
 _NON_AUDIO_FORMATS = {"tty", "image2", "png_pipe", "jpeg_pipe", "gif", "bmp_pipe", "webp_pipe", "svg_pipe"}
 
@@ -80,7 +96,7 @@ class AudioStore:
         if hi > lo:
             self._f.seek(lo * 4)
             buf = self._f.read((hi - lo) * 4)
-            out[lo - start: lo - start + len(buf) // 4] = np.frombuffer(buf, dtype="<f4")
+            out[lo - start : lo - start + len(buf) // 4] = np.frombuffer(buf, dtype="<f4")
         return out
 
     def close(self) -> None:
@@ -95,14 +111,18 @@ class AudioStore:
 
 def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        return subprocess.run(
+            cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise AudioInputError(
             f"{Path(cmd[0]).name} did not finish within {timeout:g} s; the file is probably damaged",
             code=ErrorCode.INPUT_CORRUPT,
         ) from exc
     except FileNotFoundError as exc:  # pragma: no cover - deployment problem, not the user's
-        raise RuntimeError(f"{cmd[0]} is not installed; the engine needs FFmpeg (ffmpeg and ffprobe)") from exc
+        raise RuntimeError(
+            f"{cmd[0]} is not installed; the engine needs FFmpeg (ffmpeg and ffprobe)"
+        ) from exc
 
 
 def _looks_like_audio(path: Path) -> bool:
@@ -130,7 +150,8 @@ def check_file_size(path: Path, limits: InputLimits) -> int:
         raise AudioInputError("the input file is empty (0 bytes)", code=ErrorCode.INPUT_EMPTY)
     if size > limits.max_bytes:
         raise AudioInputError(
-            f"the input is {size} bytes, over the {limits.max_bytes}-byte limit", code=ErrorCode.INPUT_TOO_LARGE
+            f"the input is {size} bytes, over the {limits.max_bytes}-byte limit",
+            code=ErrorCode.INPUT_TOO_LARGE,
         )
     return size
 
@@ -145,10 +166,12 @@ def probe(path: Path, limits: InputLimits) -> ProbeInfo:
     if res.returncode != 0:
         detail = _last_line(res.stderr, path)
         if _looks_like_audio(path):
-            raise AudioInputError(f"the audio file is damaged and cannot be read ({detail})",
-                                  code=ErrorCode.INPUT_CORRUPT)
-        raise AudioInputError(f"not a recognised audio or video format ({detail})",
-                              code=ErrorCode.INPUT_UNSUPPORTED)
+            raise AudioInputError(
+                f"the audio file is damaged and cannot be read ({detail})", code=ErrorCode.INPUT_CORRUPT
+            )
+        raise AudioInputError(
+            f"not a recognised audio or video format ({detail})", code=ErrorCode.INPUT_UNSUPPORTED
+        )
     try:
         info = json.loads(res.stdout or b"{}")
     except json.JSONDecodeError as exc:
@@ -156,13 +179,15 @@ def probe(path: Path, limits: InputLimits) -> ProbeInfo:
     fmt = info.get("format") or {}
     format_name = str(fmt.get("format_name", ""))
     if format_name in _NON_AUDIO_FORMATS:
-        raise AudioInputError(f"not an audio or video file (detected '{format_name}')",
-                              code=ErrorCode.INPUT_UNSUPPORTED)
+        raise AudioInputError(
+            f"not an audio or video file (detected '{format_name}')", code=ErrorCode.INPUT_UNSUPPORTED
+        )
     audio = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
     if not audio:
         kinds = sorted({str(s.get("codec_type")) for s in info.get("streams", [])}) or ["none"]
-        raise AudioInputError(f"the file has no audio stream (streams: {', '.join(kinds)})",
-                              code=ErrorCode.INPUT_NO_AUDIO)
+        raise AudioInputError(
+            f"the file has no audio stream (streams: {', '.join(kinds)})", code=ErrorCode.INPUT_NO_AUDIO
+        )
     st = audio[0]
     channels = int(st.get("channels") or 0)
     sample_rate = int(st.get("sample_rate") or 0)
@@ -205,8 +230,27 @@ def decode(
     work_dir.mkdir(parents=True, exist_ok=True)
     paths = [work_dir / f"channel{i}.f32" for i in range(nch)]
     max_samples = int(limits.max_duration_s * SAMPLE_RATE)
-    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
-           "-ac", str(nch), "-ar", str(SAMPLE_RATE), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+    cmd = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-ac",
+        str(nch),
+        "-ar",
+        str(SAMPLE_RATE),
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "pipe:1",
+    ]
     with tempfile.TemporaryFile(dir=work_dir) as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         assert proc.stdout is not None
@@ -275,15 +319,26 @@ def decode(
     if state["why"]:
         raise AudioInputError(f"{state['why']}; the file is probably damaged", code=ErrorCode.INPUT_CORRUPT)
     if rc != 0:
-        raise AudioInputError(f"the audio could not be decoded ({_last_line(stderr, path)})", code=ErrorCode.INPUT_CORRUPT)
+        raise AudioInputError(
+            f"the audio could not be decoded ({_last_line(stderr, path)})", code=ErrorCode.INPUT_CORRUPT
+        )
     if total < int(0.05 * SAMPLE_RATE):
         raise AudioInputError(
-            f"the file contains no audio samples ({total / SAMPLE_RATE:.3f} s decoded)", code=ErrorCode.INPUT_EMPTY
+            f"the file contains no audio samples ({total / SAMPLE_RATE:.3f} s decoded)",
+            code=ErrorCode.INPUT_EMPTY,
         )
     if max(peaks) < SILENCE_PEAK:
-        raise AudioInputError("the audio is silent (digital silence on every channel)", code=ErrorCode.INPUT_SILENT)
-    return DecodedAudio(paths=paths, num_samples=total, source_channels=info.channels,
-                        source_sample_rate=info.sample_rate, channel_mode=channel_mode, peaks=peaks)
+        raise AudioInputError(
+            "the audio is silent (digital silence on every channel)", code=ErrorCode.INPUT_SILENT
+        )
+    return DecodedAudio(
+        paths=paths,
+        num_samples=total,
+        source_channels=info.channels,
+        source_sample_rate=info.sample_rate,
+        channel_mode=channel_mode,
+        peaks=peaks,
+    )
 
 
 def remove_decoded(decoded: DecodedAudio) -> None:

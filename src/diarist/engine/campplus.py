@@ -33,8 +33,14 @@ SAMPLE_RATE = 16000
 class CAMPPlusEmbedding(Model):
     """pyannote.audio-compatible CAM++ (192-dim) speaker embedding."""
 
-    def __init__(self, sample_rate: int = SAMPLE_RATE, num_channels: int = 1, num_mel_bins: int = 80,
-                 embedding_size: int = EMBEDDING_DIM, task: Any = None) -> None:
+    def __init__(
+        self,
+        sample_rate: int = SAMPLE_RATE,
+        num_channels: int = 1,
+        num_mel_bins: int = 80,
+        embedding_size: int = EMBEDDING_DIM,
+        task: Any = None,
+    ) -> None:
         super().__init__(sample_rate=sample_rate, num_channels=num_channels, task=task)
         self.save_hyperparameters("sample_rate", "num_channels", "num_mel_bins", "embedding_size")
         self.campplus = CAMPPlus(feat_dim=num_mel_bins, embedding_size=embedding_size)
@@ -59,11 +65,17 @@ class CAMPPlusEmbedding(Model):
     def compute_fbank(self, waveforms: torch.Tensor) -> torch.Tensor:
         """(batch, 1, samples) in [-1, 1] -> mean-normalised (batch, frames, 80) fbank."""
         wav = waveforms[:, 0, :]
-        feats = torch.stack([
-            kaldi.fbank(w.unsqueeze(0), num_mel_bins=int(self._hp("num_mel_bins")),
-                        sample_frequency=float(self._hp("sample_rate")), dither=0.0)
-            for w in wav
-        ])
+        feats = torch.stack(
+            [
+                kaldi.fbank(
+                    w.unsqueeze(0),
+                    num_mel_bins=int(self._hp("num_mel_bins")),
+                    sample_frequency=float(self._hp("sample_rate")),
+                    dither=0.0,
+                )
+                for w in wav
+            ]
+        )
         return feats - feats.mean(dim=1, keepdim=True)
 
     def forward(self, waveforms: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]

