@@ -70,7 +70,8 @@ def test_pyannote_json_per_channel() -> None:
     d = json.loads(formats.to_pyannote_json(_result(stereo=True)))
     assert [c["channel"] for c in d["channels"]] == [0, 1]
     assert d["channels"][1]["diarization"][0]["start"] == 0.625
-    assert "diarization" not in d
+    # pyannoteAI clients read the top level: the first channel is there too
+    assert d["diarization"] == d["channels"][0]["diarization"]
 
 
 def test_pyannote_json_without_confidence() -> None:
@@ -132,3 +133,11 @@ def test_no_torch_imported_by_formats_alone() -> None:
     code = "import sys, diarist.engine.formats, diarist.engine; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_pyannote_output_follows_the_jobs_options() -> None:
+    bare = formats.pyannote_output(_result(), exclusive=False, confidence=False, turn_confidence=False)
+    assert set(bare) == {"diarization"}
+    assert bare["diarization"][0] == {"speaker": "SPEAKER_00", "start": 0.5, "end": 2.25}
+    full = formats.pyannote_output(_result())
+    assert {"diarization", "exclusiveDiarization", "confidence"} <= set(full) and "model" not in full

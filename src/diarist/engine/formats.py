@@ -31,36 +31,56 @@ def _t(x: float) -> float:
     return round(float(x), 3)
 
 
-def _turn(t: Turn) -> dict[str, Any]:
+def _turn(t: Turn, with_confidence: bool) -> dict[str, Any]:
     d: dict[str, Any] = {"speaker": t.speaker, "start": _t(t.start), "end": _t(t.end)}
-    if t.confidence is not None:
+    if with_confidence and t.confidence is not None:
         d["confidence"] = round(float(t.confidence), 1)
     return d
 
 
-def _channel_json(ch: ChannelResult) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "diarization": [_turn(t) for t in ch.diarization],
-        "exclusiveDiarization": [_turn(t) for t in ch.exclusive_diarization],
-    }
-    if ch.confidence is not None:
-        out["confidence"] = {"score": list(ch.confidence.score), "resolution": ch.confidence.resolution}
+def pyannote_output(
+    result: DiarizationResult,
+    *,
+    exclusive: bool = True,
+    confidence: bool = True,
+    turn_confidence: bool = True,
+    metadata: bool = False,
+) -> dict[str, Any]:
+    """The pyannoteAI-style ``output`` (the API's job output, the webhook's and the CLI's JSON).
+
+    ``{diarization, exclusiveDiarization?, confidence?}`` for the first channel (the downmix in
+    ``mix`` mode) at the top level, so pyannoteAI clients find what they expect; with several channels
+    (``split``) every channel again under ``channels: [{channel (0-based), ...}]``. The flags choose
+    the optional parts (the API follows the job's ``exclusive`` / ``confidence`` /
+    ``turnLevelConfidence``); ``metadata`` adds duration, channels, model and warnings.
+    """
+
+    def channel(ch: ChannelResult) -> dict[str, Any]:
+        out: dict[str, Any] = {"diarization": [_turn(t, turn_confidence) for t in ch.diarization]}
+        if exclusive:
+            out["exclusiveDiarization"] = [_turn(t, turn_confidence) for t in ch.exclusive_diarization]
+        if confidence and ch.confidence is not None:
+            out["confidence"] = {"score": list(ch.confidence.score), "resolution": ch.confidence.resolution}
+        return out
+
+    out: dict[str, Any] = channel(result.channels[0]) if result.channels else {"diarization": []}
+    if len(result.channels) > 1:
+        out["channels"] = [{"channel": ch.channel, **channel(ch)} for ch in result.channels]
+    if metadata:
+        out.update(
+            duration=_t(result.duration),
+            numChannels=result.num_channels,
+            channelMode=result.channel_mode,
+            model=result.model,
+        )
+    if result.warnings or metadata:
+        out["warnings"] = list(result.warnings)
     return out
 
 
 def to_pyannote_dict(result: DiarizationResult) -> dict[str, Any]:
-    """pyannoteAI-style output. A single channel (mono, or downmix) is at the top level; with several
-    channels the same object is repeated per channel under ``channels`` with a 0-based ``channel``."""
-    meta = {
-        "duration": _t(result.duration),
-        "numChannels": result.num_channels,
-        "channelMode": result.channel_mode,
-        "model": result.model,
-        "warnings": list(result.warnings),
-    }
-    if len(result.channels) == 1:
-        return {**_channel_json(result.channels[0]), **meta}
-    return {"channels": [{"channel": ch.channel, **_channel_json(ch)} for ch in result.channels], **meta}
+    """Everything, with metadata: ``diarist diarize --format json``."""
+    return pyannote_output(result, metadata=True)
 
 
 def to_pyannote_json(result: DiarizationResult, indent: int | None = 2) -> str:

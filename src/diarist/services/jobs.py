@@ -129,40 +129,20 @@ class JobView(_View):
 
 
 # -- renderers --------------------------------------------------------------------------------------
-# The job ``output`` renderer of the API and of the webhook (``services.webhooks`` calls this one).
-# ``diarist.engine.formats`` renders the CLI's result files (with metadata; channels only when split).
+# The job ``output`` of the API and of the webhook (``services.webhooks`` calls this one); one
+# implementation, ``diarist.engine.formats`` (pure, no torch), shared with ``diarist diarize``.
 
 
 def render_pyannote_output(result: DiarizationResult, params: JobParams) -> dict[str, Any]:
-    """pyannoteAI job ``output``: ``{diarization, exclusiveDiarization?, confidence?}`` for the first
-    channel (the downmix in ``mix`` mode), plus ``channels: [{channel, ...}]`` when split into
-    several channels. Same shape as the webhook's (``services.webhooks.render_pyannote_output``)."""
+    """pyannoteAI job ``output`` with the parts the job asked for (``engine.formats.pyannote_output``)."""
+    from diarist.engine.formats import pyannote_output
 
-    def turns(ts: list[Any]) -> list[dict[str, Any]]:
-        out = []
-        for t in ts:
-            d: dict[str, Any] = {"speaker": t.speaker, "start": t.start, "end": t.end}
-            if params.turn_level_confidence and t.confidence is not None:
-                d["confidence"] = t.confidence
-            out.append(d)
-        return out
-
-    def channel(ch: Any) -> dict[str, Any]:
-        d: dict[str, Any] = {"diarization": turns(ch.diarization)}
-        if params.exclusive:
-            d["exclusiveDiarization"] = turns(ch.exclusive_diarization)
-        if params.confidence and ch.confidence is not None:
-            d["confidence"] = {"score": ch.confidence.score, "resolution": ch.confidence.resolution}
-        return d
-
-    if not result.channels:
-        return {"diarization": []}
-    out = channel(result.channels[0])
-    if len(result.channels) > 1:
-        out["channels"] = [{"channel": ch.channel, **channel(ch)} for ch in result.channels]
-    if result.warnings:
-        out["warnings"] = list(result.warnings)
-    return out
+    return pyannote_output(
+        result,
+        exclusive=params.exclusive,
+        confidence=params.confidence,
+        turn_confidence=params.turn_level_confidence,
+    )
 
 
 def render_phonexia_result(result: DiarizationResult) -> dict[str, Any]:
