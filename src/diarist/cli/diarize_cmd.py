@@ -81,6 +81,11 @@ def handle(args: argparse.Namespace) -> int:
         print(f"diarist diarize: {exc}", file=sys.stderr)
         return 4
 
+    source = str(args.audio)
+    if "://" not in source and not Path(source).is_file():  # before the slow model load
+        print(f"diarist diarize: error input_unreachable: no such file: {source}", file=sys.stderr)
+        return 3
+
     bar = None
     if not args.quiet:
         from tqdm import tqdm

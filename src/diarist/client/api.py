@@ -26,7 +26,7 @@ class DiaristApiError(Exception):
     """The API answered with an error. ``str(e)`` is one line fit for a terminal."""
 
     def __init__(self, status: int, message: str, body: Any = None) -> None:
-        super().__init__(f"HTTP {status}: {message}")
+        super().__init__(f"HTTP {status}: {message}" if status else message)
         self.status = status
         self.message = message
         self.body = body
