@@ -74,3 +74,41 @@ def test_body_over_api_gateway_limit_is_413_before_the_handler(server: ApiGatewa
     assert resp.status == 413
     assert "media/input" in json.loads(resp.data)["message"]
     assert seen == []
+
+
+def test_handler_runs_one_request_at_a_time_like_one_lambda_environment() -> None:
+    """Powertools' resolver keeps the current event on the app: concurrent calls must not interleave."""
+    import threading
+    import time
+
+    active, peak = 0, 0
+    lock = threading.Lock()
+
+    def slow_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.02)
+        with lock:
+            active -= 1
+        return {"statusCode": 200, "body": event["path"]}
+
+    server = ApiGatewayServer(slow_handler)
+    server.start()
+    try:
+        http = urllib3.PoolManager(maxsize=10)
+        results: list[bytes] = []
+
+        def call(i: int) -> None:
+            results.append(http.request("GET", f"{server.url}/v1/jobs/{i}").data)
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        server.stop()
+    assert peak == 1
+    assert sorted(results) == sorted(f"/v1/jobs/{i}".encode() for i in range(10))

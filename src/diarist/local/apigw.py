@@ -106,7 +106,10 @@ class _Handler(BaseHTTPRequestHandler):
         headers = dict(self.headers.items())
         event = to_proxy_event(self.command, self.path, headers, body)
         try:
-            resp = self.server.lambda_handler(event, LambdaContext("diarist-api"))
+            # One execution at a time, as in one Lambda execution environment: the handler (and
+            # Powertools' resolver, which keeps the current event on the app) is not re-entrant.
+            with self.server.invoke_lock:
+                resp = self.server.lambda_handler(event, LambdaContext("diarist-api"))
         except Exception:  # the Lambda runtime would answer 502 for an unhandled error
             log.exception("API handler raised")
             self._reply(502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
@@ -137,6 +140,7 @@ class ApiGatewayServer(ThreadingHTTPServer):
     def __init__(self, lambda_handler: LambdaHandler, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__((host, port), _Handler)
         self.lambda_handler = lambda_handler
+        self.invoke_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     @property
