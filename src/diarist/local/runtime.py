@@ -145,6 +145,11 @@ class LocalDiarist:
             restored = state.load(self.resources, cfg.data_dir)
             if restored:
                 log.info("restored %d records from %s", restored, cfg.data_dir)
+                interrupted = state.fail_interrupted(self.resources)
+                if interrupted:
+                    log.warning(
+                        "%d job(s) were in progress when local mode stopped: failed", len(interrupted)
+                    )
 
         from diarist.local.workers import start_pool
 

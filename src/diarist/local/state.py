@@ -1,8 +1,9 @@
 """Keep local mode's state between runs (``diarist local --data-dir DIR``).
 
 moto keeps everything in memory, so on stop we write the table's items and the buckets' objects
-into DIR, and on start we load them back. Queues are not kept: jobs that were still queued are
-requeued from their records instead.
+into DIR, and on start we load them back. Queues and worker processes are not kept: a job that was
+still pending, created or running when local mode stopped is failed on the next start (with a
+message saying so, and its completion event), so none stays in progress forever.
 """
 
 from __future__ import annotations
@@ -53,3 +54,30 @@ def load(resources: LocalResources, data_dir: Path) -> int:
                 if path.is_file():
                     s3.upload_file(str(path), bucket, path.relative_to(root).as_posix())
     return n
+
+
+def fail_interrupted(resources: LocalResources) -> list[str]:
+    """Fail the restored jobs that were in progress when local mode stopped. Returns their ids."""
+    from diarist.adapters.dynamo_jobs import DynamoJobStore
+    from diarist.adapters.events import EventBridgeBus
+    from diarist.domain.errors import ErrorCode
+    from diarist.domain.jobs import JobError, JobStatus
+    from diarist.resources import JOB_KEY_PREFIX
+    from diarist.services.lifecycle import finish_job
+
+    store, bus = DynamoJobStore(resources.table), EventBridgeBus(resources.event_bus)
+    failed = []
+    for page in client("dynamodb").get_paginator("scan").paginate(TableName=resources.table):
+        for item in page.get("Items", []):
+            if not item.get("pk", {}).get("S", "").startswith(JOB_KEY_PREFIX):
+                continue
+            if JobStatus(item["status"]["S"]).is_terminal:
+                continue
+            job_id = item["job_id"]["S"]
+            error = JobError(
+                code=ErrorCode.WORKER_CRASHED,
+                message="local mode stopped while this job was in progress; submit it again",
+            )
+            if finish_job(store, bus, job_id, JobStatus.FAILED, error=error) is not None:
+                failed.append(job_id)
+    return failed
