@@ -62,17 +62,22 @@ def plain_https_opener(url: str, timeout_s: float) -> UrlResponse:
     if "://" in final and not final.startswith("https://"):
         resp.release_conn()
         raise AudioInputError("the URL redirected away from https", code=ErrorCode.INPUT_FORBIDDEN)
-    if resp.status in (401, 403):
-        resp.release_conn()
-        raise AudioInputError(
-            f"the server refused access to the input (HTTP {resp.status})", code=ErrorCode.INPUT_FORBIDDEN
-        )
     if resp.status != 200:
         resp.release_conn()
-        raise AudioInputError(
-            f"could not download the input (HTTP {resp.status})", code=ErrorCode.INPUT_UNREACHABLE
-        )
+        raise_for_input_status(resp.status)
     return _Urllib3Response(resp)
+
+
+def raise_for_input_status(status: int) -> None:
+    """The coded input error for a download answered with HTTP ``status`` (anything but 200)."""
+    if status in (401, 403):
+        raise AudioInputError(
+            f"the server refused access to the input (HTTP {status})", code=ErrorCode.INPUT_FORBIDDEN
+        )
+    if status != 200:
+        raise AudioInputError(
+            f"could not download the input (HTTP {status})", code=ErrorCode.INPUT_UNREACHABLE
+        )
 
 
 # the replaceable hook: (url, timeout_s) -> UrlResponse
@@ -203,4 +208,11 @@ def fetch_input(
     )
 
 
-__all__ = ["copy_stream_limited", "fetch_input", "open_url_checked", "plain_https_opener", "set_url_opener"]
+__all__ = [
+    "copy_stream_limited",
+    "fetch_input",
+    "open_url_checked",
+    "plain_https_opener",
+    "raise_for_input_status",
+    "set_url_opener",
+]

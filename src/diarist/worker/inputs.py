@@ -60,16 +60,11 @@ def ssrf_safe_opener(policy: NetworkPolicySettings) -> Any:
             raise AudioInputError(
                 f"could not download the input ({e})", code=ErrorCode.INPUT_UNREACHABLE
             ) from None
-        if resp.status in (401, 403):
-            resp.close()
-            raise AudioInputError(
-                f"the server refused access to the input (HTTP {resp.status})", code=ErrorCode.INPUT_FORBIDDEN
-            )
         if resp.status != 200:
+            from diarist.engine.fetch import raise_for_input_status
+
             resp.close()
-            raise AudioInputError(
-                f"could not download the input (HTTP {resp.status})", code=ErrorCode.INPUT_UNREACHABLE
-            )
+            raise_for_input_status(resp.status)
         return _SafeUrlResponse(resp)
 
     return open_url
