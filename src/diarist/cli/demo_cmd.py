@@ -40,7 +40,6 @@ def _demo(args: argparse.Namespace) -> int:
     from diarist.local.runtime import LocalConfig, LocalDiarist
 
     logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator's request log
     audio = args.audio or default_audio()
     if not audio.is_file():
         print(f"diarist: error: no such file: {audio}", file=sys.stderr)
