@@ -21,7 +21,7 @@ from pydantic import Json
 from diarist.adapters.launchers import LaunchThrottled
 from diarist.domain.messages import DispatchMessage
 from diarist.services.dispatch import Dispatcher
-from diarist.settings import DispatcherSettings, load
+from diarist.settings import DispatcherSettings, per_settings
 
 logger = Logger(service="diarist-dispatcher")
 logging.getLogger("diarist").setLevel(logging.INFO)
@@ -31,25 +31,21 @@ class DispatchRecord(SqsRecordModel):
     body: Json[DispatchMessage]
 
 
-_deps: tuple[DispatcherSettings, Dispatcher] | None = None
+def _build_dispatcher(settings: DispatcherSettings) -> Dispatcher:
+    from diarist.adapters.dynamo_jobs import DynamoJobStore
+    from diarist.adapters.launchers import DynamoLaunchClaims, build_launcher
+
+    return Dispatcher(
+        store=DynamoJobStore(settings.table_name),
+        launcher=build_launcher(settings),
+        claims=DynamoLaunchClaims(settings.table_name),
+        claim_stale_s=settings.launch_claim_stale_s,
+    )
 
 
 def get_dispatcher() -> Dispatcher:
     """Built once per warm container (and again if the settings were reloaded, e.g. in tests)."""
-    global _deps
-    settings = load(DispatcherSettings)
-    if _deps is None or _deps[0] is not settings:
-        from diarist.adapters.dynamo_jobs import DynamoJobStore
-        from diarist.adapters.launchers import DynamoLaunchClaims, build_launcher
-
-        dispatcher = Dispatcher(
-            store=DynamoJobStore(settings.table_name),
-            launcher=build_launcher(settings),
-            claims=DynamoLaunchClaims(settings.table_name),
-            claim_stale_s=settings.launch_claim_stale_s,
-        )
-        _deps = (settings, dispatcher)
-    return _deps[1]
+    return per_settings(DispatcherSettings, _build_dispatcher)
 
 
 def process(

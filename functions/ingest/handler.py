@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from diarist.services.ingest import Ingestor, S3ObjectCreatedEvent
-from diarist.settings import IngestSettings, load
+from diarist.settings import IngestSettings, per_settings
 
 logger = Logger(service="diarist-ingest")
 
@@ -27,30 +27,27 @@ class IngestRecord(SqsRecordModel):
     """The body (an EventBridge event) is checked by ``handle_event``: other events are dropped."""
 
 
-_deps: tuple[IngestSettings, Ingestor] | None = None
+def _build_ingestor(settings: IngestSettings) -> Ingestor:
+    from diarist.adapters.dynamo_jobs import DynamoJobStore
+    from diarist.adapters.events import EventBridgeBus
+    from diarist.adapters.s3_store import S3ObjectStore
+    from diarist.adapters.sqs_queue import SqsJobQueue
+
+    return Ingestor(
+        store=DynamoJobStore(settings.table_name),
+        queue=SqsJobQueue(settings.job_queue_url),
+        objects=S3ObjectStore(),
+        events=EventBridgeBus(settings.event_bus_name),
+        media_bucket=settings.media_bucket,
+        results_bucket=settings.results_bucket,
+        retention_days=settings.retention_days,
+        allow_http_webhooks=settings.allow_http,
+    )
 
 
 def get_ingestor() -> Ingestor:
-    global _deps
-    settings = load(IngestSettings)
-    if _deps is None or _deps[0] is not settings:
-        from diarist.adapters.dynamo_jobs import DynamoJobStore
-        from diarist.adapters.events import EventBridgeBus
-        from diarist.adapters.s3_store import S3ObjectStore
-        from diarist.adapters.sqs_queue import SqsJobQueue
-
-        ingestor = Ingestor(
-            store=DynamoJobStore(settings.table_name),
-            queue=SqsJobQueue(settings.job_queue_url),
-            objects=S3ObjectStore(),
-            events=EventBridgeBus(settings.event_bus_name),
-            media_bucket=settings.media_bucket,
-            results_bucket=settings.results_bucket,
-            retention_days=settings.retention_days,
-            allow_http_webhooks=settings.allow_http,
-        )
-        _deps = (settings, ingestor)
-    return _deps[1]
+    """Built once per warm container (and again if the settings were reloaded, e.g. in tests)."""
+    return per_settings(IngestSettings, _build_ingestor)
 
 
 def process(

@@ -6,8 +6,9 @@ variable's name. Each function composes only what it needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -120,9 +121,29 @@ class WorkerSettings(StoreSettings, EventSettings, NetworkPolicySettings):
 
 
 S = TypeVar("S", bound=BaseSettings)
+T = TypeVar("T")
 
 
 @cache
 def load(cls: type[S]) -> S:
     """Read and check settings once per warm container. Raises with the missing variables' names."""
     return cls()
+
+
+_BUILT: dict[tuple[type, Callable[..., Any]], tuple[BaseSettings, Any]] = {}
+
+
+def per_settings(cls: type[S], build: Callable[[S], T]) -> T:
+    """``build(settings)`` once per warm container, and again when the settings were reloaded
+    (``load.cache_clear()``: tests and local mode switching environments)."""
+    settings = load(cls)
+    cached = _BUILT.get((cls, build))
+    if cached is None or cached[0] is not settings:
+        cached = (settings, build(settings))
+        _BUILT[(cls, build)] = cached
+    return cached[1]
+
+
+def forget_built() -> None:
+    """Drop everything ``per_settings`` built (tests that switch environments)."""
+    _BUILT.clear()

@@ -328,33 +328,31 @@ def _snippet(response: Any) -> str:
 # -- wiring (one per warm container) and the module-level API ---------------------------------------
 
 
-_built: tuple[Any, WebhookService] | None = None
 _secret_stores: dict[str, Any] = {}
+
+
+def _build_service(settings: Any) -> WebhookService:
+    from diarist.adapters.dynamo_jobs import DynamoJobStore
+    from diarist.adapters.s3_store import S3ObjectStore
+    from diarist.webhooks.ledger import DynamoWebhookLedger
+    from diarist.webhooks.queue import SqsWebhookQueue
+
+    return WebhookService(
+        jobs=DynamoJobStore(settings.table_name),
+        ledger=DynamoWebhookLedger(settings.table_name),
+        objects=S3ObjectStore(),
+        secrets=secret_store(settings.webhook_secret_prefix),
+        retries=SqsWebhookQueue(settings.webhook_queue_url),
+        config=DeliveryConfig.from_settings(settings),
+    )
 
 
 def build_service() -> WebhookService:
     """The service from the environment (``settings.WebhookSettings``), built once per warm
     container (and again when the settings were reloaded: tests, local mode)."""
-    global _built
-    from diarist.settings import WebhookSettings, load
+    from diarist.settings import WebhookSettings, per_settings
 
-    settings = load(WebhookSettings)
-    if _built is None or _built[0] is not settings:
-        from diarist.adapters.dynamo_jobs import DynamoJobStore
-        from diarist.adapters.s3_store import S3ObjectStore
-        from diarist.webhooks.ledger import DynamoWebhookLedger
-        from diarist.webhooks.queue import SqsWebhookQueue
-
-        service = WebhookService(
-            jobs=DynamoJobStore(settings.table_name),
-            ledger=DynamoWebhookLedger(settings.table_name),
-            objects=S3ObjectStore(),
-            secrets=secret_store(settings.webhook_secret_prefix),
-            retries=SqsWebhookQueue(settings.webhook_queue_url),
-            config=DeliveryConfig.from_settings(settings),
-        )
-        _built = (settings, service)
-    return _built[1]
+    return per_settings(WebhookSettings, _build_service)
 
 
 def secret_store(prefix: str | None = None) -> Any:
@@ -370,8 +368,9 @@ def secret_store(prefix: str | None = None) -> Any:
 
 def reset() -> None:
     """Forget the built service and secret stores (tests that switch environments)."""
-    global _built
-    _built = None
+    from diarist.settings import forget_built
+
+    forget_built()
     _secret_stores.clear()
 
 
