@@ -17,13 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from diarist.ports import EventBus, JobStore
 from diarist.services.failures import BatchJobStateChange, handle_batch_event
-from diarist.settings import EventSettings, StoreSettings, load
+from diarist.settings import BatchEventsSettings, load
 
 logger = Logger(service="diarist-batch-events")
 
-
-class BatchEventsSettings(StoreSettings, EventSettings):
-    pass
 
 
 def process(

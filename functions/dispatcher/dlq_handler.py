@@ -18,13 +18,10 @@ from pydantic import ValidationError
 from diarist.domain.messages import DispatchMessage
 from diarist.ports import EventBus, JobStore
 from diarist.services.dispatch import fail_undispatchable
-from diarist.settings import EventSettings, StoreSettings, load
+from diarist.settings import DispatchDlqSettings, load
 
 logger = Logger(service="diarist-dispatcher-dlq")
 
-
-class DispatchDlqSettings(StoreSettings, EventSettings):
-    pass
 
 
 def process(

@@ -108,6 +108,14 @@ class WebhookSettings(StoreSettings, EventSettings, NetworkPolicySettings):
         return v
 
 
+class DispatchDlqSettings(StoreSettings, EventSettings):
+    """The dispatcher's DLQ consumer: fails the job of a message that kept failing."""
+
+
+class BatchEventsSettings(StoreSettings, EventSettings):
+    """Batch job state changes: fails jobs whose container died without reporting."""
+
+
 class IngestSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySettings):
     """S3-upload trigger. The event bus is for jobs that fail at once (bad object metadata)."""
 

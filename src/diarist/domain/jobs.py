@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from diarist.domain.errors import ErrorCode, InvalidTransition
+from diarist.domain.speakers import MAX_SPEAKERS, check_speaker_counts
 
 
 class JobStatus(StrEnum):
@@ -108,13 +109,18 @@ class JobParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    num_speakers: int | None = Field(default=None, ge=1)
-    min_speakers: int | None = Field(default=None, ge=1)
-    max_speakers: int | None = Field(default=None, ge=1)
+    num_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
+    min_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
+    max_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
     confidence: bool = False
     turn_level_confidence: bool = False
     exclusive: bool = False
     channel_mode: Literal["split", "mix"] = "mix"
+
+    @model_validator(mode="after")
+    def _speaker_counts(self) -> JobParams:
+        check_speaker_counts(self.num_speakers, self.min_speakers, self.max_speakers)
+        return self
 
 
 JobSource = Literal["api", "phonexia", "s3"]
