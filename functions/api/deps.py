@@ -39,7 +39,7 @@ def job_service() -> JobService:
 
 
 def _url_check(s: ApiSettings):
-    from diarist.webhooks.ssrf import validate_url_syntax
+    from diarist.netpolicy import validate_url_syntax
 
     def check(url: str) -> None:
         validate_url_syntax(url, s)

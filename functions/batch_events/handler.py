@@ -22,7 +22,6 @@ from diarist.settings import BatchEventsSettings, load
 logger = Logger(service="diarist-batch-events")
 
 
-
 def process(
     event: dict[str, Any], store: JobStore, events: EventBus, context: LambdaContext | None = None
 ) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from diarist.settings import DispatchDlqSettings, load
 logger = Logger(service="diarist-dispatcher-dlq")
 
 
-
 def process(
     event: dict[str, Any], store: JobStore, events: EventBus, context: LambdaContext | None = None
 ) -> dict[str, Any]:

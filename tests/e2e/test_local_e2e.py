@@ -13,7 +13,7 @@ import pytest
 import urllib3
 
 from diarist.client.api import DiaristApiError
-from diarist.webhooks.signing import verify_signature
+from diarist.domain.signing import verify_signature
 from tests.e2e.conftest import LocalProcess, Receiver, start_local, stop_local
 
 pytestmark = [pytest.mark.e2e]

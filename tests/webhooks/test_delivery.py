@@ -18,20 +18,20 @@ import pytest
 from diarist import resources as R
 from diarist.adapters.aws import client
 from diarist.adapters.dynamo_jobs import DynamoJobStore
+from diarist.adapters.dynamo_webhook_ledger import IN_PROGRESS, Claim, DynamoWebhookLedger
 from diarist.adapters.events import EventBridgeBus
 from diarist.adapters.s3_store import S3ObjectStore
 from diarist.adapters.secrets import SecretsManagerSecretStore
+from diarist.adapters.sqs_webhook_queue import SqsWebhookQueue
 from diarist.domain.errors import Conflict, JobNotFound
 from diarist.domain.jobs import Job, JobError, JobParams, JobStatus
 from diarist.domain.messages import WebhookRetryMessage
 from diarist.domain.results import ChannelResult, Confidence, DiarizationResult, Turn
+from diarist.domain.signing import sign
+from diarist.netpolicy import LOCAL, PRODUCTION
 from diarist.services import webhooks
 from diarist.services.webhooks import DeliveryConfig, Outcome, WebhookDeliveryExhausted, WebhookService
 from diarist.settings import WebhookSettings
-from diarist.webhooks.ledger import IN_PROGRESS, Claim, DynamoWebhookLedger
-from diarist.webhooks.queue import SqsWebhookQueue
-from diarist.webhooks.signing import sign
-from diarist.webhooks.ssrf import LOCAL, PRODUCTION
 from functions.webhook.handler import lambda_handler
 from tests.events import LambdaContext, sqs_event
 from tests.webhooks.conftest import ConnectionLog, Receiver

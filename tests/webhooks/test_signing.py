@@ -7,7 +7,7 @@ import hashlib
 import hmac
 
 from diarist.client import verify_signature
-from diarist.webhooks.signing import sign, signature_headers
+from diarist.domain.signing import sign, signature_headers
 
 BODY = b'{"jobId":"j1","status":"succeeded","output":{"diarization":[]}}'
 

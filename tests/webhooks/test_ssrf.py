@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from diarist.settings import NetworkPolicySettings
-from diarist.webhooks.ssrf import (
+from diarist.netpolicy import (
     LOCAL,
     PRODUCTION,
     FetchError,
@@ -18,6 +17,7 @@ from diarist.webhooks.ssrf import (
     safe_request,
     validate_url_syntax,
 )
+from diarist.settings import NetworkPolicySettings
 from tests.webhooks.conftest import ConnectionLog, Receiver, fake_resolver
 
 PUBLIC_V4 = "93.184.216.34"
@@ -153,7 +153,7 @@ def test_public_urls_allowed_without_connecting(
 
 
 def test_default_resolver_can_be_replaced(net: ConnectionLog) -> None:
-    from diarist.webhooks.ssrf import set_default_resolver
+    from diarist.netpolicy import set_default_resolver
 
     previous = set_default_resolver(fake_resolver({"cdn.example.com": ["10.9.8.7"]}))
     try:

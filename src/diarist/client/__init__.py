@@ -3,6 +3,6 @@
 Kept light (standard library only) so a webhook receiver can depend on it without boto3.
 """
 
-from diarist.webhooks.signing import verify_signature
+from diarist.domain.signing import verify_signature
 
 __all__ = ["verify_signature"]

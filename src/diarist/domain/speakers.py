@@ -20,9 +20,7 @@ count up to this one is accepted)."""
 Which = Literal["num", "min", "max"]
 
 
-def speaker_count_problems(
-    num: int | None, min_: int | None, max_: int | None
-) -> list[tuple[Which, str]]:
+def speaker_count_problems(num: int | None, min_: int | None, max_: int | None) -> list[tuple[Which, str]]:
     """Every way ``(num, min, max)`` breaks the rule; empty when it is a valid request."""
     problems: list[tuple[Which, str]] = []
     for which, value in (("num", num), ("min", min_), ("max", max_)):

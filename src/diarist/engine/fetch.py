@@ -2,7 +2,7 @@
 ``https://`` (streamed, size checked as it arrives). No torch here.
 
 The https fetch goes through :data:`open_url_checked`, a replaceable callable, so the SSRF guard
-(``diarist.webhooks.ssrf``) can be plugged in: ``set_url_opener(my_safe_opener)``. The opener takes
+(``diarist.netpolicy``) can be plugged in: ``set_url_opener(my_safe_opener)``. The opener takes
 ``(url, timeout_s)`` and returns a :class:`UrlResponse`-like object (``headers``, ``stream(n)``, ``close()``)
 or raises :class:`~diarist.domain.errors.AudioInputError`.
 """

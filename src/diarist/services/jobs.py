@@ -263,7 +263,7 @@ class JobService:
         raise ValidationFailed([{"field": field, "message": "must be an https://, s3:// or media:// URL"}])
 
     def check_public_url(self, url: str, field: str) -> None:
-        """SSRF syntax check (``webhooks.ssrf.validate_url_syntax``) for a clear 400 at submission;
+        """SSRF syntax check (``netpolicy.validate_url_syntax``) for a clear 400 at submission;
         the host is checked again when resolved, before every connection."""
         if self._url_check is not None:
             try:

@@ -29,15 +29,15 @@ from enum import StrEnum
 from typing import Any
 
 from diarist import resources as R
+from diarist.adapters.dynamo_webhook_ledger import Claim, WebhookLedger, is_placeholder
+from diarist.adapters.sqs_webhook_queue import RetryQueue, parse_body
+from diarist.domain import signing
 from diarist.domain.errors import Conflict, JobNotFound
 from diarist.domain.jobs import Job, JobParams, JobStatus, WebhookAttempt
 from diarist.domain.messages import JobFinishedDetail, WebhookRetryMessage
 from diarist.domain.results import DiarizationResult
+from diarist.netpolicy import PRODUCTION, FetchError, NetworkPolicy, Resolver, UnsafeUrl, safe_request
 from diarist.ports import JobStore, ObjectStore, SecretStore
-from diarist.webhooks import signing
-from diarist.webhooks.ledger import Claim, WebhookLedger, is_placeholder
-from diarist.webhooks.queue import RetryQueue, parse_body
-from diarist.webhooks.ssrf import PRODUCTION, FetchError, NetworkPolicy, Resolver, UnsafeUrl, safe_request
 
 log = logging.getLogger(__name__)
 
@@ -333,9 +333,9 @@ _secret_stores: dict[str, Any] = {}
 
 def _build_service(settings: Any) -> WebhookService:
     from diarist.adapters.dynamo_jobs import DynamoJobStore
+    from diarist.adapters.dynamo_webhook_ledger import DynamoWebhookLedger
     from diarist.adapters.s3_store import S3ObjectStore
-    from diarist.webhooks.ledger import DynamoWebhookLedger
-    from diarist.webhooks.queue import SqsWebhookQueue
+    from diarist.adapters.sqs_webhook_queue import SqsWebhookQueue
 
     return WebhookService(
         jobs=DynamoJobStore(settings.table_name),

@@ -1,7 +1,7 @@
 """Input fetching for the worker: the engine's fetcher, with https downloads made SSRF-safe.
 
 ``s3://`` inputs are streamed to disk by the engine's fetcher with our boto3 client. ``https://``
-inputs are user-supplied URLs: they go through ``diarist.webhooks.ssrf.safe_request`` (no private
+inputs are user-supplied URLs: they go through ``diarist.netpolicy.safe_request`` (no private
 or metadata addresses, no DNS rebinding, every redirect re-checked) under the worker's
 ``NetworkPolicySettings``, installed as the engine fetcher's URL opener.
 """
@@ -24,7 +24,7 @@ class _SafeUrlResponse:
         self.headers = resp.headers
 
     def stream(self, amt: int) -> Iterator[bytes]:
-        from diarist.webhooks.ssrf import FetchError
+        from diarist.netpolicy import FetchError
 
         try:
             yield from self._resp.iter_content(amt)
@@ -40,7 +40,7 @@ def ssrf_safe_opener(policy: NetworkPolicySettings) -> Any:
     """An ``(url, timeout_s) -> UrlResponse`` opener for ``diarist.engine.fetch.set_url_opener``."""
 
     def open_url(url: str, timeout_s: float) -> _SafeUrlResponse:
-        from diarist.webhooks.ssrf import FetchError, UnsafeUrl, safe_request
+        from diarist.netpolicy import FetchError, UnsafeUrl, safe_request
 
         try:
             resp = safe_request(

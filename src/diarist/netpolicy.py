@@ -1,4 +1,6 @@
-"""SSRF-safe outgoing HTTP, shared by webhook delivery and https input fetching.
+"""The outbound network policy: which URLs Diarist may connect to, and the SSRF-safe HTTP that
+enforces it. Every outgoing request to a user-given URL goes through here: webhook delivery, the
+worker's https input fetch, and the API's checks at submission.
 
 A URL a user gave us must never turn Diarist into a proxy into its own network (the VPC, the
 instance metadata service at 169.254.169.254, localhost ...). The rules:
