@@ -45,7 +45,7 @@ def main() -> int:
         k, v = kv.split("=", 1)
         cur = getattr(hp, k)
         hp = hp.replace(**{k: (v.lower() in ("1", "true", "yes")) if isinstance(cur, bool) else type(cur)(v)})
-    diarizer = engine.diarizer(hp)
+    diarizer = engine.channel_diarizer(hp)
     print(f"dev set: {DEV_SET}\nthreads: {threads}  device: {engine.device}\nours: {hp}")
 
     pipeline = None

