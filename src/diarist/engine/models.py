@@ -87,7 +87,7 @@ def load_models(settings: EngineSettings) -> LoadedModels:
     else:
         seg = Model.from_pretrained(str(d), subfolder="segmentation", map_location=device)
         emb_model = Model.from_pretrained(str(d), subfolder="embedding", map_location=device)
-        backend = PerWindowBackend(emb_model, device)
+        backend = PerWindowBackend(emb_model, device, batch_size=hp.embedding_batch_size)
         name = f"pyannote pipeline directory {d.name} (segmentation + embedding)"
         hp = hp.replace(**WESPEAKER_HP)
     if seg is None or emb_model is None:
