@@ -12,7 +12,7 @@ from diarist.adapters.events import EventBridgeBus
 from diarist.domain.jobs import JobParams, JobStatus
 from diarist.domain.results import DiarizationResult
 from diarist.settings import WorkerSettings, load
-from diarist.testing.fake_engine import FakeDiarizer
+from diarist.testing.fake_engine import FakeJobDiarizer
 from diarist.worker.main import EXIT_ERROR, EXIT_OK, run_worker
 from tests.pipeline.conftest import make_job, receive_as_lambda_event, wav_bytes
 
@@ -74,7 +74,7 @@ def test_worker_runs_a_job_to_success_and_announces_it(aws, spy, settings) -> No
         settings=settings,
         store=spy,
         events=EventBridgeBus(aws.event_bus),
-        diarizer=FakeDiarizer(),
+        diarizer=FakeJobDiarizer(),
     )
     assert code == EXIT_OK
     job = spy.get("w1")
@@ -105,7 +105,7 @@ def test_s3_triggered_job_writes_beside_its_result_prefix(aws, store, bus, setti
     prefix = f"s3://{aws.results_bucket}/results/acme/calls/c1.wav"
     store.create(make_job("w2", tenant="acme", input_url=url, source="s3", result_prefix=prefix))
     assert (
-        run_worker("w2", "acme", settings=settings, store=store, events=bus, diarizer=FakeDiarizer())
+        run_worker("w2", "acme", settings=settings, store=store, events=bus, diarizer=FakeJobDiarizer())
         == EXIT_OK
     )
     assert store.get("w2").result_location == prefix + ".json"
@@ -116,7 +116,7 @@ def test_s3_triggered_job_writes_beside_its_result_prefix(aws, store, bus, setti
 def test_canceled_before_start_and_wrong_tenant_do_nothing(aws, store, bus, settings) -> None:
     store.create(make_job("w3"))
     store.transition("w3", JobStatus.CANCELED)
-    fake = FakeDiarizer()
+    fake = FakeJobDiarizer()
     assert run_worker("w3", "t1", settings=settings, store=store, events=bus, diarizer=fake) == EXIT_OK
     store.create(make_job("w4", tenant="t2"))
     assert run_worker("w4", "t1", settings=settings, store=store, events=bus, diarizer=fake) == EXIT_OK
@@ -128,7 +128,7 @@ def test_cancel_mid_run_stops_the_worker_without_result(aws, store, bus, setting
     url = _upload(aws, "media/t1/long.wav", wav_bytes(4.0))
     store.create(make_job("w5", input_url=url))
 
-    class CancelMidway(FakeDiarizer):
+    class CancelMidway(FakeJobDiarizer):
         def diarize(self, path, params, progress):
             progress(20)
             store.transition("w5", JobStatus.CANCELED)  # the user cancels (API)
@@ -162,7 +162,7 @@ def test_failures_end_the_job_failed_with_a_code(
         "missing": lambda: f"s3://{aws.media_bucket}/{key}",
     }.get(source, lambda: source)()
     store.create(make_job("w6", input_url=url))
-    fake = FakeDiarizer(behaviour=behaviour)
+    fake = FakeJobDiarizer(behaviour=behaviour)
     assert run_worker("w6", "t1", settings=settings, store=store, events=bus, diarizer=fake) == exit_code
     job = store.get("w6")
     assert job.status is JobStatus.FAILED and job.error.code == code and job.error.message

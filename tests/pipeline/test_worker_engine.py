@@ -24,7 +24,7 @@ def test_worker_with_the_real_engine(aws, store, bus, shared_data, tmp_path) -> 
     import soundfile
 
     from diarist.engine import load_engine
-    from diarist.worker.diarizer import PyannoteDiarizer
+    from diarist.worker.diarizer import EngineJobDiarizer
 
     audio, rate = soundfile.read(str(shared_data / "ami_EN2001a_0000s_30s.wav"))
     clip = tmp_path / "ami-12s.wav"
@@ -37,7 +37,7 @@ def test_worker_with_the_real_engine(aws, store, bus, shared_data, tmp_path) -> 
         settings=load(WorkerSettings),
         store=store,
         events=bus,
-        diarizer=PyannoteDiarizer(load_engine(EngineSettings(device="cpu"))),
+        diarizer=EngineJobDiarizer(load_engine(EngineSettings(device="cpu"))),
     )
     assert code == EXIT_OK
     job = store.get("e1")

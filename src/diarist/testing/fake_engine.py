@@ -1,4 +1,4 @@
-"""A deterministic stand-in for the diarization engine (no torch, no weights).
+"""``FakeJobDiarizer``: a deterministic ``JobDiarizer`` in place of the engine (no torch, no weights).
 
 Selected in the worker by ``DIARIST_ENGINE=fake``. Its behaviour comes from the environment, so a
 local-mode test can make a worker process misbehave:
@@ -50,7 +50,7 @@ def audio_info(path: Path) -> tuple[float, int, int]:
 
 
 @dataclass
-class FakeDiarizer:
+class FakeJobDiarizer:
     behaviour: Behaviour = "ok"
     turn_s: float = 2.0
     slow_s: float = 20.0
@@ -58,7 +58,7 @@ class FakeDiarizer:
     calls: int = 0
 
     @classmethod
-    def from_env(cls) -> FakeDiarizer:
+    def from_env(cls) -> FakeJobDiarizer:
         behaviour = os.environ.get("DIARIST_FAKE_BEHAVIOUR", "ok").strip().lower()
         if behaviour not in ("ok", "slow", "crash", "error", "input_error"):
             raise ValueError(f"DIARIST_FAKE_BEHAVIOUR={behaviour!r}: use ok|slow|crash|error|input_error")

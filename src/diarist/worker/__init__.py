@@ -16,7 +16,7 @@ def run_worker(job_id: str, tenant_id: str, **kwargs: Any) -> int:
 
 
 def build_diarizer(settings: Any | None = None) -> Any:
-    """``DIARIST_ENGINE=pyannote|fake`` -> a loaded ``Diarizer`` (see ``diarist.worker.diarizer``)."""
+    """``DIARIST_ENGINE=pyannote|fake`` -> a loaded ``JobDiarizer`` (see ``diarist.worker.diarizer``)."""
     from diarist.worker.diarizer import build_diarizer as _build
 
     return _build(settings)

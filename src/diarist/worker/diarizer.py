@@ -1,7 +1,8 @@
-"""The worker's view of the engine: a ``Diarizer`` protocol and its two implementations.
+"""The worker's port to a diarizer: ``JobDiarizer`` (a job's file and parameters -> a result) and its
+two implementations.
 
-- ``PyannoteDiarizer``: the real engine (``diarist.engine``, torch), loaded once per process.
-- ``FakeDiarizer`` (``diarist.testing.fake_engine``): deterministic segments, no torch, with
+- ``EngineJobDiarizer``: Diarist's engine (``diarist.engine``, torch), loaded once per process.
+- ``FakeJobDiarizer`` (``diarist.testing.fake_engine``): deterministic segments, no torch, with
   switchable misbehaviour for local-mode tests.
 
 ``build_diarizer`` picks one from ``WorkerSettings.engine`` (``DIARIST_ENGINE=pyannote|fake``).
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float], None]  # percent 0..100; may raise to stop the diarization
 
 
-class Diarizer(Protocol):
+class JobDiarizer(Protocol):
     def diarize(self, path: Path, params: JobParams, progress: Progress) -> DiarizationResult:
         """Diarize a local file. Raises ``AudioInputError`` for unusable input."""
 
@@ -44,7 +45,7 @@ def engine_options(params: JobParams) -> dict[str, Any]:
     return opts
 
 
-class PyannoteDiarizer:
+class EngineJobDiarizer:
     """Adapts ``diarist.engine.Engine`` (``load_engine(EngineSettings())``; weights baked in the image)."""
 
     def __init__(self, engine: Any | None = None) -> None:
@@ -64,14 +65,14 @@ class PyannoteDiarizer:
         return result
 
 
-def build_diarizer(settings: WorkerSettings | None = None) -> Diarizer:
+def build_diarizer(settings: WorkerSettings | None = None) -> JobDiarizer:
     """The diarizer ``DIARIST_ENGINE`` asks for. Load it once per process (the engine is slow to load)."""
     if settings is None:
         from diarist.settings import load
 
         settings = load(WorkerSettings)
     if settings.engine == "fake":
-        from diarist.testing.fake_engine import FakeDiarizer
+        from diarist.testing.fake_engine import FakeJobDiarizer
 
-        return FakeDiarizer.from_env()
-    return PyannoteDiarizer()
+        return FakeJobDiarizer.from_env()
+    return EngineJobDiarizer()

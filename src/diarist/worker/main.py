@@ -34,7 +34,7 @@ from diarist.engine.formats import to_rttm  # pure functions, no torch
 from diarist.ports import EventBus, JobStore, ObjectStore
 from diarist.services.lifecycle import ProgressReporter, finish_job, mark_running, report_progress
 from diarist.settings import WorkerSettings, load
-from diarist.worker.diarizer import Diarizer, build_diarizer
+from diarist.worker.diarizer import JobDiarizer, build_diarizer
 from diarist.worker.inputs import fetch
 
 log = logging.getLogger("diarist.worker")
@@ -123,7 +123,7 @@ def run_worker(
     store: JobStore | None = None,
     events: EventBus | None = None,
     objects: ObjectStore | None = None,
-    diarizer: Diarizer | None = None,
+    diarizer: JobDiarizer | None = None,
     s3_client: Any | None = None,
 ) -> int:
     """Process one job; returns the process exit code. Dependencies default to the AWS adapters."""
@@ -172,7 +172,7 @@ def _process(
     store: JobStore,
     events: EventBus,
     objects: ObjectStore,
-    diarizer: Diarizer | None,
+    diarizer: JobDiarizer | None,
     s3_client: Any,
     sigterm: _Sigterm,
 ) -> int:
