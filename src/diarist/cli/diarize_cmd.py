@@ -52,11 +52,14 @@ def handle(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from diarist.domain.errors import AudioInputError
+    from diarist.domain.speakers import speaker_count_problems
     from diarist.engine import DiarizeOptions, EngineSettings, EngineSetupError
     from diarist.engine.formats import render
 
-    if args.num_speakers is not None and (args.min_speakers is not None or args.max_speakers is not None):
-        print("diarist diarize: give either --num-speakers or --min/--max-speakers", file=sys.stderr)
+    problems = speaker_count_problems(args.num_speakers, args.min_speakers, args.max_speakers)
+    if problems:
+        msgs = "; ".join(f"--{which}-speakers: {message}" for which, message in problems)
+        print(f"diarist diarize: {msgs}", file=sys.stderr)
         return 2
     try:
         options = DiarizeOptions(

@@ -1,10 +1,16 @@
-"""Per-job options and input limits of the engine. No torch import here (the API validates with these)."""
+"""Per-job options and input limits of the engine. No torch import here: the worker and ``diarist diarize``
+build these before the engine is loaded.
+
+The speaker counts follow the one speaker-count rule, ``diarist.domain.speakers``.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from diarist.domain.speakers import MAX_SPEAKERS, check_speaker_counts
 
 GiB = 1 << 30
 MAX_INPUT_BYTES = 1 * GiB
@@ -35,20 +41,13 @@ class DiarizeOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    num_speakers: int | None = Field(default=None, ge=1, le=100)
-    min_speakers: int | None = Field(default=None, ge=1, le=100)
-    max_speakers: int | None = Field(default=None, ge=1, le=100)
+    num_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
+    min_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
+    max_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
     channel_mode: Literal["split", "mix"] = "split"
     confidence: bool = Field(default=True, description="Compute frame- and turn-level confidence")
 
     @model_validator(mode="after")
-    def _check_counts(self) -> DiarizeOptions:
-        if self.num_speakers is not None and (self.min_speakers is not None or self.max_speakers is not None):
-            raise ValueError("give either num_speakers or min_speakers/max_speakers, not both")
-        if (
-            self.min_speakers is not None
-            and self.max_speakers is not None
-            and self.min_speakers > self.max_speakers
-        ):
-            raise ValueError("min_speakers must not exceed max_speakers")
+    def _speaker_counts(self) -> DiarizeOptions:
+        check_speaker_counts(self.num_speakers, self.min_speakers, self.max_speakers)
         return self
