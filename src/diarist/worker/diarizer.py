@@ -5,7 +5,8 @@ two implementations.
 - ``FakeJobDiarizer`` (``diarist.testing.fake_engine``): deterministic segments, no torch, with
   switchable misbehaviour for local-mode tests.
 
-``build_diarizer`` picks one from ``WorkerSettings.engine`` (``DIARIST_ENGINE=pyannote|fake``).
+``diarize_options`` maps a job's ``JobParams`` to the engine's ``DiarizeOptions``; ``build_diarizer``
+picks an implementation from ``WorkerSettings.engine`` (``DIARIST_ENGINE=pyannote|fake``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 from diarist.domain.jobs import JobParams
 from diarist.domain.results import DiarizationResult
+from diarist.engine.options import DiarizeOptions, InputLimits
 from diarist.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -29,20 +31,19 @@ class JobDiarizer(Protocol):
         """Diarize a local file. Raises ``AudioInputError`` for unusable input."""
 
 
-def engine_options(params: JobParams) -> dict[str, Any]:
-    """``JobParams`` -> the engine's ``DiarizeOptions`` fields (an exact count wins over bounds)."""
-    opts: dict[str, Any] = {
-        "channel_mode": params.channel_mode,
-        "confidence": params.confidence or params.turn_level_confidence,
-    }
-    if params.num_speakers is not None:
-        opts["num_speakers"] = params.num_speakers
-    else:
-        lo, hi = params.min_speakers, params.max_speakers
-        if lo is not None and hi is not None and lo > hi:
-            lo, hi = hi, lo
-        opts["min_speakers"], opts["max_speakers"] = lo, hi
-    return opts
+def diarize_options(params: JobParams) -> DiarizeOptions:
+    """A job's parameters as the engine's options.
+
+    ``JobParams`` and ``DiarizeOptions`` obey the same speaker-count rule, so the counts pass through
+    as they are. The engine computes confidence when the job asks for frame- or turn-level confidence.
+    """
+    return DiarizeOptions(
+        num_speakers=params.num_speakers,
+        min_speakers=params.min_speakers,
+        max_speakers=params.max_speakers,
+        channel_mode=params.channel_mode,
+        confidence=params.confidence or params.turn_level_confidence,
+    )
 
 
 class EngineJobDiarizer:
@@ -57,10 +58,8 @@ class EngineJobDiarizer:
         self.engine = engine
 
     def diarize(self, path: Path, params: JobParams, progress: Progress) -> DiarizationResult:
-        from diarist.engine import DiarizeOptions, InputLimits
-
         result: DiarizationResult = self.engine.diarize(
-            path, DiarizeOptions(**engine_options(params)), progress=progress, limits=InputLimits()
+            path, diarize_options(params), progress=progress, limits=InputLimits()
         )
         return result
 
