@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 from diarist.client import render
+from diarist.domain.results import ChannelResult, DiarizationResult, Turn
+from diarist.engine import formats
 
 MONO = {
     "diarization": [
@@ -46,3 +50,37 @@ def test_timeline_png(tmp_path: Path) -> None:
     out = render.timeline_png(MONO, tmp_path / "t.png", title="x")
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+
+
+def _stereo_result() -> DiarizationResult:
+    def channel(number: int, offset: float) -> ChannelResult:
+        turns = [
+            Turn(speaker="SPEAKER_00", start=0.25 + offset, end=3.75 + offset, confidence=80.0),
+            Turn(speaker="SPEAKER_01", start=3.5 + offset, end=5.125, confidence=60.5),
+        ]
+        return ChannelResult(
+            channel=number,
+            speakers=["SPEAKER_00", "SPEAKER_01"],
+            diarization=turns,
+            exclusive_diarization=turns,
+        )
+
+    return DiarizationResult(
+        duration=6.0,
+        sample_rate=16000,
+        num_channels=2,
+        channel_mode="split",
+        channels=[channel(0, 0.0), channel(1, 0.5)],
+        model="test",
+    )
+
+
+def test_the_same_turns_render_the_same_from_a_result_and_from_its_api_output() -> None:
+    result = _stereo_result()
+    output = formats.pyannote_output(result)
+    assert render.to_rttm(output, "call") == formats.to_rttm(result, "call.wav")
+
+    def times(text: str) -> list[tuple[str, str, str]]:
+        return [(row["speaker"], row["start"], row["end"]) for row in csv.DictReader(io.StringIO(text))]
+
+    assert times(render.to_csv(output)) == times(formats.to_csv(result))

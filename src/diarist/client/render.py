@@ -1,16 +1,18 @@
 """Render a job's ``output`` (the API's pyannoteAI-shaped JSON) as RTTM, CSV, a table or a timeline.
 
 Multichannel results carry ``channels: [{channel, diarization, ...}]``; every writer then emits
-one block per channel (RTTM channel field 1-based, as the RTTM convention wants).
+one block per channel, turns in time order, channels numbered from 1 (as the RTTM convention wants).
+RTTM and CSV lines come from the engine's line writers (``diarist.engine.formats``, no torch), so
+a job's output and a local ``diarist diarize`` result are written the same way.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from diarist.engine.formats import TurnLine, csv_lines, rttm_lines
 
 
 def iter_turns(output: dict[str, Any]) -> Iterator[tuple[int, str, float, float]]:
@@ -27,19 +29,13 @@ def iter_turns(output: dict[str, Any]) -> Iterator[tuple[int, str, float, float]
 
 
 def to_rttm(output: dict[str, Any], file_id: str) -> str:
-    return "".join(
-        f"SPEAKER {file_id} {ch} {start:.3f} {end - start:.3f} <NA> <NA> {spk} <NA> <NA>\n"
-        for ch, spk, start, end in iter_turns(output)
-    )
+    return rttm_lines((TurnLine(*turn) for turn in iter_turns(output)), file_id)
 
 
 def to_csv(output: dict[str, Any]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["channel", "speaker", "start", "end"])
-    for ch, spk, start, end in iter_turns(output):
-        w.writerow([ch, spk, f"{start:.3f}", f"{end:.3f}"])
-    return buf.getvalue()
+    """``channel,speaker,start,end`` rows, CRLF line ends (the csv module's default dialect)."""
+    turns = (TurnLine(*turn) for turn in iter_turns(output))
+    return csv_lines(turns, duration=False, confidence=False, lineterminator="\r\n")
 
 
 def to_table(output: dict[str, Any]) -> str:

@@ -1,10 +1,14 @@
-"""Renderers of a DiarizationResult: pure functions, no torch (the API imports them too).
+"""Renderers of a DiarizationResult: pure functions, no torch (the API and the worker import them too).
 
 * :func:`to_pyannote_json`  pyannoteAI shape: ``diarization``, ``exclusiveDiarization``, ``confidence``
   (one object per channel under ``channels`` when several channels were diarized separately).
 * :func:`to_phonexia_json`  ``{"channels": [{channel_number, speakers_count, segments: [...]}]}``
 * :func:`to_rttm`           ``SPEAKER <file-stem> <1-based channel> <onset> <dur> <NA> <NA> <speaker> <NA> <NA>``
 * :func:`to_csv`            ``channel,speaker,start,end,duration[,confidence]``
+
+RTTM and CSV text is written by :func:`rttm_lines` and :func:`csv_lines` from :class:`TurnLine` rows,
+the one implementation of both line formats (``diarist.client.render`` feeds them the turns of an API
+output). Times are written with 3 decimals, a turn's confidence with 1.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from diarist.domain.results import ChannelResult, DiarizationResult, Turn
 
@@ -112,45 +117,72 @@ def to_phonexia_json(result: DiarizationResult, indent: int | None = 2) -> str:
     return json.dumps(to_phonexia_dict(result), indent=indent)
 
 
+class TurnLine(NamedTuple):
+    """One speaker turn as the line formats write it."""
+
+    channel: int | str  # written as given (RTTM wants the 1-based channel number)
+    speaker: str
+    start: float
+    end: float
+    confidence: float | None = None  # 0-100; only the CSV's confidence column shows it
+
+
+def rttm_lines(turns: Iterable[TurnLine], uri: str) -> str:
+    """One ``SPEAKER <uri> <channel> <onset> <duration> <NA> <NA> <speaker> <NA> <NA>`` line per turn,
+    in the order given."""
+    return "".join(
+        f"SPEAKER {uri} {t.channel} {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> {t.speaker} <NA> <NA>\n"
+        for t in turns
+    )
+
+
+def csv_lines(
+    turns: Iterable[TurnLine], *, duration: bool, confidence: bool, lineterminator: str = "\n"
+) -> str:
+    """A ``channel,speaker,start,end[,duration][,confidence]`` header, then one row per turn in the order
+    given (an unknown confidence is an empty cell)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator=lineterminator)
+    w.writerow(
+        ["channel", "speaker", "start", "end"]
+        + (["duration"] if duration else [])
+        + (["confidence"] if confidence else [])
+    )
+    for t in turns:
+        row: list[Any] = [t.channel, t.speaker, f"{t.start:.3f}", f"{t.end:.3f}"]
+        if duration:
+            row.append(f"{t.end - t.start:.3f}")
+        if confidence:
+            row.append("" if t.confidence is None else f"{t.confidence:.1f}")
+        w.writerow(row)
+    return buf.getvalue()
+
+
 def _rttm_uri(name: str) -> str:
     stem = PurePath(name).stem if name else "audio"
     return "".join(c if (c.isalnum() or c in "-_.") else "_" for c in stem) or "audio"
 
 
 def to_rttm(result: DiarizationResult, file_id: str = "audio", exclusive: bool = False) -> str:
-    """RTTM lines sorted by onset; channel field is 1-based (1 for a downmix)."""
-    uri = _rttm_uri(file_id)
-    rows = []
-    for ch in result.channels:
-        number = (ch.channel or 0) + 1
-        turns = ch.exclusive_diarization if exclusive else ch.diarization
-        for t in turns:
-            rows.append((number, t.start, t.end, t.speaker))
-    rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
-    return "".join(
-        f"SPEAKER {uri} {n} {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>\n" for n, s, e, spk in rows
-    )
+    """RTTM lines sorted by channel, then onset; channel field is 1-based (1 for a downmix)."""
+    lines = [
+        TurnLine((ch.channel or 0) + 1, t.speaker, t.start, t.end)
+        for ch in result.channels
+        for t in (ch.exclusive_diarization if exclusive else ch.diarization)
+    ]
+    lines.sort(key=lambda t: (t.channel, t.start, t.end, t.speaker))
+    return rttm_lines(lines, _rttm_uri(file_id))
 
 
 def to_csv(result: DiarizationResult, exclusive: bool = False) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    """Channels 0-based (``mix`` for a downmix); a confidence column when the turns have confidence."""
     with_conf = any(t.confidence is not None for ch in result.channels for t in ch.diarization)
-    w.writerow(["channel", "speaker", "start", "end", "duration"] + (["confidence"] if with_conf else []))
-    for ch in result.channels:
-        turns = ch.exclusive_diarization if exclusive else ch.diarization
-        for t in turns:
-            row: list[Any] = [
-                "mix" if ch.channel is None else ch.channel,
-                t.speaker,
-                f"{t.start:.3f}",
-                f"{t.end:.3f}",
-                f"{t.end - t.start:.3f}",
-            ]
-            if with_conf:
-                row.append("" if t.confidence is None else f"{t.confidence:.1f}")
-            w.writerow(row)
-    return buf.getvalue()
+    lines = (
+        TurnLine("mix" if ch.channel is None else ch.channel, t.speaker, t.start, t.end, t.confidence)
+        for ch in result.channels
+        for t in (ch.exclusive_diarization if exclusive else ch.diarization)
+    )
+    return csv_lines(lines, duration=True, confidence=with_conf)
 
 
 def render(result: DiarizationResult, fmt: str, file_id: str = "audio") -> str:
