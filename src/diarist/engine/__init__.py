@@ -1,6 +1,10 @@
 """Diarist's diarization engine (used by the GPU worker, local mode and ``diarist diarize``).
 
 Importing this package is cheap: torch and pyannote are imported only when the engine is loaded.
+Without torch: ``options`` (per-job options, input limits), ``settings``, ``fetch`` and ``audio``
+(input), ``hyperparameters``, ``clustering`` and ``formats`` (output). With torch: ``models`` (loading
+the weights), ``embeddings`` and ``campplus`` (speaker embeddings), ``channel_diarizer`` (one channel's
+diarization) and ``engine`` (a file -> ``DiarizationResult``).
 
     from diarist.engine import EngineSettings, DiarizeOptions, load_engine, fetch_input
 

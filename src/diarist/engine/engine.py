@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from diarist.domain.results import ChannelResult, Confidence, DiarizationResult, Turn
-from diarist.engine.audio import AudioStore, DecodedAudio, decode, probe
+from diarist.engine.audio import SILENCE_PEAK, AudioStore, DecodedAudio, decode, probe
 from diarist.engine.channel_diarizer import ChannelDiarizer, ChannelOutput, no_speech_confidence
 from diarist.engine.hyperparameters import Hyperparameters
 from diarist.engine.models import LoadedModels, load_models
@@ -101,7 +101,7 @@ class Engine:
             def on_progress(frac: float, idx: int = idx) -> None:
                 report(5.0 + 94.0 * (idx + frac) / n)
 
-            if peak < 1e-4:
+            if peak < SILENCE_PEAK:
                 out = ChannelOutput([], [], 0, None)
                 warnings.append(f"{where} is silent")
                 if options.confidence:
@@ -116,7 +116,7 @@ class Engine:
                         progress=on_progress,
                         want_confidence=options.confidence,
                     )
-            if out.num_speakers == 0 and peak >= 1e-4:
+            if out.num_speakers == 0 and peak >= SILENCE_PEAK:
                 warnings.append(f"no speech detected in {where}")
             lo = options.num_speakers or options.min_speakers
             hi = options.num_speakers or options.max_speakers
