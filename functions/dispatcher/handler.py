@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
-from diarist.adapters.launchers import LaunchThrottled
 from diarist.domain.messages import DispatchMessage
+from diarist.ports import LaunchThrottled
 from diarist.services.dispatch import Dispatcher
 from diarist.settings import DispatcherSettings, per_settings
 

@@ -1,10 +1,10 @@
-"""Webhook bookkeeping on the job record: claim an attempt, record its outcome.
+"""DynamoDB webhook ledger (``ports.WebhookLedger``): claim an attempt, record its outcome.
 
 ``Job.webhook_attempts`` is an append-only history; an attempt's place in it (``seq``) is its
 identity. Before sending, the delivery function *claims* ``seq`` with a conditional append
 (``size(webhook_attempts) = seq``): a replayed EventBridge event or a duplicated SQS message
 finds the slot taken and sends nothing. The claimed slot holds an ``in progress`` placeholder
-until the outcome replaces it. A placeholder older than ``stale_after_s`` (the function died
+(``ports.is_placeholder``) until the outcome replaces it. A placeholder older than ``stale_after_s`` (the function died
 mid-attempt; its message came back after the visibility timeout) may be taken over.
 
 This needs conditions on list sizes and elements, which ``ports.JobStore.update`` (status
@@ -15,8 +15,7 @@ conditions only) does not offer, hence this small adapter on the same item layou
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
@@ -24,30 +23,9 @@ from pydantic import TypeAdapter
 from diarist import resources as R
 from diarist.adapters.aws import client
 from diarist.domain.jobs import WebhookAttempt, utcnow
+from diarist.ports import IN_PROGRESS, Claim, Delivery
 
-IN_PROGRESS = "in progress"
-Delivery = Literal["none", "pending", "delivered", "failed"]
 _DT = TypeAdapter(datetime)
-
-
-class Claim(StrEnum):
-    CLAIMED = "claimed"
-    TAKEN = "taken"  # someone else has (or had) this attempt: do nothing
-    MISSING = "missing"  # no such job
-
-
-def is_placeholder(attempt: WebhookAttempt) -> bool:
-    return attempt.error == IN_PROGRESS and attempt.status_code is None
-
-
-class WebhookLedger(Protocol):
-    def claim(self, job_id: str, *, seq: int, attempt: int, at: datetime, stale_after_s: float) -> Claim: ...
-
-    def record(
-        self, job_id: str, *, seq: int, claimed_at: datetime, result: WebhookAttempt, delivery: Delivery
-    ) -> bool: ...
-
-    def set_delivery(self, job_id: str, delivery: Delivery) -> None: ...
 
 
 def _attempt_map(attempt: WebhookAttempt) -> dict[str, Any]:
@@ -132,7 +110,6 @@ class DynamoWebhookLedger:
     def record(
         self, job_id: str, *, seq: int, claimed_at: datetime, result: WebhookAttempt, delivery: Delivery
     ) -> bool:
-        """Replace our placeholder with the outcome. False if someone took the slot over."""
         return self._update(
             job_id,
             UpdateExpression=f"SET #wa[{seq}] = :slot, #wd = :d, #ua = :now",

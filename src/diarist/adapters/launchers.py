@@ -34,10 +34,9 @@ from botocore.exceptions import ClientError
 
 from diarist import resources as R
 from diarist.adapters.aws import client
-from diarist.domain.errors import DiaristError, ErrorCode
 from diarist.domain.jobs import JobStatus, utcnow
 from diarist.domain.messages import WorkerSpec
-from diarist.ports import Launcher
+from diarist.ports import Launcher, LaunchFailed, LaunchThrottled
 from diarist.settings import LauncherSettings
 
 log = logging.getLogger(__name__)
@@ -57,16 +56,6 @@ _THROTTLING_CODES = frozenset(
         "SlowDown",
     }
 )
-
-
-class LaunchFailed(DiaristError):
-    """The container service refused to start the worker (bad definition, quota, no capacity ...)."""
-
-    code = ErrorCode.LAUNCH_FAILED
-
-
-class LaunchThrottled(LaunchFailed):
-    """The container service throttled us: retry later."""
 
 
 _LIVE_BATCH_STATUSES = frozenset({"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"})

@@ -26,13 +26,6 @@ class S3ObjectStore:
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
-    def put_file(self, bucket: str, key: str, path: str, content_type: str | None = None) -> None:
-        extra = {"ContentType": content_type} if content_type else None
-        self._s3.upload_file(path, bucket, key, ExtraArgs=extra)
-
-    def download_file(self, bucket: str, key: str, path: str) -> None:
-        self._s3.download_file(bucket, key, path)
-
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
