@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from diarist.adapters.launchers import DynamoLaunchClaims
+from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
 from diarist.domain.jobs import JobStatus, utcnow
 from diarist.domain.messages import DispatchMessage, WorkerSpec
 from diarist.ports import LaunchFailed, LaunchThrottled

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from diarist.adapters.aws import client
+from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
 from diarist.adapters.events import EventBridgeBus
-from diarist.adapters.launchers import DynamoLaunchClaims, LocalLauncher
+from diarist.adapters.launchers import LocalLauncher
 from diarist.domain.jobs import JobStatus
 from diarist.domain.messages import DispatchMessage
 from diarist.services.dispatch import Dispatcher

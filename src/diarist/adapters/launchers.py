@@ -9,9 +9,6 @@ Every launch carries the Diarist job id three ways (Batch ``parameters``, tags, 
 Batch state-change handler can find the job from any event. Launchers raise ``LaunchThrottled``
 when the service throttles us (the dispatcher retries the SQS record later) and ``LaunchFailed``
 for any other refusal.
-
-Also here: ``DynamoLaunchClaims``, the conditional write the dispatcher uses to claim a job's
-launch before launching, so a redelivered dispatch message never starts a second GPU job.
 """
 
 from __future__ import annotations
@@ -26,15 +23,12 @@ import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from diarist import resources as R
 from diarist.adapters.aws import client
-from diarist.domain.jobs import JobStatus, utcnow
 from diarist.domain.messages import WorkerSpec
 from diarist.ports import Launcher, LaunchFailed, LaunchThrottled
 from diarist.settings import LauncherSettings
@@ -384,81 +378,3 @@ def build_launcher(settings: LauncherSettings) -> Launcher:
 
 _LOCAL_LAUNCHERS: dict[str, LocalLauncher] = {}
 _LOCAL_LOCK = threading.Lock()
-
-
-# --- the dispatcher's launch claim -------------------------------------------------------------
-def _ts(dt: datetime) -> str:
-    """The stored timestamp format (what pydantic writes for the Job's datetimes), comparable as text."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class DynamoLaunchClaims:
-    """Claim / release a job's launch with one conditional write on the job item.
-
-    A claim succeeds only while the job is ``pending`` with no ``launch_id`` and either no claim,
-    or a claim older than ``stale_before`` (the delivery that held it died between claiming and
-    recording the launch). The store's generic ``update`` cannot express this condition, hence
-    this small adapter on the same table.
-    """
-
-    def __init__(self, table_name: str, ddb: Any | None = None) -> None:
-        self.table_name = table_name
-        self._ddb = ddb or client("dynamodb")
-
-    def _key(self, job_id: str) -> dict[str, Any]:
-        return {R.TABLE_PK: {"S": R.JOB_KEY_PREFIX + job_id}}
-
-    def claim(self, job_id: str, token: str, *, stale_before: datetime) -> bool:
-        now, stale = _ts(utcnow()), _ts(stale_before)
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=self._key(job_id),
-                UpdateExpression="SET #c = :tok, #ca = :now, #u = :now",
-                ConditionExpression=(
-                    "attribute_exists(#pk) AND #st = :pending AND attribute_not_exists(#lid) "
-                    "AND (attribute_not_exists(#c) OR #ca < :stale)"
-                ),
-                ExpressionAttributeNames={
-                    "#pk": R.TABLE_PK,
-                    "#st": "status",
-                    "#lid": "launch_id",
-                    "#c": "launch_claim",
-                    "#ca": "launch_claimed_at",
-                    "#u": "updated_at",
-                },
-                ExpressionAttributeValues={
-                    ":tok": {"S": token},
-                    ":now": {"S": now},
-                    ":stale": {"S": stale},
-                    ":pending": {"S": JobStatus.PENDING.value},
-                },
-            )
-        except ClientError as e:
-            if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
-    def release(self, job_id: str, token: str, *, error: str | None = None) -> bool:
-        """Drop our claim after a failed launch (so the next delivery may retry at once)."""
-        names = {"#c": "launch_claim", "#ca": "launch_claimed_at", "#u": "updated_at", "#e": "launch_error"}
-        values: dict[str, Any] = {":tok": {"S": token}, ":now": {"S": _ts(utcnow())}}
-        expr = "REMOVE #c, #ca SET #u = :now"
-        if error is not None:
-            expr += ", #e = :err"
-            values[":err"] = {"S": error[:1000]}
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=self._key(job_id),
-                UpdateExpression=expr,
-                ConditionExpression="#c = :tok",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as e:
-            if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True

@@ -163,7 +163,7 @@ class LocalDiarist:
         return self
 
     def _ensure_credentials(self) -> None:
-        from diarist.adapters.dynamo_jobs import DynamoApiKeyStore
+        from diarist.adapters.dynamo_apikeys import DynamoApiKeyStore
         from diarist.services import webhooks
         from diarist.services.apikeys import ApiKeyService
 

@@ -1,7 +1,7 @@
 """API keys and tenants: a Bearer key names its tenant.
 
 Keys are stored only as SHA-256 hashes (``pk = KEY#<sha256hex>``, see
-``adapters.dynamo_jobs.DynamoApiKeyStore``); the plaintext is shown once, by ``create``. A key looks
+``adapters.dynamo_apikeys.DynamoApiKeyStore``); the plaintext is shown once, by ``create``. A key looks
 like ``dia_<key_id>_<secret>``: ``key_id`` (8 hex digits) is what ``list`` shows and ``revoke``
 takes, the secret is 43 url-safe characters (256 bits). A tenant exists as long as it has a key.
 ``create(..., plaintext=...)`` imports a key chosen elsewhere (local mode), idempotently.
