@@ -62,7 +62,7 @@ def launcher() -> Launcher | None:
     API has none configured, cancel still cancels (the worker's later writes are refused) but the
     container job runs on; that is logged."""
     try:
-        from diarist.adapters.launchers import build_launcher
+        from diarist.launchers import build_launcher
         from diarist.settings import LauncherSettings
 
         return build_launcher(load(LauncherSettings))

@@ -34,7 +34,7 @@ class DispatchRecord(SqsRecordModel):
 def _build_dispatcher(settings: DispatcherSettings) -> Dispatcher:
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
-    from diarist.adapters.launchers import build_launcher
+    from diarist.launchers import build_launcher
 
     return Dispatcher(
         store=DynamoJobStore(settings.table_name),

@@ -1,13 +1,15 @@
 """No job stays running forever: end jobs whose worker died without reporting.
 
-Two sources, one failure path (``handle_worker_exit``):
+Two sources, one entry point each (``handle_batch_event``, ``handle_worker_exit``), both ending
+in ``lifecycle.fail_job``:
 
 - AWS: EventBridge "Batch Job State Change" events (``functions/batch_events``). A ``FAILED`` event
   (after Batch's own retries) or a ``SUCCEEDED`` one for a job that is still not terminal means
   the worker never reported: the job ends ``failed`` with ``worker_crashed``/``worker_timeout``/
   ``launch_failed`` and a reason taken from the event (OOM kill, spot reclaim, timeout ...).
-- Local mode: ``LocalLauncher.poll_finished()`` gives ``(job_id, returncode)`` for each worker
-  process that exited; local mode passes each to ``handle_worker_exit``.
+- Local mode: a worker process that exited mid-job. The warm pool (``local.worker_pool``) hands
+  each such exit to ``handle_worker_exit``; so does the owner of a ``local.process_launcher``
+  with what its ``poll_finished()`` reports.
 
 The worker itself ends its job in every case it can see (success, input error, internal error), so
 in the normal case the job is already terminal here and nothing happens (``finish_job`` refuses).
@@ -23,9 +25,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from diarist.adapters.launchers import TAG_JOB_ID, job_id_from_name
 from diarist.domain.errors import ErrorCode
 from diarist.domain.jobs import Job
+from diarist.domain.launches import TAG_JOB_ID, job_id_from_name
 from diarist.ports import EventBus, JobStore
 from diarist.services.lifecycle import fail_job
 
@@ -174,13 +176,17 @@ def handle_batch_event(
 
 
 def handle_worker_exit(
-    store: JobStore, events: EventBus, job_id: str, returncode: int, *, log_hint: str | None = None
+    store: JobStore, events: EventBus, job_id: str, returncode: int | None, *, log_hint: str | None = None
 ) -> Job | None:
-    """A worker process exited (local mode). Fail the job if it is still not terminal."""
+    """A worker process exited (local mode): fail the job ``worker_crashed`` if it is still not
+    terminal, with the exit code or signal (``None``: unknown) and where its log is.
+
+    Returns the failed job, or ``None`` when the job had ended (the worker reported) or is gone.
+    """
     job = store.get(job_id)
     if job is None or job.status.is_terminal:
         return None
-    if returncode == 0:
+    if not returncode:
         reason = "the worker exited without reporting a result"
     elif returncode < 0:
         reason = f"the worker was killed by signal {-returncode}"
