@@ -1,4 +1,5 @@
-"""S3 object store (``ports.ObjectStore``)."""
+"""S3 object store (``ports.ObjectStore``). Locations are ``(bucket, key)``; ``s3://`` URLs are
+parsed by ``diarist.domain.locations``."""
 
 from __future__ import annotations
 
@@ -8,15 +9,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from diarist.adapters.aws import client
-
-
-def split_s3_url(url: str) -> tuple[str, str]:
-    if not url.startswith("s3://"):
-        raise ValueError(f"not an s3:// URL: {url}")
-    bucket, _, key = url[5:].partition("/")
-    if not bucket or not key:
-        raise ValueError(f"s3 URL needs a bucket and a key: {url}")
-    return bucket, key
 
 
 class S3ObjectStore:

@@ -2,7 +2,7 @@
 
 Every launch runs ``WorkerSpec.command()`` with ``worker_environment`` and names the job three ways: Batch ``parameters`` (``jobId``, ``tenantId``), the tags
 below (ECS tasks too), and the Batch job name ``diarist-<job id>``. The Batch state-change
-handler reads them back (``services.failures.BatchJobDetail.diarist_job_id``); Batch and ECS also
+handler reads them back (``domain.aws_events.BatchJobDetail.diarist_job_id``); Batch and ECS also
 find a live launch of a job by its name or ``startedBy``.
 """
 

@@ -13,8 +13,7 @@ in ``lifecycle.fail_job``:
 
 The worker itself ends its job in every case it can see (success, input error, internal error), so
 in the normal case the job is already terminal here and nothing happens (``finish_job`` refuses).
-Events are parsed leniently: moto's events lack ``account``, real ones have more fields than we
-read, and the job id is looked up in parameters, tags, the job name, then the command.
+Batch events are parsed leniently (``domain.aws_events``).
 """
 
 from __future__ import annotations
@@ -23,79 +22,13 @@ import logging
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from diarist.domain.aws_events import BatchJobDetail, BatchJobStateChange
 from diarist.domain.errors import ErrorCode
 from diarist.domain.jobs import Job
-from diarist.domain.launches import TAG_JOB_ID, job_id_from_name
 from diarist.ports import EventBus, JobStore
 from diarist.services.lifecycle import fail_job
 
 log = logging.getLogger(__name__)
-
-BATCH_SOURCE = "aws.batch"
-BATCH_DETAIL_TYPE = "Batch Job State Change"
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-class BatchContainer(_Lenient):
-    exit_code: int | None = Field(default=None, alias="exitCode")
-    reason: str | None = None
-    log_stream_name: str | None = Field(default=None, alias="logStreamName")
-    command: list[str] = Field(default_factory=list)
-
-
-class BatchAttempt(_Lenient):
-    container: BatchContainer = Field(default_factory=BatchContainer)
-    status_reason: str | None = Field(default=None, alias="statusReason")
-    started_at: int | None = Field(default=None, alias="startedAt")
-    stopped_at: int | None = Field(default=None, alias="stoppedAt")
-
-
-class BatchJobDetail(_Lenient):
-    job_id: str = Field(alias="jobId")
-    job_name: str | None = Field(default=None, alias="jobName")
-    job_queue: str | None = Field(default=None, alias="jobQueue")
-    status: str
-    status_reason: str | None = Field(default=None, alias="statusReason")
-    attempts: list[BatchAttempt] = Field(default_factory=list)
-    container: BatchContainer = Field(default_factory=BatchContainer)
-    parameters: dict[str, str] = Field(default_factory=dict)
-    tags: dict[str, str] = Field(default_factory=dict)
-
-    def diarist_job_id(self) -> str | None:
-        """Our job id: Batch parameters, then tags, then the job name, then the command line."""
-        for candidate in (
-            self.parameters.get("jobId"),
-            self.tags.get(TAG_JOB_ID),
-            job_id_from_name(self.job_name),
-            _arg_after(self.container.command, "--job-id"),
-        ):
-            if candidate:
-                return candidate
-        return None
-
-
-class BatchJobStateChange(_Lenient):
-    """The EventBridge envelope; ``account``, ``time`` ... are optional (moto omits some)."""
-
-    id: str | None = None
-    source: str = BATCH_SOURCE
-    detail_type: str = Field(default=BATCH_DETAIL_TYPE, alias="detail-type")
-    account: str | None = None
-    region: str | None = None
-    detail: BatchJobDetail
-
-
-def _arg_after(argv: list[str], flag: str) -> str | None:
-    try:
-        return argv[argv.index(flag) + 1]
-    except (ValueError, IndexError):
-        return None
-
 
 _HOST_TERMINATED = re.compile(r"Host EC2 \(instance (?P<instance>[^)]+)\) terminated", re.I)
 _LAUNCH_PROBLEMS = (

@@ -295,7 +295,7 @@ class WebhookService:
         return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
     def _output(self, job: Job) -> dict[str, Any]:
-        from diarist.adapters.s3_store import split_s3_url
+        from diarist.domain.locations import split_s3_url
 
         if not job.result_location:
             raise RuntimeError(f"job {job.job_id} succeeded without a result location")
