@@ -20,7 +20,8 @@ def settings() -> ApiSettings:
 
 @cache
 def job_service() -> JobService:
-    from diarist.adapters.dynamo_jobs import DynamoIdempotencyStore, DynamoJobStore
+    from diarist.adapters.dynamo_idempotency import DynamoIdempotencyStore
+    from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.events import EventBridgeBus
     from diarist.adapters.s3_store import S3ObjectStore
     from diarist.adapters.sqs_queue import SqsJobQueue
@@ -49,7 +50,7 @@ def _url_check(s: ApiSettings):
 
 @cache
 def apikey_service() -> ApiKeyService:
-    from diarist.adapters.dynamo_jobs import DynamoApiKeyStore
+    from diarist.adapters.dynamo_apikeys import DynamoApiKeyStore
 
     s = settings()
     return ApiKeyService(DynamoApiKeyStore(s.table_name), cache_ttl_s=s.apikey_cache_ttl_s)
@@ -61,7 +62,7 @@ def launcher() -> Launcher | None:
     API has none configured, cancel still cancels (the worker's later writes are refused) but the
     container job runs on; that is logged."""
     try:
-        from diarist.adapters.launchers import build_launcher
+        from diarist.launchers import build_launcher
         from diarist.settings import LauncherSettings
 
         return build_launcher(load(LauncherSettings))

@@ -15,8 +15,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from diarist.domain.aws_events import BatchJobStateChange
 from diarist.ports import EventBus, JobStore
-from diarist.services.failures import BatchJobStateChange, handle_batch_event
+from diarist.services.failures import handle_batch_event
 from diarist.settings import BatchEventsSettings, load
 
 logger = Logger(service="diarist-batch-events")

@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
-from diarist.adapters.launchers import LaunchThrottled
 from diarist.domain.messages import DispatchMessage
+from diarist.ports import LaunchThrottled
 from diarist.services.dispatch import Dispatcher
 from diarist.settings import DispatcherSettings, per_settings
 
@@ -33,7 +33,8 @@ class DispatchRecord(SqsRecordModel):
 
 def _build_dispatcher(settings: DispatcherSettings) -> Dispatcher:
     from diarist.adapters.dynamo_jobs import DynamoJobStore
-    from diarist.adapters.launchers import DynamoLaunchClaims, build_launcher
+    from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
+    from diarist.launchers import build_launcher
 
     return Dispatcher(
         store=DynamoJobStore(settings.table_name),

@@ -17,7 +17,8 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from diarist.services.ingest import Ingestor, S3ObjectCreatedEvent
+from diarist.domain.aws_events import S3ObjectCreatedEvent
+from diarist.services.ingest import Ingestor
 from diarist.settings import IngestSettings, per_settings
 
 logger = Logger(service="diarist-ingest")

@@ -1,48 +1,143 @@
-"""Ports: what the services need from the outside world. Adapters (boto3) implement them.
+"""Ports: everything the services need from the outside world, declared here and only here.
 
-Services take these as constructor arguments, so tests can pass fakes and local mode the same
-boto3 adapters pointed at the emulator.
+Services take these as constructor arguments; the boto3 adapters in ``diarist.adapters`` (and
+local mode's launchers in ``diarist.local``) implement them, and tests pass fakes. Every method a
+service calls is declared on its port: services call them directly, never through ``getattr``.
+An adapter is built once per warm container and holds its boto3 client.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal, Protocol
 
-from diarist.domain.jobs import Job, JobStatus
-from diarist.domain.messages import DispatchMessage, JobFinishedDetail, WorkerSpec
+from diarist.domain.errors import DiaristError, ErrorCode
+from diarist.domain.jobs import Job, JobStatus, WebhookAttempt
+from diarist.domain.messages import DispatchMessage, JobFinishedDetail, WebhookRetryMessage, WorkerSpec
+
+# --- jobs ----------------------------------------------------------------------------------------
 
 
 class JobStore(Protocol):
-    def create(self, job: Job) -> None:
-        """Insert a new job; raises Conflict if the id exists."""
+    """The job records. Every write is conditional: a status changes only along the transition
+    table (``domain.jobs``), so two parties racing can never both win."""
 
-    def get(self, job_id: str) -> Job | None: ...
+    def create(self, job: Job) -> None:
+        """Insert a new job; raises ``Conflict`` if the id exists."""
+
+    def get(self, job_id: str) -> Job | None:
+        """The job as last written (a consistent read), or ``None``."""
 
     def transition(self, job_id: str, new: JobStatus, **changes: Any) -> Job:
-        """Conditional write: only from a status that may reach ``new``. Raises InvalidTransition."""
+        """Conditional write: only from a status that may reach ``new``. Raises ``InvalidTransition``
+        (``JobNotFound`` when the job is gone). Sets ``started_at`` / ``finished_at`` (and progress
+        100 on success) unless given."""
 
     def update(
         self, job_id: str, *, only_if_status: Iterable[JobStatus] | None = None, **changes: Any
     ) -> Job:
-        """Set fields (progress, launch_id, webhook attempts ...), optionally only in given statuses."""
+        """Set fields (progress, launch_id, webhook attempts ...), optionally only in given statuses.
+        A field set to ``None`` is removed. Never changes ``status`` (that is ``transition``)."""
 
     def list_for_tenant(
         self, tenant_id: str, *, limit: int, cursor: str | None, status: JobStatus | None
-    ) -> tuple[list[Job], str | None]: ...
+    ) -> tuple[list[Job], str | None]:
+        """Newest first, at most ``limit``; the cursor continues where this page ended (``None``:
+        no more). A cursor this store did not return raises ``ValidationFailed``."""
 
     def delete(self, job_id: str) -> None: ...
 
 
+class LaunchClaims(Protocol):
+    """The dispatcher's claim on a job's launch, so a redelivered message never starts a second
+    container job (``services.dispatch``)."""
+
+    def claim(self, job_id: str, token: str, *, stale_before: datetime) -> bool:
+        """Take the claim: only while the job is ``pending`` with no ``launch_id`` and no claim, or
+        a claim taken before ``stale_before`` (its delivery died mid-launch). True when taken."""
+
+    def release(self, job_id: str, token: str, *, error: str | None = None) -> bool:
+        """Drop our claim after a failed launch, keeping ``error`` as ``Job.launch_error``. False
+        when the claim is no longer ours."""
+
+
+class IdempotencyStore(Protocol):
+    """``Idempotency-Key`` records: two requests with one key create one job."""
+
+    def claim(
+        self, tenant_id: str, key: str, *, request_hash: str, job_id: str, now: int, ttl_s: int
+    ) -> dict[str, Any] | None:
+        """Store the record unless a live one exists. ``None`` when claimed, else the existing
+        record ``{job_id, request_hash}``. An expired record is taken over."""
+
+    def release(self, tenant_id: str, key: str, job_id: str) -> None:
+        """Forget the record (the submission it guarded failed), only if it still names ``job_id``."""
+
+
+class ApiKeyStore(Protocol):
+    """API keys, stored only as SHA-256 hashes of the plaintext."""
+
+    def put(self, key_hash: str, record: dict[str, Any]) -> None:
+        """Insert a key; raises ``Conflict`` if the hash exists."""
+
+    def get(self, key_hash: str) -> dict[str, Any] | None: ...
+
+    def list(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        """Every key, or one tenant's."""
+
+    def set_revoked(self, key_hash: str, revoked_at: str) -> dict[str, Any]:
+        """Revoke (idempotent: the first ``revoked_at`` stays). Returns the record."""
+
+
+# --- queues and events ---------------------------------------------------------------------------
+
+
 class JobQueue(Protocol):
+    """The job queue the dispatcher consumes."""
+
     def send(self, message: DispatchMessage) -> None: ...
+
+    def delay_redelivery(self, receipt_handle: str, seconds: int) -> None:
+        """Keep a received message invisible for ``seconds`` from now (back-off): it is not
+        received again before then."""
+
+
+class EventBus(Protocol):
+    def job_finished(self, detail: JobFinishedDetail) -> None:
+        """Publish a job's completion event (``services.lifecycle.finish_job`` is the only caller)."""
+
+
+# --- launching workers ---------------------------------------------------------------------------
+
+
+class LaunchFailed(DiaristError):
+    """The container service refused to start the worker (bad definition, quota, no capacity ...)."""
+
+    code = ErrorCode.LAUNCH_FAILED
+
+
+class LaunchThrottled(LaunchFailed):
+    """The container service throttled us: retry later."""
 
 
 class Launcher(Protocol):
-    def launch(self, spec: WorkerSpec) -> str:
-        """Start a container job; returns its id (Batch job id, ECS task ARN, local pid ...)."""
+    """Starts and stops the worker container job of one Diarist job."""
 
-    def terminate(self, launch_id: str, reason: str) -> None: ...
+    def launch(self, spec: WorkerSpec) -> str:
+        """Start a container job; returns its launch id (Batch job id, ECS task ARN, ``local-...``).
+        Raises ``LaunchThrottled`` when throttled, ``LaunchFailed`` for any other refusal."""
+
+    def find_launch(self, spec: WorkerSpec) -> str | None:
+        """The launch id of a live container job already started for this job (by a dispatcher
+        that died before recording it), or ``None``."""
+
+    def terminate(self, launch_id: str, reason: str) -> None:
+        """Stop a container job; one that already ended is no error."""
+
+
+# --- objects and secrets -------------------------------------------------------------------------
 
 
 class ObjectStore(Protocol):
@@ -52,19 +147,58 @@ class ObjectStore(Protocol):
 
     def exists(self, bucket: str, key: str) -> bool: ...
 
-    def head(self, bucket: str, key: str) -> Mapping[str, Any] | None: ...
+    def head(self, bucket: str, key: str) -> Mapping[str, Any] | None:
+        """The object's metadata (``ContentLength``, ``Metadata`` ...), ``None`` when missing."""
 
     def delete(self, bucket: str, key: str) -> None: ...
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``; returns how many were deleted."""
 
     def presign_get(self, bucket: str, key: str, expires_s: int) -> str: ...
 
     def presign_put(self, bucket: str, key: str, expires_s: int, content_type: str | None = None) -> str: ...
 
 
-class EventBus(Protocol):
-    def job_finished(self, detail: JobFinishedDetail) -> None: ...
-
-
 class SecretStore(Protocol):
     def signing_secrets(self, tenant_id: str) -> list[str]:
         """Current secret first, then the previous one while a rotation is under way."""
+
+
+# --- webhook delivery ----------------------------------------------------------------------------
+
+IN_PROGRESS = "in progress"
+"""The ``error`` of a claimed attempt slot until its outcome is recorded (a placeholder)."""
+
+Delivery = Literal["none", "pending", "delivered", "failed"]
+
+
+class Claim(StrEnum):
+    CLAIMED = "claimed"
+    TAKEN = "taken"  # someone else has (or had) this attempt: do nothing
+    MISSING = "missing"  # no such job
+
+
+def is_placeholder(attempt: WebhookAttempt) -> bool:
+    """A claimed attempt whose outcome was never recorded."""
+    return attempt.error == IN_PROGRESS and attempt.status_code is None
+
+
+class WebhookLedger(Protocol):
+    """``Job.webhook_attempts`` as an append-only ledger: an attempt's index (``seq``) is its identity."""
+
+    def claim(self, job_id: str, *, seq: int, attempt: int, at: datetime, stale_after_s: float) -> Claim:
+        """Append a placeholder at ``seq`` only if the ledger holds exactly ``seq`` attempts; a
+        placeholder at ``seq`` older than ``stale_after_s`` (its function died) may be taken over."""
+
+    def record(
+        self, job_id: str, *, seq: int, claimed_at: datetime, result: WebhookAttempt, delivery: Delivery
+    ) -> bool:
+        """Replace our placeholder with the outcome. False if someone took the slot over."""
+
+    def set_delivery(self, job_id: str, delivery: Delivery) -> None: ...
+
+
+class RetryQueue(Protocol):
+    def send_retry(self, message: WebhookRetryMessage, delay_s: int) -> None:
+        """Put a retry back on the webhook queue, delivered after ``delay_s`` (capped by the queue)."""

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from diarist.adapters.launchers import DynamoLaunchClaims, LaunchFailed, LaunchThrottled
+from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
 from diarist.domain.jobs import JobStatus, utcnow
 from diarist.domain.messages import DispatchMessage, WorkerSpec
+from diarist.ports import LaunchFailed, LaunchThrottled
 from diarist.services.dispatch import Dispatcher
 from diarist.testing.fake_launcher import FakeLauncher
 from functions.dispatcher import dlq_handler

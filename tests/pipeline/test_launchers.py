@@ -8,16 +8,13 @@ import pytest
 from botocore.stub import Stubber
 
 from diarist.adapters.aws import client
-from diarist.adapters.launchers import (
-    BatchLauncher,
-    EcsLauncher,
-    LaunchFailed,
-    LaunchThrottled,
-    LocalLauncher,
-    build_launcher,
-)
+from diarist.adapters.batch_launcher import BatchLauncher
+from diarist.adapters.ecs_launcher import EcsLauncher
 from diarist.domain.jobs import JobStatus
 from diarist.domain.messages import WorkerSpec
+from diarist.launchers import build_launcher
+from diarist.local.process_launcher import LocalLauncher
+from diarist.ports import LaunchFailed, LaunchThrottled
 from diarist.settings import LauncherSettings
 from functions.batch_events import handler as batch_handler
 from tests.pipeline.conftest import make_job

@@ -1,5 +1,6 @@
-"""Local mode's path: dispatcher -> LocalLauncher -> real `python -m diarist worker` processes
-(fake engine) -> results; a worker that dies without reporting is failed via poll_finished."""
+"""Local launchers with real worker processes (fake engine): dispatcher -> LocalLauncher ->
+`python -m diarist worker` -> results, a worker that dies without reporting failed via
+poll_finished; the warm pool's dead worker failed by the same handle_worker_exit."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import time
 import pytest
 
 from diarist.adapters.aws import client
+from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
 from diarist.adapters.events import EventBridgeBus
-from diarist.adapters.launchers import DynamoLaunchClaims, LocalLauncher
 from diarist.domain.jobs import JobStatus
-from diarist.domain.messages import DispatchMessage
+from diarist.domain.messages import DispatchMessage, WorkerSpec
+from diarist.local.process_launcher import LocalLauncher
 from diarist.services.dispatch import Dispatcher
 from diarist.services.failures import handle_worker_exit
 from functions.dispatcher import handler as dispatcher_handler
@@ -74,3 +76,23 @@ def test_local_workers_succeed_crash_and_get_canceled(aws, store, monkeypatch, t
     )
     assert store.get("slow").status is JobStatus.CANCELED
     assert launcher.poll_finished() == [] and launcher.running() == {}
+
+
+def test_worker_pool_fails_the_job_of_a_worker_that_died(aws, store, bus, monkeypatch, tmp_path) -> None:
+    """``diarist local``'s warm pool hands a worker that died mid-job to ``handle_worker_exit``."""
+    from diarist.local.worker_pool import WorkerPool
+
+    client("s3").put_object(Bucket=aws.media_bucket, Key="media/t1/a.wav", Body=wav_bytes(3.0))
+    store.create(make_job("boom", input_url=f"s3://{aws.media_bucket}/media/t1/a.wav"))
+    monkeypatch.setenv("DIARIST_ENGINE", "fake")
+    monkeypatch.setenv("DIARIST_FAKE_BEHAVIOUR", "crash")  # the pool's processes inherit the environment
+    pool = WorkerPool(1, tmp_path / "pool", store, bus)
+    try:
+        assert pool.launch(WorkerSpec(job_id="boom", tenant_id="t1")) == "local-boom"
+        _wait(lambda: store.get("boom").status.is_terminal, what="the crashed job to end")
+    finally:
+        pool.shutdown()
+    boom = store.get("boom")
+    assert boom.status is JobStatus.FAILED and boom.error.code == "worker_crashed", boom.error
+    assert "137" in boom.error.message and "worker-0.log" in boom.error.message
+    assert [(d.job_id, d.status) for d in bus.published] == [("boom", JobStatus.FAILED)]

@@ -18,7 +18,7 @@ import pytest
 from diarist import resources as R
 from diarist.adapters.aws import client
 from diarist.adapters.dynamo_jobs import DynamoJobStore
-from diarist.adapters.dynamo_webhook_ledger import IN_PROGRESS, Claim, DynamoWebhookLedger
+from diarist.adapters.dynamo_webhook_ledger import DynamoWebhookLedger
 from diarist.adapters.events import EventBridgeBus
 from diarist.adapters.s3_store import S3ObjectStore
 from diarist.adapters.secrets import SecretsManagerSecretStore
@@ -29,6 +29,7 @@ from diarist.domain.messages import WebhookRetryMessage
 from diarist.domain.results import ChannelResult, Confidence, DiarizationResult, Turn
 from diarist.domain.signing import sign
 from diarist.netpolicy import LOCAL, PRODUCTION
+from diarist.ports import IN_PROGRESS, Claim
 from diarist.services import webhooks
 from diarist.services.webhooks import DeliveryConfig, Outcome, WebhookDeliveryExhausted, WebhookService
 from diarist.settings import WebhookSettings

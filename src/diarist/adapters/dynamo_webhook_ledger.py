@@ -1,53 +1,30 @@
-"""Webhook bookkeeping on the job record: claim an attempt, record its outcome.
+"""DynamoDB webhook ledger (``ports.WebhookLedger``): claim an attempt, record its outcome.
 
 ``Job.webhook_attempts`` is an append-only history; an attempt's place in it (``seq``) is its
 identity. Before sending, the delivery function *claims* ``seq`` with a conditional append
 (``size(webhook_attempts) = seq``): a replayed EventBridge event or a duplicated SQS message
 finds the slot taken and sends nothing. The claimed slot holds an ``in progress`` placeholder
-until the outcome replaces it. A placeholder older than ``stale_after_s`` (the function died
-mid-attempt; its message came back after the visibility timeout) may be taken over.
+(``ports.is_placeholder``) until the outcome replaces it. A placeholder older than
+``stale_after_s`` (the function died mid-attempt; its message came back after the visibility
+timeout) may be taken over.
 
 This needs conditions on list sizes and elements, which ``ports.JobStore.update`` (status
-conditions only) does not offer, hence this small adapter on the same item layout as
-``adapters.dynamo_jobs`` (attempts stored as maps with the model's field names).
+conditions only) does not offer, hence this adapter on the job item (``dynamo_items``; attempts
+stored as maps with the model's field names).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import TypeAdapter
 
-from diarist import resources as R
 from diarist.adapters.aws import client
+from diarist.adapters.dynamo_items import attribute, condition_failed, job_key, parse_time, stored_time
 from diarist.domain.jobs import WebhookAttempt, utcnow
-
-IN_PROGRESS = "in progress"
-Delivery = Literal["none", "pending", "delivered", "failed"]
-_DT = TypeAdapter(datetime)
-
-
-class Claim(StrEnum):
-    CLAIMED = "claimed"
-    TAKEN = "taken"  # someone else has (or had) this attempt: do nothing
-    MISSING = "missing"  # no such job
-
-
-def is_placeholder(attempt: WebhookAttempt) -> bool:
-    return attempt.error == IN_PROGRESS and attempt.status_code is None
-
-
-class WebhookLedger(Protocol):
-    def claim(self, job_id: str, *, seq: int, attempt: int, at: datetime, stale_after_s: float) -> Claim: ...
-
-    def record(
-        self, job_id: str, *, seq: int, claimed_at: datetime, result: WebhookAttempt, delivery: Delivery
-    ) -> bool: ...
-
-    def set_delivery(self, job_id: str, delivery: Delivery) -> None: ...
+from diarist.ports import IN_PROGRESS, Claim, Delivery
+from diarist.resources import TABLE_PK
 
 
 def _attempt_map(attempt: WebhookAttempt) -> dict[str, Any]:
@@ -56,32 +33,26 @@ def _attempt_map(attempt: WebhookAttempt) -> dict[str, Any]:
 
 class DynamoWebhookLedger:
     def __init__(self, table_name: str, ddb: Any | None = None) -> None:
-        from boto3.dynamodb.types import TypeSerializer
-
         self.table_name = table_name
         self._ddb = ddb or client("dynamodb")
-        self._ser = TypeSerializer()
-
-    def _key(self, job_id: str) -> dict[str, Any]:
-        return {R.TABLE_PK: {"S": R.JOB_KEY_PREFIX + job_id}}
 
     def _update(self, job_id: str, **kwargs: Any) -> bool:
         try:
-            self._ddb.update_item(TableName=self.table_name, Key=self._key(job_id), **kwargs)
+            self._ddb.update_item(TableName=self.table_name, Key=job_key(job_id), **kwargs)
             return True
         except ClientError as e:
-            if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if condition_failed(e):
                 return False
             raise
 
     def _now(self) -> dict[str, Any]:
-        return {"S": str(_DT.dump_python(utcnow(), mode="json"))}
+        return {"S": stored_time(utcnow())}
 
     def claim(self, job_id: str, *, seq: int, attempt: int, at: datetime, stale_after_s: float) -> Claim:
         placeholder = WebhookAttempt(at=at, attempt=attempt, error=IN_PROGRESS)
-        names = {"#pk": R.TABLE_PK, "#wa": "webhook_attempts", "#wd": "webhook_delivery", "#ua": "updated_at"}
+        names = {"#pk": TABLE_PK, "#wa": "webhook_attempts", "#wd": "webhook_delivery", "#ua": "updated_at"}
         values: dict[str, Any] = {
-            ":new": self._ser.serialize([_attempt_map(placeholder)]),
+            ":new": attribute([_attempt_map(placeholder)]),
             ":empty": {"L": []},
             ":pending": {"S": "pending"},
             ":now": self._now(),
@@ -97,7 +68,7 @@ class DynamoWebhookLedger:
         ):
             return Claim.CLAIMED
         # Taken. Take over only a placeholder left behind by a function that died mid-attempt.
-        item = self._ddb.get_item(TableName=self.table_name, Key=self._key(job_id), ConsistentRead=True).get(
+        item = self._ddb.get_item(TableName=self.table_name, Key=job_key(job_id), ConsistentRead=True).get(
             "Item"
         )
         if item is None:
@@ -108,7 +79,7 @@ class DynamoWebhookLedger:
         old = slots[seq].get("M", {})
         if old.get("error", {}).get("S") != IN_PROGRESS or "status_code" in old:
             return Claim.TAKEN
-        old_at = _DT.validate_python(old["at"]["S"])
+        old_at = parse_time(old["at"]["S"])
         if (at - old_at).total_seconds() < stale_after_s:
             return Claim.TAKEN
         names.pop("#pk")
@@ -119,7 +90,7 @@ class DynamoWebhookLedger:
             ConditionExpression=f"size(#wa) = :size AND #wa[{seq}].#at = :old_at AND #wa[{seq}].#err = :inprog",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={
-                ":slot": self._ser.serialize(_attempt_map(placeholder)),
+                ":slot": attribute(_attempt_map(placeholder)),
                 ":pending": {"S": "pending"},
                 ":now": self._now(),
                 ":size": {"N": str(seq + 1)},
@@ -132,7 +103,6 @@ class DynamoWebhookLedger:
     def record(
         self, job_id: str, *, seq: int, claimed_at: datetime, result: WebhookAttempt, delivery: Delivery
     ) -> bool:
-        """Replace our placeholder with the outcome. False if someone took the slot over."""
         return self._update(
             job_id,
             UpdateExpression=f"SET #wa[{seq}] = :slot, #wd = :d, #ua = :now",
@@ -144,10 +114,10 @@ class DynamoWebhookLedger:
                 "#at": "at",
             },
             ExpressionAttributeValues={
-                ":slot": self._ser.serialize(_attempt_map(result)),
+                ":slot": attribute(_attempt_map(result)),
                 ":d": {"S": delivery},
                 ":now": self._now(),
-                ":claimed_at": {"S": str(_DT.dump_python(claimed_at, mode="json"))},
+                ":claimed_at": {"S": stored_time(claimed_at)},
             },
         )
 
@@ -156,6 +126,6 @@ class DynamoWebhookLedger:
             job_id,
             UpdateExpression="SET #wd = :d, #ua = :now",
             ConditionExpression="attribute_exists(#pk)",
-            ExpressionAttributeNames={"#pk": R.TABLE_PK, "#wd": "webhook_delivery", "#ua": "updated_at"},
+            ExpressionAttributeNames={"#pk": TABLE_PK, "#wd": "webhook_delivery", "#ua": "updated_at"},
             ExpressionAttributeValues={":d": {"S": delivery}, ":now": self._now()},
         )

@@ -1,4 +1,5 @@
-"""S3 object store (``ports.ObjectStore``)."""
+"""S3 object store (``ports.ObjectStore``). Locations are ``(bucket, key)``; ``s3://`` URLs are
+parsed by ``diarist.domain.locations``."""
 
 from __future__ import annotations
 
@@ -10,28 +11,12 @@ from botocore.exceptions import ClientError
 from diarist.adapters.aws import client
 
 
-def split_s3_url(url: str) -> tuple[str, str]:
-    if not url.startswith("s3://"):
-        raise ValueError(f"not an s3:// URL: {url}")
-    bucket, _, key = url[5:].partition("/")
-    if not bucket or not key:
-        raise ValueError(f"s3 URL needs a bucket and a key: {url}")
-    return bucket, key
-
-
 class S3ObjectStore:
     def __init__(self, s3: Any | None = None) -> None:
         self._s3 = s3 or client("s3")
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
-
-    def put_file(self, bucket: str, key: str, path: str, content_type: str | None = None) -> None:
-        extra = {"ContentType": content_type} if content_type else None
-        self._s3.upload_file(path, bucket, key, ExtraArgs=extra)
-
-    def download_file(self, bucket: str, key: str, path: str) -> None:
-        self._s3.download_file(bucket, key, path)
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())

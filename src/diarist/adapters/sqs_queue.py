@@ -1,4 +1,4 @@
-"""SQS job queue (``ports.JobQueue``)."""
+"""SQS job queue (``ports.JobQueue``): what the API and the S3 trigger send, the dispatcher reads."""
 
 from __future__ import annotations
 
@@ -15,3 +15,9 @@ class SqsJobQueue:
 
     def send(self, message: DispatchMessage) -> None:
         self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=message.model_dump_json(by_alias=True))
+
+    def delay_redelivery(self, receipt_handle: str, seconds: int) -> None:
+        """``ChangeMessageVisibility`` on this queue (SQS allows at most 12 h from the receive)."""
+        self._sqs.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )

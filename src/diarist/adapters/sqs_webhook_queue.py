@@ -1,4 +1,5 @@
-"""The webhook queue: what the delivery function reads, and how it schedules its own retries.
+"""The webhook queue (``ports.RetryQueue``): what the delivery function reads, and how it schedules
+its own retries.
 
 Two kinds of message bodies arrive on the queue:
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from diarist.adapters.aws import client
 from diarist.domain.messages import (
@@ -30,10 +31,6 @@ COMPLETION_EVENT_PATTERN: dict[str, list[str]] = {
     "source": [EVENT_SOURCE],
     "detail-type": sorted(DETAIL_TYPES.values()),
 }
-
-
-class RetryQueue(Protocol):
-    def send_retry(self, message: WebhookRetryMessage, delay_s: int) -> None: ...
 
 
 class SqsWebhookQueue:

@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _service() -> Any:
-    from diarist.adapters.dynamo_jobs import DynamoApiKeyStore
+    from diarist.adapters.dynamo_apikeys import DynamoApiKeyStore
     from diarist.services.apikeys import ApiKeyService
 
     table = os.environ.get("DIARIST_TABLE_NAME")

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from diarist import resources as R
+from diarist import resources
 from diarist.adapters.aws import client
 
 
@@ -38,7 +38,7 @@ class LocalResources:
             "DIARIST_EVENT_BUS_NAME": self.event_bus,
             "DIARIST_JOB_QUEUE_URL": self.job_queue_url,
             "DIARIST_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
-            "DIARIST_WEBHOOK_SECRET_PREFIX": R.WEBHOOK_SECRET_PREFIX,
+            "DIARIST_WEBHOOK_SECRET_PREFIX": resources.WEBHOOK_SECRET_PREFIX,
             "DIARIST_ALLOWED_INPUT_BUCKETS": self.media_bucket,
         }
         env.update(self.extra_env)
@@ -59,24 +59,24 @@ def _arn(sqs: Any, url: str) -> str:
 def provision(prefix: str = "") -> LocalResources:
     """Create everything (idempotent). ``prefix`` keeps parallel test sessions apart."""
     ddb, sqs, s3, events = client("dynamodb"), client("sqs"), client("s3"), client("events")
-    table = prefix + R.LOCAL_TABLE
+    table = prefix + resources.LOCAL_TABLE
     existing = ddb.list_tables().get("TableNames", [])
     if table not in existing:
         ddb.create_table(
             TableName=table,
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[
-                {"AttributeName": R.TABLE_PK, "AttributeType": "S"},
-                {"AttributeName": R.TABLE_GSI_PK, "AttributeType": "S"},
-                {"AttributeName": R.TABLE_GSI_SK, "AttributeType": "S"},
+                {"AttributeName": resources.TABLE_PK, "AttributeType": "S"},
+                {"AttributeName": resources.TABLE_GSI_PK, "AttributeType": "S"},
+                {"AttributeName": resources.TABLE_GSI_SK, "AttributeType": "S"},
             ],
-            KeySchema=[{"AttributeName": R.TABLE_PK, "KeyType": "HASH"}],
+            KeySchema=[{"AttributeName": resources.TABLE_PK, "KeyType": "HASH"}],
             GlobalSecondaryIndexes=[
                 {
-                    "IndexName": R.TABLE_GSI_TENANT,
+                    "IndexName": resources.TABLE_GSI_TENANT,
                     "KeySchema": [
-                        {"AttributeName": R.TABLE_GSI_PK, "KeyType": "HASH"},
-                        {"AttributeName": R.TABLE_GSI_SK, "KeyType": "RANGE"},
+                        {"AttributeName": resources.TABLE_GSI_PK, "KeyType": "HASH"},
+                        {"AttributeName": resources.TABLE_GSI_SK, "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
                 }
@@ -84,16 +84,16 @@ def provision(prefix: str = "") -> LocalResources:
         )
         ddb.update_time_to_live(
             TableName=table,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": R.TABLE_TTL_ATTRIBUTE},
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": resources.TABLE_TTL_ATTRIBUTE},
         )
 
-    job_dlq = _queue(sqs, prefix + R.LOCAL_JOB_DLQ, visibility_s=30)
-    job_q = _queue(sqs, prefix + R.LOCAL_JOB_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, job_dlq))
-    wh_dlq = _queue(sqs, prefix + R.LOCAL_WEBHOOK_DLQ, visibility_s=30)
-    wh_q = _queue(sqs, prefix + R.LOCAL_WEBHOOK_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, wh_dlq))
-    ingest_q = _queue(sqs, prefix + R.LOCAL_INGEST_QUEUE, visibility_s=30)
+    job_dlq = _queue(sqs, prefix + resources.LOCAL_JOB_DLQ, visibility_s=30)
+    job_q = _queue(sqs, prefix + resources.LOCAL_JOB_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, job_dlq))
+    wh_dlq = _queue(sqs, prefix + resources.LOCAL_WEBHOOK_DLQ, visibility_s=30)
+    wh_q = _queue(sqs, prefix + resources.LOCAL_WEBHOOK_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, wh_dlq))
+    ingest_q = _queue(sqs, prefix + resources.LOCAL_INGEST_QUEUE, visibility_s=30)
 
-    media, results = prefix + R.LOCAL_MEDIA_BUCKET, prefix + R.LOCAL_RESULTS_BUCKET
+    media, results = prefix + resources.LOCAL_MEDIA_BUCKET, prefix + resources.LOCAL_RESULTS_BUCKET
     for bucket in (media, results):
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(Bucket=bucket)
@@ -101,14 +101,16 @@ def provision(prefix: str = "") -> LocalResources:
         Bucket=media, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
 
-    bus = prefix + R.LOCAL_EVENT_BUS
+    bus = prefix + resources.LOCAL_EVENT_BUS
     if bus not in [b["Name"] for b in events.list_event_buses().get("EventBuses", [])]:
         events.create_event_bus(Name=bus)
     # Job finished (our bus) -> webhook queue.
     events.put_rule(
         Name=prefix + "diarist-job-finished",
         EventBusName=bus,
-        EventPattern=json.dumps({"source": [R.EVENT_SOURCE], "detail-type": [{"prefix": "Diarization Job"}]}),
+        EventPattern=json.dumps(
+            {"source": [resources.EVENT_SOURCE], "detail-type": [{"prefix": "Diarization Job"}]}
+        ),
     )
     events.put_targets(
         Rule=prefix + "diarist-job-finished",
@@ -122,7 +124,10 @@ def provision(prefix: str = "") -> LocalResources:
             {
                 "source": ["aws.s3"],
                 "detail-type": ["Object Created"],
-                "detail": {"bucket": {"name": [media]}, "object": {"key": [{"prefix": R.INCOMING_PREFIX}]}},
+                "detail": {
+                    "bucket": {"name": [media]},
+                    "object": {"key": [{"prefix": resources.INCOMING_PREFIX}]},
+                },
             }
         ),
     )

@@ -9,7 +9,8 @@ What runs where (the same handler and worker code as in AWS; nothing is reimplem
   dispatcher's DLQ handler, ingest queue (S3 ``incoming/`` events via EventBridge) -> ingest,
   webhook queue (completion events via EventBridge) -> webhook delivery;
 - the dispatcher's launcher is a pool of warm local worker processes in place of AWS Batch
-  (``diarist.local.workers``); a worker that dies without reporting fails its job, as Batch's
+  (``local.worker_pool``, chosen by ``diarist.launchers.build_launcher``); a worker that dies
+  without reporting fails its job through ``services.failures.handle_worker_exit``, as Batch's
   state-change handler does in AWS.
 """
 
@@ -151,9 +152,12 @@ class LocalDiarist:
                         "%d job(s) were in progress when local mode stopped: failed", len(interrupted)
                     )
 
-        from diarist.local.workers import start_pool
+        from diarist.adapters.dynamo_jobs import DynamoJobStore
+        from diarist.adapters.events import EventBridgeBus
+        from diarist.local.worker_pool import start_pool
 
-        start_pool(cfg.workers, work / "workers")
+        store, bus = DynamoJobStore(self.resources.table), EventBridgeBus(self.resources.event_bus)
+        start_pool(cfg.workers, work / "workers", store, bus)
         self._ensure_credentials()
         self._start_api(api_port)
         self._start_pollers()
@@ -163,7 +167,7 @@ class LocalDiarist:
         return self
 
     def _ensure_credentials(self) -> None:
-        from diarist.adapters.dynamo_jobs import DynamoApiKeyStore
+        from diarist.adapters.dynamo_apikeys import DynamoApiKeyStore
         from diarist.services import webhooks
         from diarist.services.apikeys import ApiKeyService
 
@@ -204,7 +208,7 @@ class LocalDiarist:
         if self._api:
             self._api.stop()
         try:
-            from diarist.local.workers import shutdown_workers
+            from diarist.local.worker_pool import shutdown_workers
 
             shutdown_workers()
         except Exception:

@@ -62,14 +62,14 @@ def fail_interrupted(resources: LocalResources) -> list[str]:
     from diarist.adapters.events import EventBridgeBus
     from diarist.domain.errors import ErrorCode
     from diarist.domain.jobs import JobError, JobStatus
-    from diarist.resources import JOB_KEY_PREFIX
+    from diarist.resources import JOB_KEY_PREFIX, TABLE_PK
     from diarist.services.lifecycle import finish_job
 
     store, bus = DynamoJobStore(resources.table), EventBridgeBus(resources.event_bus)
     failed = []
     for page in client("dynamodb").get_paginator("scan").paginate(TableName=resources.table):
         for item in page.get("Items", []):
-            if not item.get("pk", {}).get("S", "").startswith(JOB_KEY_PREFIX):
+            if not item.get(TABLE_PK, {}).get("S", "").startswith(JOB_KEY_PREFIX):
                 continue
             if JobStatus(item["status"]["S"]).is_terminal:
                 continue

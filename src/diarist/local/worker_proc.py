@@ -1,4 +1,4 @@
-"""One warm local worker process (see ``diarist.local.workers``).
+"""One warm local worker process (see ``diarist.local.worker_pool``).
 
 Loads the engine once, prints ``ready``, then for each JSON line ``{job_id, tenant_id}`` on stdin
 runs the same worker code as the GPU container and prints ``done <job_id> <exit code>``.

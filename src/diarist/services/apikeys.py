@@ -1,7 +1,7 @@
 """API keys and tenants: a Bearer key names its tenant.
 
 Keys are stored only as SHA-256 hashes (``pk = KEY#<sha256hex>``, see
-``adapters.dynamo_jobs.DynamoApiKeyStore``); the plaintext is shown once, by ``create``. A key looks
+``adapters.dynamo_apikeys.DynamoApiKeyStore``); the plaintext is shown once, by ``create``. A key looks
 like ``dia_<key_id>_<secret>``: ``key_id`` (8 hex digits) is what ``list`` shows and ``revoke``
 takes, the secret is 43 url-safe characters (256 bits). A tenant exists as long as it has a key.
 ``create(..., plaintext=...)`` imports a key chosen elsewhere (local mode), idempotently.
@@ -18,26 +18,17 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from diarist.domain.errors import Conflict, DiaristError, Unauthorized, ValidationFailed
 from diarist.domain.jobs import utcnow
+from diarist.ports import ApiKeyStore
 
 KEY_PREFIX = "dia_"
 TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _OUR_KEY_RE = re.compile(r"^dia_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")  # what create() makes
 _TOKEN_RE = re.compile(r"^[\x21-\x7e]{16,256}$")  # anything else is not worth a lookup
 _CACHE_MAX = 4096
-
-
-class ApiKeyStore(Protocol):
-    def put(self, key_hash: str, record: dict[str, Any]) -> None: ...
-
-    def get(self, key_hash: str) -> dict[str, Any] | None: ...
-
-    def list(self, tenant_id: str | None = None) -> list[dict[str, Any]]: ...
-
-    def set_revoked(self, key_hash: str, revoked_at: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,12 @@ SQS delivers at least once, and a Lambda may die anywhere, so the launch is clai
 2. Claim the launch with a conditional write (``pending``, no ``launch_id``, no live claim). Only one
    delivery can hold the claim. A claim left by a delivery that died mid-launch goes stale after
    ``launch_claim_stale_s`` and may then be taken over.
-3. Launch. Throttling -> ``LaunchThrottled``; other refusals -> ``LaunchFailed``. Either way the claim
-   is released (with the reason in ``launch_error``) and the error propagates, so the record is
-   reported as a batch item failure and SQS redelivers it later; after ``maxReceiveCount`` it lands
-   in the DLQ, whose consumer (``fail_undispatchable``) ends the job ``failed``/``launch_failed``.
+3. Launch; after taking over a stale claim, first adopt a live container job the dead delivery
+   started (``Launcher.find_launch``). Throttling -> ``LaunchThrottled``; other refusals ->
+   ``LaunchFailed`` (``ports``). Either way the claim is released (with the reason in
+   ``launch_error``) and the error propagates, so the record is reported as a batch item failure
+   and SQS redelivers it later; after ``maxReceiveCount`` it lands in the DLQ, whose consumer
+   (``fail_undispatchable``) ends the job ``failed``/``launch_failed``.
 4. ``pending -> created`` with the ``launch_id``. If that is refused because the job was canceled
    meanwhile, the fresh container job is terminated; if the worker already moved it to
    ``running``, only the ``launch_id`` is recorded.
@@ -23,22 +25,15 @@ import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 
 from diarist.domain.errors import DiaristError, ErrorCode, InvalidTransition, JobNotFound
 from diarist.domain.jobs import Job, JobStatus, utcnow
 from diarist.domain.messages import DispatchMessage, WorkerSpec
-from diarist.ports import EventBus, JobStore, Launcher
+from diarist.ports import EventBus, JobStore, LaunchClaims, Launcher
 from diarist.services.lifecycle import fail_job
 
 log = logging.getLogger(__name__)
-
-
-class LaunchClaims(Protocol):
-    def claim(self, job_id: str, token: str, *, stale_before: datetime) -> bool: ...
-
-    def release(self, job_id: str, token: str, *, error: str | None = None) -> bool: ...
 
 
 class LaunchInProgress(DiaristError):
@@ -117,17 +112,14 @@ class Dispatcher:
 
     def _existing_launch(self, spec: WorkerSpec) -> str | None:
         """After a dispatcher died between launching and recording the launch, the container job
-        may exist: adopt it rather than start a second one (launchers that can look it up)."""
-        find = getattr(self.launcher, "find_launch", None)
-        if find is None:
-            return None
-        found = find(spec)
+        may exist: adopt it rather than start a second one."""
+        found = self.launcher.find_launch(spec)
         if found:
             log.warning(
                 "adopting a launch left by a dead dispatcher",
                 extra={"job_id": spec.job_id, "launch_id": found},
             )
-        return str(found) if found else None
+        return found
 
 
 def _nothing_to_do(job: Job) -> DispatchOutcome | None:

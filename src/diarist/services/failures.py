@@ -1,18 +1,19 @@
 """No job stays running forever: end jobs whose worker died without reporting.
 
-Two sources, one failure path (``handle_worker_exit``):
+Two sources, one entry point each (``handle_batch_event``, ``handle_worker_exit``), both ending
+in ``lifecycle.fail_job``:
 
 - AWS: EventBridge "Batch Job State Change" events (``functions/batch_events``). A ``FAILED`` event
   (after Batch's own retries) or a ``SUCCEEDED`` one for a job that is still not terminal means
   the worker never reported: the job ends ``failed`` with ``worker_crashed``/``worker_timeout``/
   ``launch_failed`` and a reason taken from the event (OOM kill, spot reclaim, timeout ...).
-- Local mode: ``LocalLauncher.poll_finished()`` gives ``(job_id, returncode)`` for each worker
-  process that exited; local mode passes each to ``handle_worker_exit``.
+- Local mode: a worker process that exited mid-job. The warm pool (``local.worker_pool``) hands
+  each such exit to ``handle_worker_exit``; so does the owner of a ``local.process_launcher``
+  with what its ``poll_finished()`` reports.
 
 The worker itself ends its job in every case it can see (success, input error, internal error), so
 in the normal case the job is already terminal here and nothing happens (``finish_job`` refuses).
-Events are parsed leniently: moto's events lack ``account``, real ones have more fields than we
-read, and the job id is looked up in parameters, tags, the job name, then the command.
+Batch events are parsed leniently (``domain.aws_events``).
 """
 
 from __future__ import annotations
@@ -21,79 +22,13 @@ import logging
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from diarist.adapters.launchers import TAG_JOB_ID, job_id_from_name
+from diarist.domain.aws_events import BatchJobDetail, BatchJobStateChange
 from diarist.domain.errors import ErrorCode
 from diarist.domain.jobs import Job
 from diarist.ports import EventBus, JobStore
 from diarist.services.lifecycle import fail_job
 
 log = logging.getLogger(__name__)
-
-BATCH_SOURCE = "aws.batch"
-BATCH_DETAIL_TYPE = "Batch Job State Change"
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-class BatchContainer(_Lenient):
-    exit_code: int | None = Field(default=None, alias="exitCode")
-    reason: str | None = None
-    log_stream_name: str | None = Field(default=None, alias="logStreamName")
-    command: list[str] = Field(default_factory=list)
-
-
-class BatchAttempt(_Lenient):
-    container: BatchContainer = Field(default_factory=BatchContainer)
-    status_reason: str | None = Field(default=None, alias="statusReason")
-    started_at: int | None = Field(default=None, alias="startedAt")
-    stopped_at: int | None = Field(default=None, alias="stoppedAt")
-
-
-class BatchJobDetail(_Lenient):
-    job_id: str = Field(alias="jobId")
-    job_name: str | None = Field(default=None, alias="jobName")
-    job_queue: str | None = Field(default=None, alias="jobQueue")
-    status: str
-    status_reason: str | None = Field(default=None, alias="statusReason")
-    attempts: list[BatchAttempt] = Field(default_factory=list)
-    container: BatchContainer = Field(default_factory=BatchContainer)
-    parameters: dict[str, str] = Field(default_factory=dict)
-    tags: dict[str, str] = Field(default_factory=dict)
-
-    def diarist_job_id(self) -> str | None:
-        """Our job id: Batch parameters, then tags, then the job name, then the command line."""
-        for candidate in (
-            self.parameters.get("jobId"),
-            self.tags.get(TAG_JOB_ID),
-            job_id_from_name(self.job_name),
-            _arg_after(self.container.command, "--job-id"),
-        ):
-            if candidate:
-                return candidate
-        return None
-
-
-class BatchJobStateChange(_Lenient):
-    """The EventBridge envelope; ``account``, ``time`` ... are optional (moto omits some)."""
-
-    id: str | None = None
-    source: str = BATCH_SOURCE
-    detail_type: str = Field(default=BATCH_DETAIL_TYPE, alias="detail-type")
-    account: str | None = None
-    region: str | None = None
-    detail: BatchJobDetail
-
-
-def _arg_after(argv: list[str], flag: str) -> str | None:
-    try:
-        return argv[argv.index(flag) + 1]
-    except (ValueError, IndexError):
-        return None
-
 
 _HOST_TERMINATED = re.compile(r"Host EC2 \(instance (?P<instance>[^)]+)\) terminated", re.I)
 _LAUNCH_PROBLEMS = (
@@ -174,13 +109,17 @@ def handle_batch_event(
 
 
 def handle_worker_exit(
-    store: JobStore, events: EventBus, job_id: str, returncode: int, *, log_hint: str | None = None
+    store: JobStore, events: EventBus, job_id: str, returncode: int | None, *, log_hint: str | None = None
 ) -> Job | None:
-    """A worker process exited (local mode). Fail the job if it is still not terminal."""
+    """A worker process exited (local mode): fail the job ``worker_crashed`` if it is still not
+    terminal, with the exit code or signal (``None``: unknown) and where its log is.
+
+    Returns the failed job, or ``None`` when the job had ended (the worker reported) or is gone.
+    """
     job = store.get(job_id)
     if job is None or job.status.is_terminal:
         return None
-    if returncode == 0:
+    if not returncode:
         reason = "the worker exited without reporting a result"
     elif returncode < 0:
         reason = f"the worker was killed by signal {-returncode}"

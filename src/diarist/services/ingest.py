@@ -13,6 +13,9 @@
   and the object's sequencer (else its ETag), and the job is created with a conditional put: the
   second delivery gets ``Conflict`` and only re-sends the dispatch message if the first delivery
   died before sending it (dispatch is idempotent, so that is harmless).
+
+The event's shape (what S3 and moto send through EventBridge):
+``domain.aws_events.S3ObjectCreatedEvent``.
 """
 
 from __future__ import annotations
@@ -25,13 +28,13 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
-
-from diarist import resources as R
+from diarist.domain.aws_events import S3Object, S3ObjectCreatedEvent
 from diarist.domain.errors import Conflict
 from diarist.domain.jobs import Job, JobParams, JobStatus, utcnow
+from diarist.domain.locations import s3_url
 from diarist.domain.messages import DispatchMessage
 from diarist.ports import EventBus, JobQueue, JobStore, ObjectStore
+from diarist.resources import INCOMING_PREFIX, RESULTS_PREFIX
 from diarist.services.lifecycle import fail_job
 
 log = logging.getLogger(__name__)
@@ -40,52 +43,8 @@ INVALID_METADATA = "input_invalid_metadata"
 _JOB_ID_NAMESPACE = uuid.UUID("6f1d3a52-8c8e-4a5e-9a52-3f3f0c7d9b11")
 
 
-# --- the event (lenient: moto and AWS differ in details) ---------------------------------------
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-class S3Bucket(_Lenient):
-    name: str
-
-
-class S3Object(_Lenient):
-    key: str
-    size: int | None = None
-    etag: str | None = Field(default=None, validation_alias=AliasChoices("etag", "eTag", "ETag"))
-    version_id: str | None = Field(default=None, validation_alias=AliasChoices("version-id", "versionId"))
-    sequencer: str | None = None
-
-
-class S3ObjectCreatedDetail(_Lenient):
-    bucket: S3Bucket
-    object: S3Object
-    reason: str | None = None
-
-
-class S3ObjectCreatedEvent(_Lenient):
-    """EventBridge "Object Created" from S3 (``account`` optional: moto may omit it)."""
-
-    id: str | None = None
-    source: str = "aws.s3"
-    detail_type: str = Field(default="Object Created", alias="detail-type")
-    account: str | None = None
-    time: str | None = None
-    detail: S3ObjectCreatedDetail
-
-
 # --- metadata -> parameters --------------------------------------------------------------------
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
-_KNOWN = {
-    "num-speakers",
-    "min-speakers",
-    "max-speakers",
-    "confidence",
-    "turn-level-confidence",
-    "exclusive",
-    "channel-mode",
-    "webhook",
-}
 
 
 @dataclass
@@ -161,9 +120,9 @@ def parse_object_metadata(metadata: Mapping[str, str], *, allow_http: bool = Fal
 # --- the service -------------------------------------------------------------------------------
 def split_incoming_key(key: str) -> tuple[str, str] | None:
     """``incoming/<tenant>/<path>`` -> ``(tenant, path)``; None for anything else (folders too)."""
-    if not key.startswith(R.INCOMING_PREFIX) or key.endswith("/"):
+    if not key.startswith(INCOMING_PREFIX) or key.endswith("/"):
         return None
-    tenant, _, rest = key[len(R.INCOMING_PREFIX) :].partition("/")
+    tenant, _, rest = key[len(INCOMING_PREFIX) :].partition("/")
     if not tenant or not rest:
         return None
     return tenant, rest
@@ -172,7 +131,7 @@ def split_incoming_key(key: str) -> tuple[str, str] | None:
 def job_id_for(bucket: str, key: str, obj: S3Object) -> str:
     """The same object version -> the same job id, whichever delivery of its event we see."""
     version = obj.sequencer or obj.etag or obj.version_id or ""
-    return str(uuid.uuid5(_JOB_ID_NAMESPACE, f"s3://{bucket}/{key}#{version}"))
+    return str(uuid.uuid5(_JOB_ID_NAMESPACE, f"{s3_url(bucket, key)}#{version}"))
 
 
 @dataclass
@@ -211,7 +170,7 @@ class Ingestor:
         if where is None:
             return IngestOutcome("ignored", detail=f"{key} is not incoming/<tenant>/<name>")
         if head is None:
-            return IngestOutcome("ignored", detail=f"s3://{bucket}/{key} no longer exists")
+            return IngestOutcome("ignored", detail=f"{s3_url(bucket, key)} no longer exists")
         tenant, rest = where
         job_id = job_id_for(bucket, key, obj)
         parsed = parse_object_metadata(head.get("Metadata") or {}, allow_http=self.allow_http_webhooks)
@@ -220,10 +179,10 @@ class Ingestor:
             job_id=job_id,
             tenant_id=tenant,
             source="s3",
-            input_url=f"s3://{bucket}/{key}",
+            input_url=s3_url(bucket, key),
             params=parsed.params,
             webhook_url=parsed.webhook_url,
-            result_prefix=f"s3://{self.results_bucket}/{R.RESULTS_PREFIX}{tenant}/{rest}",
+            result_prefix=s3_url(self.results_bucket, f"{RESULTS_PREFIX}{tenant}/{rest}"),
             created_at=now,
             updated_at=now,
             expires_at=int((now + timedelta(days=self.retention_days + 1)).timestamp()),

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,7 +37,7 @@ from diarist.domain.errors import (
 from diarist.domain.jobs import Job, JobError, JobParams, JobSource, JobStatus, phonexia_state, utcnow
 from diarist.domain.messages import DispatchMessage
 from diarist.domain.results import DiarizationResult
-from diarist.ports import EventBus, JobQueue, JobStore, Launcher, ObjectStore
+from diarist.ports import EventBus, IdempotencyStore, JobQueue, JobStore, Launcher, ObjectStore
 from diarist.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -63,14 +63,6 @@ class IdempotencyConflict(Conflict):
     """The Idempotency-Key was used with another request body (409)."""
 
     field = "Idempotency-Key"
-
-
-class IdempotencyStore(Protocol):
-    def claim(
-        self, tenant_id: str, key: str, *, request_hash: str, job_id: str, now: int, ttl_s: int
-    ) -> dict[str, Any] | None: ...
-
-    def release(self, tenant_id: str, key: str, job_id: str) -> None: ...
 
 
 def fingerprint(*parts: Any) -> str:

@@ -29,15 +29,14 @@ from enum import StrEnum
 from typing import Any
 
 from diarist import resources as R
-from diarist.adapters.dynamo_webhook_ledger import Claim, WebhookLedger, is_placeholder
-from diarist.adapters.sqs_webhook_queue import RetryQueue, parse_body
+from diarist.adapters.sqs_webhook_queue import parse_body
 from diarist.domain import signing
 from diarist.domain.errors import Conflict, JobNotFound
 from diarist.domain.jobs import Job, JobParams, JobStatus, WebhookAttempt
 from diarist.domain.messages import JobFinishedDetail, WebhookRetryMessage
 from diarist.domain.results import DiarizationResult
 from diarist.netpolicy import PRODUCTION, FetchError, NetworkPolicy, Resolver, UnsafeUrl, safe_request
-from diarist.ports import JobStore, ObjectStore, SecretStore
+from diarist.ports import Claim, JobStore, ObjectStore, RetryQueue, SecretStore, WebhookLedger, is_placeholder
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +295,7 @@ class WebhookService:
         return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
     def _output(self, job: Job) -> dict[str, Any]:
-        from diarist.adapters.s3_store import split_s3_url
+        from diarist.domain.locations import split_s3_url
 
         if not job.result_location:
             raise RuntimeError(f"job {job.job_id} succeeded without a result location")

@@ -1,4 +1,4 @@
-"""Local workers in place of AWS Batch: a small pool of warm worker processes.
+"""Local mode's launcher (``ports.Launcher``) in place of AWS Batch: a pool of warm worker processes.
 
 Batch starts one container per job; on one machine that would reload torch and the models for
 every job (seconds each). Instead each pool slot is a long-lived process
@@ -6,9 +6,11 @@ every job (seconds each). Instead each pool slot is a long-lived process
 worker code as the container (``diarist.worker``) for each job it is handed, one at a time.
 
 Like Batch, a job waits in the queue until a slot is free (``created`` until the worker marks it
-``running``), ``terminate`` stops it (the process is killed and replaced), and a worker process
-that dies mid-job fails its job with ``worker_crashed`` and the exit code, as the Batch
-state-change handler does in AWS.
+``running``), and ``terminate`` stops it (the process is killed and replaced). A worker process
+that dies mid-job is handed to ``services.failures.handle_worker_exit``, which fails the job if it
+is still not terminal (``worker_crashed`` and the exit code), as the Batch state-change handler
+does in AWS. One pool per process (``start_pool``): the dispatcher and the API's cancel share it
+(``diarist.launchers.build_launcher``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import IO
 
 from diarist.domain.messages import WorkerSpec
+from diarist.ports import EventBus, JobStore
+from diarist.services.failures import handle_worker_exit
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +50,13 @@ class _Slot:
         self._log: IO[str] | None = None
         self.thread = threading.Thread(target=self._loop, name=f"local-worker-{index}", daemon=True)
 
+    @property
+    def log_path(self) -> Path:
+        return self.pool.log_dir / f"worker-{self.index}.log"
+
     def _spawn(self) -> subprocess.Popen[str]:
         self.pool.log_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.pool.log_dir / f"worker-{self.index}.log", "a")  # noqa: SIM115
+        self._log = open(self.log_path, "a")  # noqa: SIM115
         return subprocess.Popen(
             [sys.executable, "-m", "diarist.local.worker_proc"],
             stdin=subprocess.PIPE,
@@ -97,7 +105,11 @@ class _Slot:
     def _died(self, spec: WorkerSpec, rc: int | None) -> None:
         if self.killed_for == spec.job_id:
             return  # terminated on purpose (cancel): the job already says so
-        self.pool.fail_crashed(spec, rc)
+        job = handle_worker_exit(
+            self.pool.store, self.pool.events, spec.job_id, rc, log_hint=str(self.log_path)
+        )
+        if job is not None and job.error is not None:
+            log.warning("job %s: %s", spec.job_id, job.error.message)
 
     def kill(self, job_id: str) -> bool:
         if self.current is not None and self.current.job_id == job_id and self.proc is not None:
@@ -124,10 +136,13 @@ class _Slot:
 
 
 class WorkerPool:
-    """Implements ``ports.Launcher`` for local mode."""
+    """``size`` slots, each one warm process running one job at a time; worker logs in ``log_dir``.
+    ``store`` and ``events`` are for failing the job of a worker that died."""
 
-    def __init__(self, size: int, log_dir: Path) -> None:
+    def __init__(self, size: int, log_dir: Path, store: JobStore, events: EventBus) -> None:
         self.log_dir = log_dir
+        self.store = store
+        self.events = events
         self.jobs: queue.Queue[WorkerSpec] = queue.Queue()
         self.dropped: set[str] = set()
         self.stopping = threading.Event()
@@ -153,26 +168,6 @@ class WorkerPool:
                 return
         self.dropped.add(job_id)  # still queued: never start it
 
-    def fail_crashed(self, spec: WorkerSpec, rc: int | None) -> None:
-        from diarist.adapters.dynamo_jobs import DynamoJobStore
-        from diarist.adapters.events import EventBridgeBus
-        from diarist.domain.errors import ErrorCode
-        from diarist.domain.jobs import JobError, JobStatus
-        from diarist.services.lifecycle import finish_job
-        from diarist.settings import WorkerSettings, load
-
-        how = f"signal {-rc}" if rc is not None and rc < 0 else f"code {rc}"
-        message = f"the worker process exited with {how} before reporting a result"
-        settings = load(WorkerSettings)
-        finish_job(
-            DynamoJobStore(settings.table_name),
-            EventBridgeBus(settings.event_bus_name),
-            spec.job_id,
-            JobStatus.FAILED,
-            error=JobError(code=ErrorCode.WORKER_CRASHED, message=message),
-        )
-        log.warning("job %s: %s", spec.job_id, message)
-
     def shutdown(self) -> None:
         self.stopping.set()
         for slot in self.slots:
@@ -180,14 +175,15 @@ class WorkerPool:
 
 
 def get_pool() -> WorkerPool | None:
+    """The pool ``diarist local`` started in this process, if any."""
     return _POOL
 
 
-def start_pool(size: int, log_dir: Path) -> WorkerPool:
+def start_pool(size: int, log_dir: Path, store: JobStore, events: EventBus) -> WorkerPool:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = WorkerPool(size, log_dir)
+            _POOL = WorkerPool(size, log_dir, store, events)
         return _POOL
 
 
