@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from diarist.domain.errors import DiaristError, ErrorCode
-from diarist.domain.jobs import Job, JobStatus, WebhookAttempt
+from diarist.domain.jobs import Job, JobStatus, WebhookAttempt, WebhookDelivery
 from diarist.domain.messages import DispatchMessage, JobFinishedDetail, WebhookRetryMessage, WorkerSpec
 
 # --- jobs ----------------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ class SecretStore(Protocol):
 IN_PROGRESS = "in progress"
 """The ``error`` of a claimed attempt slot until its outcome is recorded (a placeholder)."""
 
-Delivery = Literal["none", "pending", "delivered", "failed"]
+Delivery = WebhookDelivery
 
 
 class Claim(StrEnum):

@@ -6,6 +6,9 @@ and local mode sets them in-process.
 
 from __future__ import annotations
 
+# The completion events' source is part of the event contract, defined once in the domain.
+from diarist.domain.messages import EVENT_SOURCE as EVENT_SOURCE
+
 # DynamoDB single-table design (one table for jobs, API keys and idempotency records).
 TABLE_PK = "pk"
 TABLE_GSI_TENANT = "by_tenant"
@@ -22,9 +25,6 @@ TENANT_KEY_PREFIX = "TENANT#"
 INCOMING_PREFIX = "incoming/"  # incoming/<tenant>/<name>: an upload here starts a job by itself
 MEDIA_PREFIX = "media/"  # media/<tenant>/<key>: media:// inputs and Phonexia uploads
 RESULTS_PREFIX = "results/"  # results/<tenant>/<job or source name>...
-
-# EventBridge.
-EVENT_SOURCE = "diarist"
 
 # Default resource names used by local mode (CDK lets CloudFormation name them).
 LOCAL_TABLE = "diarist-jobs"

@@ -59,10 +59,11 @@ class DynamoLaunchClaims:
         return True
 
     def release(self, job_id: str, token: str, *, error: str | None = None) -> bool:
-        names = {"#c": "launch_claim", "#ca": "launch_claimed_at", "#u": "updated_at", "#e": "launch_error"}
+        names = {"#c": "launch_claim", "#ca": "launch_claimed_at", "#u": "updated_at"}
         values: dict[str, Any] = {":tok": {"S": token}, ":now": {"S": sortable_time(utcnow())}}
         expr = "REMOVE #c, #ca SET #u = :now"
-        if error is not None:
+        if error is not None:  # DynamoDB refuses attribute names the expression does not use
+            names["#e"] = "launch_error"
             expr += ", #e = :err"
             values[":err"] = {"S": error[:1000]}
         try:

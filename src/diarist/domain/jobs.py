@@ -124,6 +124,8 @@ class JobParams(BaseModel):
 
 
 JobSource = Literal["api", "phonexia", "s3"]
+WebhookDelivery = Literal["none", "pending", "delivered", "failed"]
+"""Where a job's webhook stands: none asked, attempts under way, delivered, or given up."""
 
 
 class Job(BaseModel):
@@ -161,6 +163,6 @@ class Job(BaseModel):
     result_prefix: str | None = Field(default=None, description="where extra result files go (s3 trigger)")
     idempotency_key: str | None = None
     request_hash: str | None = None
-    webhook_delivery: Literal["none", "pending", "delivered", "failed"] = "none"
+    webhook_delivery: WebhookDelivery = "none"
     webhook_attempts: list[WebhookAttempt] = Field(default_factory=list)
     expires_at: int | None = Field(default=None, description="epoch seconds; DynamoDB TTL")

@@ -58,7 +58,7 @@ class WorkerSpec(BaseModel):
         return ["diarist", "worker", "--job-id", self.job_id, "--tenant-id", self.tenant_id]
 
 
-# --- Webhook delivery (issue #4) -------------------------------------------------------------
+# --- Webhook delivery -------------------------------------------------------------------------
 
 WEBHOOK_RETRY_KIND = "diarist.webhook.retry"
 

@@ -33,6 +33,7 @@ from diarist.domain.errors import Conflict
 from diarist.domain.jobs import Job, JobParams, JobStatus, utcnow
 from diarist.domain.locations import s3_url
 from diarist.domain.messages import DispatchMessage
+from diarist.domain.speakers import MAX_SPEAKERS, Which, speaker_count_problems
 from diarist.ports import EventBus, JobQueue, JobStore, ObjectStore
 from diarist.resources import INCOMING_PREFIX, RESULTS_PREFIX
 from diarist.services.lifecycle import fail_job
@@ -71,16 +72,26 @@ def parse_object_metadata(metadata: Mapping[str, str], *, allow_http: bool = Fal
     def name(k: str) -> str:
         return f"x-amz-meta-{k}"
 
-    for key in ("num-speakers", "min-speakers", "max-speakers"):
+    counts: dict[Which, int | None] = {"num": None, "min": None, "max": None}
+    for which in counts:
+        key = f"{which}-speakers"
         if key in meta:
             raw = meta[key]
             try:
-                n = int(raw)
-                if n < 1 or n > 100:
-                    raise ValueError
-                values[key.replace("-", "_")] = n
+                counts[which] = int(raw)
             except ValueError:
-                errors.append((name(key), f"{raw!r} is not a whole number from 1 to 100"))
+                errors.append((name(key), f"{raw!r} is not a whole number from 1 to {MAX_SPEAKERS}"))
+    for which, message in speaker_count_problems(counts["num"], counts["min"], counts["max"]):
+        if counts["num"] is not None and which != "num":  # a bound beside an exact count: name the count
+            problem = (
+                name("num-speakers"),
+                "give either num-speakers or min-speakers/max-speakers, not both",
+            )
+        else:
+            problem = (name(f"{which}-speakers"), message)
+        if problem not in errors:
+            errors.append(problem)
+    values.update({f"{which}_speakers": n for which, n in counts.items() if n is not None})
     for key in ("confidence", "turn-level-confidence", "exclusive"):
         if key in meta:
             raw = meta[key].lower()
@@ -96,12 +107,6 @@ def parse_object_metadata(metadata: Mapping[str, str], *, allow_http: bool = Fal
             values["channel_mode"] = raw
         else:
             errors.append((name("channel-mode"), f"{meta['channel-mode']!r} is not 'split' or 'mix'"))
-    if "num_speakers" in values and ("min_speakers" in values or "max_speakers" in values):
-        errors.append(
-            (name("num-speakers"), "give either num-speakers or min-speakers/max-speakers, not both")
-        )
-    if values.get("min_speakers", 0) > values.get("max_speakers", 101):
-        errors.append((name("min-speakers"), "must not exceed x-amz-meta-max-speakers"))
 
     webhook_url = None
     if meta.get("webhook"):
