@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -173,9 +173,6 @@ class Submission:
     params: JobParams
     webhook_url: str | None = None
     webhook_status_only: bool = False
-
-
-FinishJob = Callable[..., Job | None]
 
 
 class JobService:
@@ -601,7 +598,3 @@ def _safe_name(filename: str | None) -> str:
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("._")[:120]
     return name or "audio"
-
-
-def as_mapping(view: BaseModel) -> Mapping[str, Any]:
-    return view.model_dump(mode="json", by_alias=True, exclude_none=True)
