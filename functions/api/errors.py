@@ -31,7 +31,7 @@ from diarist.domain.errors import (
     ValidationFailed,
 )
 from diarist.services.apikeys import KeyNotFound
-from diarist.services.jobs import QueueUnavailable
+from diarist.services.submission import QueueUnavailable
 from functions.api.http import metrics
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,8 @@ import base64
 import binascii
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -39,6 +41,14 @@ def tenant(router: BaseRouter) -> str:
     if not tenant_id:
         raise Unauthorized("not authenticated")
     return str(tenant_id)
+
+
+@contextmanager
+def job_scope(router: BaseRouter, job_id: str) -> Iterator[str]:
+    """The caller's tenant, for a request about the job ``job_id``."""
+    tenant_id = tenant(router)
+    logger.append_keys(job_id=job_id)
+    yield tenant_id
 
 
 def raw_body(router: BaseRouter) -> bytes:

@@ -1,14 +1,14 @@
-"""Request and response bodies of the HTTP API (camelCase on the wire for the pyannoteAI dialect)."""
+"""Requests of the HTTP API: the pyannoteAI JSON bodies (camelCase) and the Phonexia ``config``,
+decoded into the domain's ``JobParams``."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from diarist.domain.errors import ValidationFailed
-from diarist.domain.jobs import JobParams, JobStatus
-from diarist.services.jobs import JobView
+from diarist.domain.jobs import JobParams
 
 MAX_SPEAKERS = 100
 """Upper bound for numSpeakers/minSpeakers/maxSpeakers (pyannoteAI documents 1..2 for
@@ -61,77 +61,8 @@ class DiarizeRequest(_Request):
         )
 
 
-class DiarizeResponse(BaseModel):
-    job_id: str = Field(alias="jobId")
-    status: JobStatus
-    model_config = ConfigDict(populate_by_name=True)
-
-
 class MediaInputRequest(_Request):
     url: str = Field(min_length=9, max_length=600, pattern=r"^media://", description="media://<key>")
-
-
-class MediaInputResponse(BaseModel):
-    url: str = Field(description="Presigned PUT URL: upload the file there, then diarize media://<key>")
-
-
-class JobList(BaseModel):
-    items: list[JobView]
-    cursor: str | None = Field(default=None, description="Pass as ?cursor= for the next page")
-
-
-class CancelResponse(DiarizeResponse):
-    pass
-
-
-class DeleteResponse(DiarizeResponse):
-    deleted: list[str] = Field(default_factory=list, description="What was deleted (with ?purge=true)")
-
-
-class ErrorItem(BaseModel):
-    field: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """Every error of the /v1 and /v2 routes."""
-
-    errors: list[ErrorItem]
-
-
-class PhonexiaError(BaseModel):
-    """Every error of the Phonexia routes."""
-
-    type: str
-    title: str
-    detail: list[str]
-
-
-class PhonexiaTask(BaseModel):
-    task_id: str
-    state: Literal["pending", "running", "done", "failed", "rejected"]
-
-
-class PhonexiaSegment(BaseModel):
-    speaker_id: int
-    start_time: float
-    end_time: float
-
-
-class PhonexiaChannel(BaseModel):
-    channel_number: int
-    speakers_count: int
-    segments: list[PhonexiaSegment]
-
-
-class PhonexiaResult(BaseModel):
-    channels: list[PhonexiaChannel]
-
-
-class PhonexiaTaskResponse(BaseModel):
-    task: PhonexiaTask
-    result: PhonexiaResult | None = None
-    error: PhonexiaError | None = None
 
 
 def phonexia_params(config: Any, channel_mode: str) -> JobParams:
