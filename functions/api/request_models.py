@@ -1,5 +1,10 @@
 """Requests of the HTTP API: the pyannoteAI JSON bodies (camelCase) and the Phonexia ``config``,
-decoded into the domain's ``JobParams``."""
+decoded into the domain's ``JobParams``.
+
+The speaker-count rule is the domain's (``domain.speakers``: an exact count or bounds, never both;
+1 to ``MAX_SPEAKERS``; min <= max); this module only names each broken part in its dialect's
+fields and words (``numSpeakers`` ...; ``config.total_speakers`` ...).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from diarist.domain.errors import ValidationFailed
 from diarist.domain.jobs import JobParams
+from diarist.domain.speakers import MAX_SPEAKERS, Which, speaker_count_problems
 
-MAX_SPEAKERS = 100
-"""Upper bound for numSpeakers/minSpeakers/maxSpeakers (pyannoteAI documents 1..2 for
-numSpeakers; any positive count up to this one is accepted here)."""
+PYANNOTE_COUNT_FIELDS: dict[Which, str] = {"num": "numSpeakers", "min": "minSpeakers", "max": "maxSpeakers"}
+PHONEXIA_COUNT_KEYS: dict[Which, str] = {"max": "max_speakers", "num": "total_speakers"}
+"""The ``config`` keys of the counts, in the order their problems are reported."""
 
 
 class _Request(BaseModel):
@@ -37,17 +43,20 @@ class DiarizeRequest(_Request):
     exclusive: bool = Field(default=False, description="Add exclusiveDiarization (no overlapping turns)")
 
     def job_params(self) -> JobParams:
+        """The job's parameters; ValidationFailed naming ``minSpeakers``/``maxSpeakers`` when the
+        counts break the rule together (each count's range is its field's bounds, checked before).
+        This dialect reports a bound given with ``numSpeakers`` and, besides, bounds out of order."""
+        num, min_, max_ = self.num_speakers, self.min_speakers, self.max_speakers
         errors = []
-        if self.num_speakers is not None:
-            for name, v in (("minSpeakers", self.min_speakers), ("maxSpeakers", self.max_speakers)):
-                if v is not None:
-                    errors.append({"field": name, "message": "cannot be combined with numSpeakers"})
-        if (
-            self.min_speakers is not None
-            and self.max_speakers is not None
-            and self.min_speakers > self.max_speakers
-        ):
-            errors.append({"field": "minSpeakers", "message": "must not be greater than maxSpeakers"})
+        if num is not None:
+            errors += [
+                {"field": PYANNOTE_COUNT_FIELDS[which], "message": "cannot be combined with numSpeakers"}
+                for which, _ in speaker_count_problems(num, min_, max_)
+            ]
+        errors += [
+            {"field": PYANNOTE_COUNT_FIELDS[which], "message": "must not be greater than maxSpeakers"}
+            for which, _ in speaker_count_problems(None, min_, max_)
+        ]
         if errors:
             raise ValidationFailed(errors)
         return JobParams(
@@ -66,30 +75,44 @@ class MediaInputRequest(_Request):
 
 
 def phonexia_params(config: Any, channel_mode: str) -> JobParams:
-    """Phonexia ``config`` (JSON object): ``max_speakers`` (default 100) or ``total_speakers``;
-    both -> 400; other keys are ignored, as Phonexia does."""
+    """Phonexia ``config`` (JSON object): ``max_speakers`` (default ``MAX_SPEAKERS``) or
+    ``total_speakers`` (the exact count); naming both, even as null, -> 400; other keys are ignored,
+    as Phonexia does. A count must be a JSON integer the rule accepts on its own."""
     if config is None:
         config = {}
     if not isinstance(config, dict):
         raise ValidationFailed([{"field": "config", "message": "must be a JSON object"}])
     errors = []
-    values: dict[str, int] = {}
-    for name in ("max_speakers", "total_speakers"):
-        v = config.get(name)
-        if v is None:
+    counts: dict[Which, int] = {}
+    for which, key in PHONEXIA_COUNT_KEYS.items():
+        value = config.get(key)
+        if value is None:
             continue
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_SPEAKERS:
-            errors.append(
-                {"field": f"config.{name}", "message": f"must be an integer from 1 to {MAX_SPEAKERS}"}
-            )
+        if _json_int(value) and not _count_problems(which, value):
+            counts[which] = value
         else:
-            values[name] = v
-    if "max_speakers" in config and "total_speakers" in config:
+            errors.append(
+                {"field": f"config.{key}", "message": f"must be an integer from 1 to {MAX_SPEAKERS}"}
+            )
+    if all(key in config for key in PHONEXIA_COUNT_KEYS.values()):
         errors.append(
             {"field": "config", "message": "max_speakers and total_speakers are mutually exclusive"}
         )
     if errors:
         raise ValidationFailed(errors)
-    if "total_speakers" in values:
-        return JobParams(num_speakers=values["total_speakers"], channel_mode=channel_mode)
-    return JobParams(max_speakers=values.get("max_speakers", MAX_SPEAKERS), channel_mode=channel_mode)
+    if "num" in counts:
+        return JobParams(num_speakers=counts["num"], channel_mode=channel_mode)
+    return JobParams(max_speakers=counts.get("max", MAX_SPEAKERS), channel_mode=channel_mode)
+
+
+def _json_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _count_problems(which: Which, value: int) -> list[tuple[Which, str]]:
+    """The rule's verdict on one count alone (its range)."""
+    return speaker_count_problems(
+        value if which == "num" else None,
+        value if which == "min" else None,
+        value if which == "max" else None,
+    )
