@@ -30,9 +30,9 @@ from diarist.domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from diarist.observability import metrics
 from diarist.services.apikeys import KeyNotFound
 from diarist.services.submission import QueueUnavailable
-from functions.api.http import metrics
 
 log = logging.getLogger(__name__)
 

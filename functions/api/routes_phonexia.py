@@ -10,9 +10,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.metrics import MetricUnit
 
 from diarist.domain.errors import ValidationFailed
+from diarist.observability import metrics
 from diarist.services.submission import new_job_id
 from functions.api import deps
-from functions.api.http import job_scope, json_response, metrics, raw_body
+from functions.api.http import job_scope, json_response, raw_body
 from functions.api.multipart import parse_multipart
 from functions.api.request_models import phonexia_params
 from functions.api.views_phonexia import PhonexiaError, PhonexiaTaskResponse, task, task_view

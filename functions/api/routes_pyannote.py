@@ -9,11 +9,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.metrics import MetricUnit
 
 from diarist.domain.jobs import JobStatus
+from diarist.observability import metrics
 from diarist.services.reading import require_job
 from diarist.services.submission import new_job_id
 from functions.api import deps
 from functions.api.errors import NotImplementedYet
-from functions.api.http import job_scope, json_response, metrics, tenant
+from functions.api.http import job_scope, json_response, tenant
 from functions.api.request_models import DiarizeRequest, MediaInputRequest
 from functions.api.views_pyannote import (
     CancelResponse,
