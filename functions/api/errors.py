@@ -47,10 +47,6 @@ _AWS_THROTTLING = {
 }
 
 
-class NotImplementedYet(DiaristError):
-    """A route whose backing service is not deployed in this build (501)."""
-
-
 def field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     """Powertools/pydantic ``loc`` -> the field name the client sent (``("body","numSpeakers")`` ->
     ``numSpeakers``; ``("header","idempotency-key")`` -> ``Idempotency-Key``)."""
@@ -158,10 +154,6 @@ def install(app: APIGatewayRestResolver) -> None:
         return render(
             app, 503, [{"field": "", "message": e.message}], headers={"Retry-After": str(e.retry_after_s)}
         )
-
-    @app.exception_handler(NotImplementedYet)
-    def _not_implemented(e: NotImplementedYet) -> Response:
-        return render(app, 501, [{"field": "", "message": e.message}])
 
     @app.exception_handler(ClientError)
     def _aws(e: ClientError) -> Response:

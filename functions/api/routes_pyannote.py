@@ -10,10 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from diarist.domain.jobs import JobStatus
 from diarist.observability import metrics
-from diarist.services.reading import require_job
 from diarist.services.submission import new_job_id
+from diarist.services.webhooks import redeliver
 from functions.api import deps
-from functions.api.errors import NotImplementedYet
 from functions.api.http import job_scope, json_response, tenant
 from functions.api.request_models import DiarizeRequest, MediaInputRequest
 from functions.api.views_pyannote import (
@@ -52,7 +51,6 @@ def _errors(*codes: int) -> dict[int, Any]:
         409: "Conflict (job state, or Idempotency-Key reused with another body)",
         413: "Body over 10 MB: use POST /v1/media/input",
         429: "Too many requests (see Retry-After)",
-        501: "Not available in this deployment",
         503: "The job could not be queued (see Retry-After)",
     }
     return {c: {"description": text[c], "content": {"application/json": {"model": ErrorBody}}} for c in codes}
@@ -154,15 +152,10 @@ def delete_job(job_id: JobId, purge: Annotated[bool, Query()] = False):
     tags=["pyannoteAI"],
     responses={
         **_ok(JobView, "Redelivery started (webhook.delivery is pending)"),
-        **_errors(401, 404, 409, 501),
+        **_errors(401, 404, 409),
     },
 )
 def redeliver_webhook(job_id: JobId):
     with job_scope(router, job_id) as tenant_id:
-        require_job(deps.job_store(), tenant_id, job_id)  # 404 for another tenant's job, before anything else
-        try:
-            from diarist.services.webhooks import redeliver
-        except ImportError:  # pragma: no cover - webhooks not part of this build
-            raise NotImplementedYet("webhook redelivery is not available in this deployment") from None
         job = redeliver(job_id, tenant_id)
     return json_response(job_view(job))
