@@ -1,4 +1,9 @@
-"""Phonexia Speech Platform-style routes: multipart upload -> 202 + X-Location, then polling."""
+"""Phonexia Speech Platform-style routes: multipart upload -> 202 + X-Location, then polling.
+
+Each route decodes the request (``multipart``, ``request_models.phonexia_params``), makes one
+service call and encodes the answer (``views_phonexia``); a route about a job makes its call in
+``http.job_scope``. Errors are raised, never answered here: ``errors`` maps them to HTTP.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""pyannoteAI-style routes: /v1/diarize, /v1/media/input, /v1/jobs/..., /v2/jobs."""
+"""pyannoteAI-style routes: /v1/diarize, /v1/media/input, /v1/jobs/..., /v2/jobs.
+
+Each route decodes the request (``request_models``), makes one service call and encodes the answer
+(``views_pyannote``); a route about a job makes its call in ``http.job_scope``. Errors are raised,
+never answered here: ``errors`` maps them to HTTP.
+"""
 
 from __future__ import annotations
 
