@@ -31,7 +31,33 @@ class InputResolver:
         self.objects = objects
         self.settings = settings
 
-    def media_key(self, tenant_id: str, url: str, field: str = "url") -> str:
+    def resolve(self, tenant_id: str, url: str, field: str) -> str:
+        """Check an input URL and return what the worker reads (s3:// or https://). ValidationFailed."""
+        if url.startswith(MEDIA_SCHEME):
+            return self._resolve_media(tenant_id, url, field)
+        if url.startswith("s3://"):
+            self._check_s3(tenant_id, url, field)
+            return url
+        if url.startswith(("https://", "http://")):
+            self.check_public_url(url, field)
+            return url
+        raise ValidationFailed([{"field": field, "message": "must be an https://, s3:// or media:// URL"}])
+
+    def check_public_url(self, url: str, field: str) -> None:
+        """The network policy's syntax check (``netpolicy.validate_url_syntax``), as a 400 naming ``field``."""
+        try:
+            validate_url_syntax(url, self.settings)
+        except UnsafeUrl as e:
+            raise ValidationFailed([{"field": field, "message": e.reason}]) from None
+
+    def presign_media_upload(self, tenant_id: str, url: str) -> str:
+        """``POST /v1/media/input``: a presigned PUT for ``media://<key>``."""
+        if not url.startswith(MEDIA_SCHEME):
+            raise ValidationFailed([{"field": "url", "message": "must be a media://<key> URL"}])
+        key = self._media_key(tenant_id, url, "url")
+        return self.objects.presign_put(self.settings.media_bucket, key, self.settings.presign_expiry_s)
+
+    def _media_key(self, tenant_id: str, url: str, field: str) -> str:
         """``media://<key>`` -> the S3 key ``media/<tenant>/<key>`` in the media bucket."""
         key = url[len(MEDIA_SCHEME) :]
         parts = key.split("/")
@@ -52,37 +78,9 @@ class InputResolver:
             )
         return f"{MEDIA_PREFIX}{tenant_id}/{key}"
 
-    def resolve(self, tenant_id: str, url: str, field: str = "url") -> str:
-        """Check an input URL and return what the worker reads (s3:// or https://). ValidationFailed."""
-        if url.startswith(MEDIA_SCHEME):
-            return self._resolve_media(tenant_id, url, field)
-        if url.startswith("s3://"):
-            self._check_s3(tenant_id, url, field)
-            return url
-        if url.startswith(("https://", "http://")):
-            self.check_public_url(url, field)
-            return url
-        raise ValidationFailed([{"field": field, "message": "must be an https://, s3:// or media:// URL"}])
-
-    def check_public_url(self, url: str, field: str) -> None:
-        """The network policy's syntax check (``netpolicy.validate_url_syntax``), as a 400 naming ``field``."""
-        try:
-            validate_url_syntax(url, self.settings)
-        except UnsafeUrl as e:
-            raise ValidationFailed([{"field": field, "message": e.reason}]) from None
-
-    def presign_media_upload(self, tenant_id: str, url: str, content_type: str | None = None) -> str:
-        """``POST /v1/media/input``: a presigned PUT for ``media://<key>``."""
-        if not url.startswith(MEDIA_SCHEME):
-            raise ValidationFailed([{"field": "url", "message": "must be a media://<key> URL"}])
-        key = self.media_key(tenant_id, url, "url")
-        return self.objects.presign_put(
-            self.settings.media_bucket, key, self.settings.presign_expiry_s, content_type
-        )
-
     def _resolve_media(self, tenant_id: str, url: str, field: str) -> str:
         bucket = self.settings.media_bucket
-        key = self.media_key(tenant_id, url, field)
+        key = self._media_key(tenant_id, url, field)
         head = self.objects.head(bucket, key)
         problem = None
         if head is None:
