@@ -6,15 +6,43 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api, small_result
+from tests.api.conftest import Api, finish_with_result, small_result
 
 pytestmark = pytest.mark.integration
 
 AUDIO = "https://audio.example.com/call.wav"
+
+
+class _StderrNow:
+    """Writes to ``sys.stderr`` as it is at write time (pytest swaps it for ``capsys``); the log
+    handler keeps the stream it was built with otherwise."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+@pytest.fixture
+def info_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """INFO log lines on the captured stderr (local mode quiets the library loggers when a test
+    before this one started it)."""
+    from diarist import observability
+
+    for handler in observability.logger.handlers:
+        monkeypatch.setattr(handler, "stream", _StderrNow())
+    names = (observability.logger.name, *observability.LIBRARY_LOGGERS)
+    before = {name: logging.getLogger(name).level for name in names}
+    observability.set_level(logging.INFO)
+    yield
+    for name, level in before.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def _log_lines(text: str) -> list[dict[str, Any]]:
@@ -28,14 +56,10 @@ def _assert_job_scoped(lines: list[dict[str, Any]], job_id: str) -> None:
 
 
 def test_job_scoped_requests_log_the_job_and_tenant_ids(
-    api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    api: Api, info_logs: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from diarist import observability
     from functions.api import deps
-    from tests.api.conftest import finish_with_result
 
-    for handler in observability.logger.handlers:  # write to this test's captured stderr
-        monkeypatch.setattr(handler, "stream", sys.stderr)
     capsys.readouterr()
 
     # a submission: the service logs "job submitted" with the id chosen before the call
