@@ -1,15 +1,31 @@
-"""What the API needs, built once per warm container: settings (checked at cold start), the
-services over the boto3 adapters, and the launcher (lazily, only for cancel)."""
+"""What the API needs: its settings (checked at cold start) and the services over the boto3
+adapters.
+
+Every builder runs through ``settings.per_settings(ApiSettings, ...)``: built once per warm
+container, again when the settings were reloaded (tests, local mode). The services share one job
+store and one object store. The launcher is built on first use (only cancel needs it); when the
+API has none configured it is None, built once, and cancel still cancels (the worker's later writes
+are refused) but the container job runs on; that is logged.
+"""
 
 from __future__ import annotations
 
 import logging
-from functools import cache
 
-from diarist.ports import Launcher
+from diarist.adapters.dynamo_apikeys import DynamoApiKeyStore
+from diarist.adapters.dynamo_idempotency import DynamoIdempotencyStore
+from diarist.adapters.dynamo_jobs import DynamoJobStore
+from diarist.adapters.events import EventBridgeBus
+from diarist.adapters.s3_store import S3ObjectStore
+from diarist.adapters.sqs_queue import SqsJobQueue
+from diarist.launchers import build_launcher
+from diarist.ports import JobStore, Launcher, ObjectStore
 from diarist.services.apikeys import ApiKeyService
-from diarist.services.jobs import JobService
-from diarist.settings import ApiSettings, load
+from diarist.services.cancel_delete import CancelDeleteService
+from diarist.services.inputs import InputResolver
+from diarist.services.reading import JobReader
+from diarist.services.submission import SubmissionService
+from diarist.settings import ApiSettings, LauncherSettings, forget_built, load, per_settings
 
 log = logging.getLogger(__name__)
 
@@ -18,61 +34,88 @@ def settings() -> ApiSettings:
     return load(ApiSettings)
 
 
-@cache
-def job_service() -> JobService:
-    from diarist.adapters.dynamo_idempotency import DynamoIdempotencyStore
-    from diarist.adapters.dynamo_jobs import DynamoJobStore
-    from diarist.adapters.events import EventBridgeBus
-    from diarist.adapters.s3_store import S3ObjectStore
-    from diarist.adapters.sqs_queue import SqsJobQueue
+def _build_job_store(s: ApiSettings) -> JobStore:
+    return DynamoJobStore(s.table_name)
 
-    s = settings()
-    return JobService(
-        store=DynamoJobStore(s.table_name),
+
+def job_store() -> JobStore:
+    return per_settings(ApiSettings, _build_job_store)
+
+
+def _build_object_store(s: ApiSettings) -> ObjectStore:
+    return S3ObjectStore()
+
+
+def object_store() -> ObjectStore:
+    return per_settings(ApiSettings, _build_object_store)
+
+
+def _build_inputs(s: ApiSettings) -> InputResolver:
+    return InputResolver(objects=object_store(), settings=s)
+
+
+def inputs() -> InputResolver:
+    return per_settings(ApiSettings, _build_inputs)
+
+
+def _build_submissions(s: ApiSettings) -> SubmissionService:
+    return SubmissionService(
+        store=job_store(),
         queue=SqsJobQueue(s.job_queue_url),
-        objects=S3ObjectStore(),
-        events=EventBridgeBus(s.event_bus_name),
-        settings=s,
+        objects=object_store(),
+        inputs=inputs(),
         idempotency=DynamoIdempotencyStore(s.table_name),
-        launcher=launcher,
-        url_check=_url_check(s),
+        settings=s,
     )
 
 
-def _url_check(s: ApiSettings):
-    from diarist.netpolicy import validate_url_syntax
-
-    def check(url: str) -> None:
-        validate_url_syntax(url, s)
-
-    return check
+def submissions() -> SubmissionService:
+    return per_settings(ApiSettings, _build_submissions)
 
 
-@cache
-def apikey_service() -> ApiKeyService:
-    from diarist.adapters.dynamo_apikeys import DynamoApiKeyStore
-
-    s = settings()
-    return ApiKeyService(DynamoApiKeyStore(s.table_name), cache_ttl_s=s.apikey_cache_ttl_s)
+def _build_reader(s: ApiSettings) -> JobReader:
+    return JobReader(store=job_store(), objects=object_store(), settings=s)
 
 
-@cache
-def launcher() -> Launcher | None:
-    """The container launcher, for cancel only (``DIARIST_LAUNCHER`` and its settings). When the
-    API has none configured, cancel still cancels (the worker's later writes are refused) but the
-    container job runs on; that is logged."""
+def reader() -> JobReader:
+    return per_settings(ApiSettings, _build_reader)
+
+
+def _build_cancel_delete(s: ApiSettings) -> CancelDeleteService:
+    return CancelDeleteService(
+        store=job_store(),
+        objects=object_store(),
+        events=EventBridgeBus(s.event_bus_name),
+        settings=s,
+        launcher=launcher,
+    )
+
+
+def cancel_delete() -> CancelDeleteService:
+    return per_settings(ApiSettings, _build_cancel_delete)
+
+
+def _build_launcher(s: ApiSettings) -> Launcher | None:
     try:
-        from diarist.launchers import build_launcher
-        from diarist.settings import LauncherSettings
-
         return build_launcher(load(LauncherSettings))
     except Exception:
         log.exception("no launcher for cancel (DIARIST_LAUNCHER and its settings)")
         return None
 
 
+def launcher() -> Launcher | None:
+    """The container launcher, for cancel only (``DIARIST_LAUNCHER`` and its settings)."""
+    return per_settings(ApiSettings, _build_launcher)
+
+
+def _build_apikeys(s: ApiSettings) -> ApiKeyService:
+    return ApiKeyService(DynamoApiKeyStore(s.table_name), cache_ttl_s=s.apikey_cache_ttl_s)
+
+
+def apikey_service() -> ApiKeyService:
+    return per_settings(ApiSettings, _build_apikeys)
+
+
 def reset() -> None:
     """Forget everything built (tests that switch environments)."""
-    job_service.cache_clear()
-    apikey_service.cache_clear()
-    launcher.cache_clear()
+    forget_built()

@@ -30,9 +30,9 @@ from diarist.domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from diarist.observability import metrics
 from diarist.services.apikeys import KeyNotFound
-from diarist.services.jobs import QueueUnavailable
-from functions.api.http import metrics
+from diarist.services.submission import QueueUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,6 @@ _AWS_THROTTLING = {
     "SlowDown",
     "TooManyRequestsException",
 }
-
-
-class NotImplementedYet(DiaristError):
-    """A route whose backing service is not deployed in this build (501)."""
 
 
 def field_of(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -158,10 +154,6 @@ def install(app: APIGatewayRestResolver) -> None:
         return render(
             app, 503, [{"field": "", "message": e.message}], headers={"Retry-After": str(e.retry_after_s)}
         )
-
-    @app.exception_handler(NotImplementedYet)
-    def _not_implemented(e: NotImplementedYet) -> Response:
-        return render(app, 501, [{"field": "", "message": e.message}])
 
     @app.exception_handler(ClientError)
     def _aws(e: ClientError) -> Response:

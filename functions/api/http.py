@@ -1,15 +1,21 @@
-"""Small helpers the route modules share: the caller's tenant, JSON responses, the guard that runs
-before validation (auth, body size, base64, JSON syntax), and observability singletons."""
+"""Small helpers the route modules share: the caller's tenant, the scope of a request about one
+job, JSON responses, and the guard that runs before validation (auth, body size, base64, JSON
+syntax).
+
+Logging: ``guard`` appends the tenant id to every line of the request once it is authenticated;
+a route about a job runs its service call in ``job_scope``, so every line written meanwhile (the
+services' too) carries ``job_id`` and ``tenant_id`` (``diarist.observability``).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
@@ -17,16 +23,12 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 )
 from pydantic import BaseModel
 
-from diarist import resources as R
 from diarist.domain.errors import PayloadTooLarge, Unauthorized, ValidationFailed
+from diarist.observability import job_context, logger
+from diarist.resources import API_GATEWAY_MAX_BODY_BYTES
 from functions.api import deps
 
-logger = Logger(service="diarist-api")
-metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Diarist", service="diarist-api"
-)
-
-MAX_BODY_BYTES = R.API_GATEWAY_MAX_BODY_BYTES
+MAX_BODY_BYTES = API_GATEWAY_MAX_BODY_BYTES
 TOO_LARGE = (
     "request body over 10 MB: upload large files with POST /v1/media/input (a presigned PUT URL), "
     "then submit media://<key>"
@@ -39,6 +41,15 @@ def tenant(router: BaseRouter) -> str:
     if not tenant_id:
         raise Unauthorized("not authenticated")
     return str(tenant_id)
+
+
+@contextmanager
+def job_scope(router: BaseRouter, job_id: str) -> Iterator[str]:
+    """The caller's tenant, for a request about the job ``job_id``: every line logged inside
+    carries both ids (``observability.job_context``)."""
+    tenant_id = tenant(router)
+    with job_context(job_id, tenant_id):
+        yield tenant_id
 
 
 def raw_body(router: BaseRouter) -> bytes:

@@ -1,4 +1,9 @@
-"""Phonexia Speech Platform-style routes: multipart upload -> 202 + X-Location, then polling."""
+"""Phonexia Speech Platform-style routes: multipart upload -> 202 + X-Location, then polling.
+
+Each route decodes the request (``multipart``, ``request_models.phonexia_params``), makes one
+service call and encodes the answer (``views_phonexia``); a route about a job makes its call in
+``http.job_scope``. Errors are raised, never answered here: ``errors`` maps them to HTTP.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.metrics import MetricUnit
 
 from diarist.domain.errors import ValidationFailed
-from diarist.domain.jobs import phonexia_state
+from diarist.observability import metrics
+from diarist.services.submission import new_job_id
 from functions.api import deps
-from functions.api.http import json_response, logger, metrics, raw_body, tenant
-from functions.api.models import PhonexiaError, PhonexiaTaskResponse, phonexia_params
+from functions.api.http import job_scope, json_response, raw_body
 from functions.api.multipart import parse_multipart
+from functions.api.request_models import phonexia_params
+from functions.api.views_phonexia import PhonexiaError, PhonexiaTaskResponse, task, task_view
 
 router = Router()  # routes return a Response; each body schema is declared in responses=
 BASE = "/api/technology/speaker-diarization"
@@ -109,24 +116,19 @@ def upload(
         except (ValueError, RecursionError):
             raise ValidationFailed([{"field": "config", "message": "must be a JSON object"}]) from None
     params = phonexia_params(config, channel_mode)
-    job = deps.job_service().submit_upload(
-        tenant(router),
-        data=file.data,
-        filename=file.filename,
-        content_type=file.content_type,
-        params=params,
-        idempotency_key=idempotency_key,
-    )
-    logger.append_keys(job_id=job.job_id)
-    logger.info("phonexia task submitted")
+    job_id = new_job_id()
+    with job_scope(router, job_id) as tenant_id:
+        job = deps.submissions().submit_upload(
+            tenant_id,
+            job_id=job_id,
+            data=file.data,
+            filename=file.filename,
+            content_type=file.content_type,
+            params=params,
+            idempotency_key=idempotency_key,
+        )
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    body = {
-        "task": {
-            "task_id": job.job_id,
-            "state": phonexia_state(job.status, job.error.code if job.error else None),
-        }
-    }
-    return json_response(body, status=202, headers={"X-Location": polling_url(job.job_id)})
+    return json_response({"task": task(job)}, status=202, headers={"X-Location": polling_url(job.job_id)})
 
 
 @router.get(
@@ -142,5 +144,6 @@ def upload(
     },
 )
 def poll(task_id: Annotated[str, Path(min_length=1, max_length=64)]):
-    logger.append_keys(job_id=task_id)
-    return json_response(deps.job_service().phonexia_task_view(tenant(router), task_id))
+    with job_scope(router, task_id) as tenant_id:
+        found = deps.reader().with_result(tenant_id, task_id)
+    return json_response(task_view(found.job, found.result))

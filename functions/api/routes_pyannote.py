@@ -1,4 +1,9 @@
-"""pyannoteAI-style routes: /v1/diarize, /v1/media/input, /v1/jobs/..., /v2/jobs."""
+"""pyannoteAI-style routes: /v1/diarize, /v1/media/input, /v1/jobs/..., /v2/jobs.
+
+Each route decodes the request (``request_models``), makes one service call and encodes the answer
+(``views_pyannote``); a route about a job makes its call in ``http.job_scope``. Errors are raised,
+never answered here: ``errors`` maps them to HTTP.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,22 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
-from diarist.domain.errors import Conflict
 from diarist.domain.jobs import JobStatus
-from diarist.services.jobs import JobView
+from diarist.observability import metrics
+from diarist.services.submission import new_job_id
+from diarist.services.webhooks import redeliver
 from functions.api import deps
-from functions.api.errors import NotImplementedYet
-from functions.api.http import json_response, logger, metrics, tenant
-from functions.api.models import (
+from functions.api.http import job_scope, json_response, tenant
+from functions.api.request_models import DiarizeRequest, MediaInputRequest
+from functions.api.views_pyannote import (
     CancelResponse,
     DeleteResponse,
-    DiarizeRequest,
     DiarizeResponse,
     ErrorBody,
     JobList,
-    MediaInputRequest,
+    JobView,
     MediaInputResponse,
+    job_view,
 )
 
 router = Router()  # routes return a Response; each body schema is declared in responses=
@@ -50,7 +56,6 @@ def _errors(*codes: int) -> dict[int, Any]:
         409: "Conflict (job state, or Idempotency-Key reused with another body)",
         413: "Body over 10 MB: use POST /v1/media/input",
         429: "Too many requests (see Retry-After)",
-        501: "Not available in this deployment",
         503: "The job could not be queued (see Retry-After)",
     }
     return {c: {"description": text[c], "content": {"application/json": {"model": ErrorBody}}} for c in codes}
@@ -68,16 +73,17 @@ def _ok(model: Any, description: str = "OK") -> dict[int, Any]:
 )
 def diarize(body: Annotated[DiarizeRequest, Body()], idempotency_key: IdempotencyKey = None):
     params = body.job_params()
-    job = deps.job_service().submit_url(
-        tenant(router),
-        url=body.url,
-        params=params,
-        webhook=body.webhook,
-        webhook_status_only=body.webhook_status_only,
-        idempotency_key=idempotency_key,
-    )
-    logger.append_keys(job_id=job.job_id)
-    logger.info("job submitted", extra={"status": job.status.value})
+    job_id = new_job_id()
+    with job_scope(router, job_id) as tenant_id:
+        job = deps.submissions().submit_url(
+            tenant_id,
+            job_id=job_id,
+            url=body.url,
+            params=params,
+            webhook=body.webhook,
+            webhook_status_only=body.webhook_status_only,
+            idempotency_key=idempotency_key,
+        )
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
     return json_response(DiarizeResponse(job_id=job.job_id, status=job.status))
 
@@ -89,7 +95,7 @@ def diarize(body: Annotated[DiarizeRequest, Body()], idempotency_key: Idempotenc
     responses={**_ok(MediaInputResponse), **_errors(400, 401)},
 )
 def media_input(body: Annotated[MediaInputRequest, Body()]):
-    url = deps.job_service().create_media_upload(tenant(router), body.url)
+    url = deps.inputs().presign_media_upload(tenant(router), body.url)
     return json_response(MediaInputResponse(url=url))
 
 
@@ -100,8 +106,9 @@ def media_input(body: Annotated[MediaInputRequest, Body()]):
     responses={**_ok(JobView), **_errors(401, 404)},
 )
 def get_job(job_id: JobId):
-    logger.append_keys(job_id=job_id)
-    return json_response(deps.job_service().get_job_view(tenant(router), job_id))
+    with job_scope(router, job_id) as tenant_id:
+        found = deps.reader().output(tenant_id, job_id)
+    return json_response(job_view(found.job, result=found.result, output_url=found.url))
 
 
 @router.get(
@@ -115,10 +122,8 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     status: Annotated[JobStatus | None, Query()] = None,
 ):
-    items, next_cursor = deps.job_service().list_jobs(
-        tenant(router), limit=limit, cursor=cursor, status=status
-    )
-    return json_response(JobList(items=items, cursor=next_cursor))
+    page = deps.reader().list(tenant(router), limit=limit, cursor=cursor, status=status)
+    return json_response(JobList(items=[job_view(job) for job in page.jobs], cursor=page.cursor))
 
 
 @router.post(
@@ -128,8 +133,8 @@ def list_jobs(
     responses={**_ok(CancelResponse), **_errors(401, 404, 409)},
 )
 def cancel_job(job_id: JobId):
-    logger.append_keys(job_id=job_id)
-    job = deps.job_service().cancel(tenant(router), job_id)
+    with job_scope(router, job_id) as tenant_id:
+        job = deps.cancel_delete().cancel(tenant_id, job_id)
     metrics.add_metric(name="JobsCanceled", unit=MetricUnit.Count, value=1)
     return json_response(CancelResponse(job_id=job.job_id, status=job.status))
 
@@ -141,20 +146,9 @@ def cancel_job(job_id: JobId):
     responses={**_ok(DeleteResponse), **_errors(401, 404, 409)},
 )
 def delete_job(job_id: JobId, purge: Annotated[bool, Query()] = False):
-    logger.append_keys(job_id=job_id)
-    svc = deps.job_service()
-    t = tenant(router)
-    job = svc.require(t, job_id)
-    deleted: list[str] = []
-    if not job.status.is_terminal:
-        job = svc.cancel(t, job_id)
-    elif not purge:
-        raise Conflict(
-            f"job {job_id} is already {job.status.value}; add ?purge=true to delete its audio and results"
-        )
-    if purge:
-        deleted = svc.delete_job_data(t, job_id)
-    return json_response(DeleteResponse(job_id=job.job_id, status=job.status, deleted=deleted))
+    with job_scope(router, job_id) as tenant_id:
+        done = deps.cancel_delete().delete(tenant_id, job_id, purge=purge)
+    return json_response(DeleteResponse(job_id=done.job.job_id, status=done.job.status, deleted=done.deleted))
 
 
 @router.post(
@@ -163,16 +157,10 @@ def delete_job(job_id: JobId, purge: Annotated[bool, Query()] = False):
     tags=["pyannoteAI"],
     responses={
         **_ok(JobView, "Redelivery started (webhook.delivery is pending)"),
-        **_errors(401, 404, 409, 501),
+        **_errors(401, 404, 409),
     },
 )
 def redeliver_webhook(job_id: JobId):
-    logger.append_keys(job_id=job_id)
-    t = tenant(router)
-    deps.job_service().require(t, job_id)  # 404 for another tenant's job, before anything else
-    try:
-        from diarist.services.webhooks import redeliver
-    except ImportError:  # pragma: no cover - webhooks not part of this build
-        raise NotImplementedYet("webhook redelivery is not available in this deployment") from None
-    job = redeliver(job_id, t)
-    return json_response(deps.job_service().view(job, with_output=False))
+    with job_scope(router, job_id) as tenant_id:
+        job = redeliver(job_id, tenant_id)
+    return json_response(job_view(job))

@@ -50,7 +50,7 @@ class Api:
     def store(self):
         from functions.api import deps
 
-        return deps.job_service().store
+        return deps.job_store()
 
     def queue_messages(self) -> list[dict[str, Any]]:
         from diarist.adapters.aws import client

@@ -8,8 +8,8 @@ import pytest
 from diarist.domain.errors import ValidationFailed
 from diarist.domain.jobs import JobParams
 from functions.api.errors import field_of
-from functions.api.models import phonexia_params
 from functions.api.multipart import parse_multipart
+from functions.api.request_models import phonexia_params
 from tests.api.conftest import small_result
 from tests.api.events import multipart_body
 
@@ -81,7 +81,8 @@ def test_phonexia_config() -> None:
 
 
 def test_renderers() -> None:
-    from diarist.services.jobs import render_phonexia_result, render_pyannote_output
+    from diarist.services.reading import render_pyannote_output
+    from functions.api.views_phonexia import render_phonexia_result
 
     out = render_pyannote_output(small_result(), JobParams())
     assert out == {

@@ -163,7 +163,7 @@ def test_body_over_10_mb_is_413_pointing_to_presigned_upload(api: Api) -> None:
 def test_queue_failure_marks_job_failed_and_answers_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     from functions.api import deps
 
-    svc = deps.job_service()
+    svc = deps.submissions()
 
     def broken_send(message: object) -> None:
         raise RuntimeError("SQS is down")
@@ -192,7 +192,7 @@ def _throttled_dynamodb_is_429(api: Api, monkeypatch: pytest.MonkeyPatch) -> Non
             {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "PutItem"
         )
 
-    monkeypatch.setattr(deps.job_service().store, "create", throttled)
+    monkeypatch.setattr(deps.job_store(), "create", throttled)
     r = api.call("POST", "/v1/diarize", body={"url": AUDIO}, headers={"Idempotency-Key": "k-throttle"})
     assert r.status == 429 and r.headers["retry-after"] == "1", r.body
     monkeypatch.undo()
@@ -302,12 +302,15 @@ def _concurrent_requests_with_one_key_make_one_job(api: Api) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from diarist.domain.jobs import JobParams
+    from diarist.services.submission import new_job_id
     from functions.api import deps
 
-    svc = deps.job_service()
+    svc = deps.submissions()
 
     def go(_: int) -> str:
-        job = svc.submit_url("tenant-b", url=AUDIO, params=JobParams(), idempotency_key="race-1")
+        job = svc.submit_url(
+            "tenant-b", job_id=new_job_id(), url=AUDIO, params=JobParams(), idempotency_key="race-1"
+        )
         return job.job_id
 
     with ThreadPoolExecutor(8) as pool:
@@ -468,7 +471,7 @@ def fake_launcher(api: Api, monkeypatch: pytest.MonkeyPatch) -> FakeLauncher:
     from functions.api import deps
 
     fake = FakeLauncher()
-    monkeypatch.setattr(deps.job_service(), "_launcher", lambda: fake)
+    monkeypatch.setattr(deps.cancel_delete(), "_launcher", lambda: fake)
     return fake
 
 
@@ -476,7 +479,7 @@ def fake_launcher(api: Api, monkeypatch: pytest.MonkeyPatch) -> FakeLauncher:
 def published(api: Api, monkeypatch: pytest.MonkeyPatch) -> list:
     from functions.api import deps
 
-    bus = deps.job_service().events
+    bus = deps.cancel_delete().events
     sent: list = []
     real = bus.job_finished
 

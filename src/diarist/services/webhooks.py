@@ -99,7 +99,7 @@ def render_pyannote_output(result: DiarizationResult, params: JobParams) -> dict
     The very renderer ``GET /v1/jobs/{id}`` uses (``services.jobs``), so the webhook's ``output``
     and the API's cannot drift; ``params`` decide the optional parts, as pyannoteAI's do.
     """
-    from diarist.services.jobs import render_pyannote_output as render
+    from diarist.services.reading import render_pyannote_output as render
 
     return render(result, params)
 

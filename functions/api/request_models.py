@@ -1,0 +1,118 @@
+"""Requests of the HTTP API: the pyannoteAI JSON bodies (camelCase) and the Phonexia ``config``,
+decoded into the domain's ``JobParams``.
+
+The speaker-count rule is the domain's (``domain.speakers``: an exact count or bounds, never both;
+1 to ``MAX_SPEAKERS``; min <= max); this module only names each broken part in its dialect's
+fields and words (``numSpeakers`` ...; ``config.total_speakers`` ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from diarist.domain.errors import ValidationFailed
+from diarist.domain.jobs import JobParams
+from diarist.domain.speakers import MAX_SPEAKERS, Which, speaker_count_problems
+
+PYANNOTE_COUNT_FIELDS: dict[Which, str] = {"num": "numSpeakers", "min": "minSpeakers", "max": "maxSpeakers"}
+PHONEXIA_COUNT_KEYS: dict[Which, str] = {"max": "max_speakers", "num": "total_speakers"}
+"""The ``config`` keys of the counts, in the order their problems are reported."""
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+
+class DiarizeRequest(_Request):
+    """``POST /v1/diarize``. Unknown fields are refused (400) so a typo never goes unnoticed."""
+
+    url: str = Field(min_length=1, max_length=2048, description="https://..., s3://bucket/key or media://key")
+    webhook: str | None = Field(
+        default=None, min_length=1, max_length=2048, description="https URL called when done"
+    )
+    webhook_status_only: bool = Field(default=False, alias="webhookStatusOnly")
+    num_speakers: int | None = Field(
+        default=None, ge=1, le=MAX_SPEAKERS, alias="numSpeakers", description="Exact count (excludes min/max)"
+    )
+    min_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS, alias="minSpeakers")
+    max_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS, alias="maxSpeakers")
+    confidence: bool = Field(default=False, description="Add frame-level confidence (one score per 20 ms)")
+    turn_level_confidence: bool = Field(default=False, alias="turnLevelConfidence")
+    exclusive: bool = Field(default=False, description="Add exclusiveDiarization (no overlapping turns)")
+
+    def job_params(self) -> JobParams:
+        """The job's parameters; ValidationFailed naming ``minSpeakers``/``maxSpeakers`` when the
+        counts break the rule together (each count's range is its field's bounds, checked before).
+        This dialect reports a bound given with ``numSpeakers`` and, besides, bounds out of order."""
+        num, min_, max_ = self.num_speakers, self.min_speakers, self.max_speakers
+        errors = []
+        if num is not None:
+            errors += [
+                {"field": PYANNOTE_COUNT_FIELDS[which], "message": "cannot be combined with numSpeakers"}
+                for which, _ in speaker_count_problems(num, min_, max_)
+            ]
+        errors += [
+            {"field": PYANNOTE_COUNT_FIELDS[which], "message": "must not be greater than maxSpeakers"}
+            for which, _ in speaker_count_problems(None, min_, max_)
+        ]
+        if errors:
+            raise ValidationFailed(errors)
+        return JobParams(
+            num_speakers=self.num_speakers,
+            min_speakers=self.min_speakers,
+            max_speakers=self.max_speakers,
+            confidence=self.confidence,
+            turn_level_confidence=self.turn_level_confidence,
+            exclusive=self.exclusive,
+            channel_mode="mix",
+        )
+
+
+class MediaInputRequest(_Request):
+    url: str = Field(min_length=9, max_length=600, pattern=r"^media://", description="media://<key>")
+
+
+def phonexia_params(config: Any, channel_mode: str) -> JobParams:
+    """Phonexia ``config`` (JSON object): ``max_speakers`` (default ``MAX_SPEAKERS``) or
+    ``total_speakers`` (the exact count); naming both, even as null, -> 400; other keys are ignored,
+    as Phonexia does. A count must be a JSON integer the rule accepts on its own."""
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise ValidationFailed([{"field": "config", "message": "must be a JSON object"}])
+    errors = []
+    counts: dict[Which, int] = {}
+    for which, key in PHONEXIA_COUNT_KEYS.items():
+        value = config.get(key)
+        if value is None:
+            continue
+        if _json_int(value) and not _count_problems(which, value):
+            counts[which] = value
+        else:
+            errors.append(
+                {"field": f"config.{key}", "message": f"must be an integer from 1 to {MAX_SPEAKERS}"}
+            )
+    if all(key in config for key in PHONEXIA_COUNT_KEYS.values()):
+        errors.append(
+            {"field": "config", "message": "max_speakers and total_speakers are mutually exclusive"}
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    if "num" in counts:
+        return JobParams(num_speakers=counts["num"], channel_mode=channel_mode)
+    return JobParams(max_speakers=counts.get("max", MAX_SPEAKERS), channel_mode=channel_mode)
+
+
+def _json_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _count_problems(which: Which, value: int) -> list[tuple[Which, str]]:
+    """The rule's verdict on one count alone (its range)."""
+    return speaker_count_problems(
+        value if which == "num" else None,
+        value if which == "min" else None,
+        value if which == "max" else None,
+    )

@@ -1,0 +1,111 @@
+"""Job inputs: which URLs a tenant may submit, and what the worker reads for each.
+
+Invariants:
+
+- ``resolve`` returns an ``s3://`` or ``https://`` URL, never ``media://``; any other URL is a
+  ``ValidationFailed`` naming the request's field.
+- ``media://<key>`` is the tenant's own: it names ``media/<tenant>/<key>`` in the media bucket, so a
+  tenant never reaches another tenant's uploads. The key is 1-512 characters without empty, ``.``
+  or ``..`` parts; at submission the object must exist, be non-empty and at most 1 GiB.
+- ``s3://bucket/key`` must be in an allowed input bucket; in the media bucket (shared by tenants)
+  only under the tenant's own ``media/<tenant>/`` or ``incoming/<tenant>/`` prefix.
+- ``https://`` URLs (inputs and webhooks) pass the network policy's syntax check here, for a clear
+  400 at submission; the host is checked again when resolved, before every connection
+  (``netpolicy``).
+"""
+
+from __future__ import annotations
+
+from diarist.domain.errors import ValidationFailed
+from diarist.domain.locations import s3_url, split_s3_url
+from diarist.netpolicy import UnsafeUrl, validate_url_syntax
+from diarist.ports import ObjectStore
+from diarist.resources import INCOMING_PREFIX, MAX_INPUT_BYTES, MEDIA_PREFIX
+from diarist.settings import ApiSettings
+
+MEDIA_SCHEME = "media://"
+
+
+class InputResolver:
+    def __init__(self, *, objects: ObjectStore, settings: ApiSettings) -> None:
+        self.objects = objects
+        self.settings = settings
+
+    def resolve(self, tenant_id: str, url: str, field: str) -> str:
+        """Check an input URL and return what the worker reads (s3:// or https://). ValidationFailed."""
+        if url.startswith(MEDIA_SCHEME):
+            return self._resolve_media(tenant_id, url, field)
+        if url.startswith("s3://"):
+            self._check_s3(tenant_id, url, field)
+            return url
+        if url.startswith(("https://", "http://")):
+            self.check_public_url(url, field)
+            return url
+        raise ValidationFailed([{"field": field, "message": "must be an https://, s3:// or media:// URL"}])
+
+    def check_public_url(self, url: str, field: str) -> None:
+        """The network policy's syntax check (``netpolicy.validate_url_syntax``), as a 400 naming ``field``."""
+        try:
+            validate_url_syntax(url, self.settings)
+        except UnsafeUrl as e:
+            raise ValidationFailed([{"field": field, "message": e.reason}]) from None
+
+    def presign_media_upload(self, tenant_id: str, url: str) -> str:
+        """``POST /v1/media/input``: a presigned PUT for ``media://<key>``."""
+        if not url.startswith(MEDIA_SCHEME):
+            raise ValidationFailed([{"field": "url", "message": "must be a media://<key> URL"}])
+        key = self._media_key(tenant_id, url, "url")
+        return self.objects.presign_put(self.settings.media_bucket, key, self.settings.presign_expiry_s)
+
+    def _media_key(self, tenant_id: str, url: str, field: str) -> str:
+        """``media://<key>`` -> the S3 key ``media/<tenant>/<key>`` in the media bucket."""
+        key = url[len(MEDIA_SCHEME) :]
+        parts = key.split("/")
+        if (
+            not key
+            or len(key) > 512
+            or key.startswith("/")
+            or any(p in ("", ".", "..") for p in parts)
+            or any(ord(c) < 0x20 or c in "\\\x7f" for c in key)
+        ):
+            raise ValidationFailed(
+                [
+                    {
+                        "field": field,
+                        "message": "media:// key must be 1-512 characters, no empty, '.' or '..' parts",
+                    }
+                ]
+            )
+        return f"{MEDIA_PREFIX}{tenant_id}/{key}"
+
+    def _resolve_media(self, tenant_id: str, url: str, field: str) -> str:
+        bucket = self.settings.media_bucket
+        key = self._media_key(tenant_id, url, field)
+        head = self.objects.head(bucket, key)
+        problem = None
+        if head is None:
+            problem = f"{url} was not uploaded (POST /v1/media/input, then PUT the file)"
+        elif int(head.get("ContentLength", 1)) == 0:
+            problem = f"{url} is empty"
+        elif int(head.get("ContentLength", 0)) > MAX_INPUT_BYTES:
+            problem = f"{url} is over the 1 GiB input limit"
+        if problem:
+            raise ValidationFailed([{"field": field, "message": problem}])
+        return s3_url(bucket, key)
+
+    def _check_s3(self, tenant_id: str, url: str, field: str) -> None:
+        try:
+            bucket, key = split_s3_url(url)
+        except ValueError:
+            raise ValidationFailed([{"field": field, "message": "s3 URL needs s3://bucket/key"}]) from None
+        settings = self.settings
+        if bucket not in settings.allowed_input_buckets:
+            raise ValidationFailed(
+                [{"field": field, "message": f"bucket {bucket!r} is not an allowed input bucket"}]
+            )
+        if bucket == settings.media_bucket and not key.startswith(
+            (f"{MEDIA_PREFIX}{tenant_id}/", f"{INCOMING_PREFIX}{tenant_id}/")
+        ):
+            raise ValidationFailed(
+                [{"field": field, "message": "not one of your objects in the media bucket"}]
+            )

@@ -1,0 +1,127 @@
+"""Reading jobs: a tenant's job, the tenant's list, and where a succeeded job's output is.
+
+Invariants:
+
+- A tenant only ever sees its own jobs: another tenant's job is ``JobNotFound``, exactly like an
+  unknown id (``require_job``; ids that cannot be job ids are not even looked up).
+- Output (pyannoteAI dialect): a stored result up to ``result_inline_max_bytes`` is read and
+  returned for inlining; a larger one is rendered once to ``output.pyannote.json`` beside it
+  (``rendered_output_key``) and only a presigned GET of that rendering is returned, so a large
+  result never passes through the API's response. A result that is gone (purged, expired) gives
+  neither.
+- The pyannoteAI rendering of a job's result is ``render_pyannote_output``: the engine's one
+  renderer with the parts the job asked for; the API's inline output, the stored large rendering
+  and the webhook's payload all come from it.
+- Lists are newest first, at most ``MAX_LIST_LIMIT`` jobs a page, without outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from diarist.domain.errors import JobNotFound
+from diarist.domain.jobs import Job, JobParams, JobStatus
+from diarist.domain.locations import split_s3_url
+from diarist.domain.results import DiarizationResult
+from diarist.engine.formats import pyannote_output
+from diarist.ports import JobStore, ObjectStore
+from diarist.settings import ApiSettings
+
+MAX_LIST_LIMIT = 100
+RENDERED_OUTPUT_NAME = "output.pyannote.json"
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    """A job and, when it succeeded and its result is still stored, its output: ``result`` (read
+    for inlining) or ``url`` (a presigned GET of the stored pyannoteAI rendering)."""
+
+    job: Job
+    result: DiarizationResult | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    cursor: str | None
+
+
+def render_pyannote_output(result: DiarizationResult, params: JobParams) -> dict[str, Any]:
+    """pyannoteAI job ``output`` with the parts the job asked for (``engine.formats.pyannote_output``)."""
+    return pyannote_output(
+        result,
+        exclusive=params.exclusive,
+        confidence=params.confidence,
+        turn_confidence=params.turn_level_confidence,
+    )
+
+
+def rendered_output_key(result_key: str) -> str:
+    """Where the pyannoteAI rendering of a large result is stored: beside the result."""
+    return (
+        result_key.rsplit("/", 1)[0] + "/" + RENDERED_OUTPUT_NAME
+        if "/" in result_key
+        else RENDERED_OUTPUT_NAME
+    )
+
+
+def require_job(store: JobStore, tenant_id: str, job_id: str) -> Job:
+    """The tenant's job, or JobNotFound (also for another tenant's job)."""
+    job = store.get(job_id) if _plausible_id(job_id) else None
+    if job is None or job.tenant_id != tenant_id:
+        raise JobNotFound(f"job {job_id} not found")
+    return job
+
+
+class JobReader:
+    def __init__(self, *, store: JobStore, objects: ObjectStore, settings: ApiSettings) -> None:
+        self.store = store
+        self.objects = objects
+        self.settings = settings
+
+    def output(self, tenant_id: str, job_id: str) -> JobOutput:
+        """pyannoteAI ``GET /v1/jobs/{jobId}``: the job, and its output inline or by URL."""
+        job = require_job(self.store, tenant_id, job_id)
+        if job.status is not JobStatus.SUCCEEDED or not job.result_location:
+            return JobOutput(job)
+        bucket, key = split_s3_url(job.result_location)
+        head = self.objects.head(bucket, key)
+        if head is None:
+            return JobOutput(job)
+        if int(head.get("ContentLength", 0)) <= self.settings.result_inline_max_bytes:
+            return JobOutput(job, result=self._result(bucket, key))
+        out_key = rendered_output_key(key)
+        if not self.objects.exists(bucket, out_key):
+            rendering = render_pyannote_output(self._result(bucket, key), job.params)
+            body = json.dumps(rendering, separators=(",", ":")).encode()
+            self.objects.put_bytes(bucket, out_key, body, "application/json")
+        return JobOutput(job, url=self.objects.presign_get(bucket, out_key, self.settings.presign_expiry_s))
+
+    def with_result(self, tenant_id: str, job_id: str) -> JobOutput:
+        """Phonexia ``GET .../{task_id}``: the job, and its whole result while it is stored (the
+        Phonexia dialect has no URL form)."""
+        job = require_job(self.store, tenant_id, job_id)
+        if job.status is not JobStatus.SUCCEEDED or not job.result_location:
+            return JobOutput(job)
+        bucket, key = split_s3_url(job.result_location)
+        if not self.objects.exists(bucket, key):
+            return JobOutput(job)
+        return JobOutput(job, result=self._result(bucket, key))
+
+    def list(
+        self, tenant_id: str, *, limit: int = 20, cursor: str | None = None, status: JobStatus | None = None
+    ) -> JobPage:
+        """``GET /v2/jobs``: newest first."""
+        limit = max(1, min(limit, MAX_LIST_LIMIT))
+        jobs, next_cursor = self.store.list_for_tenant(tenant_id, limit=limit, cursor=cursor, status=status)
+        return JobPage(jobs, next_cursor)
+
+    def _result(self, bucket: str, key: str) -> DiarizationResult:
+        return DiarizationResult.model_validate_json(self.objects.get_bytes(bucket, key))
+
+
+def _plausible_id(job_id: str) -> bool:
+    return 0 < len(job_id) <= 64 and all(c.isalnum() or c in "-_" for c in job_id)

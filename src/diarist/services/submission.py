@@ -1,0 +1,245 @@
+"""Submitting jobs: a URL (pyannoteAI ``POST /v1/diarize``) or an upload (Phonexia), once per
+Idempotency-Key.
+
+Invariants:
+
+- Record first, then queue: the job is written ``pending``, then a ``DispatchMessage`` goes to the
+  job queue. If the send fails, the job is moved ``pending -> failed`` (``launch_failed``, no
+  completion event: the client is told synchronously, ``QueueUnavailable`` -> 503). If that
+  transition is refused, the message did get through (the dispatcher already moved the job), and
+  the submission is accepted.
+- Idempotency-Key: one job per (tenant, key) for 24 h. The same key with a request of the same
+  meaning (``fingerprint``) returns the first request's job; with another meaning, it is an
+  ``IdempotencyConflict`` (409). The key is released whenever the submission fails before its job
+  is queued (upload, record or send), so a retry with it starts afresh.
+- A Phonexia upload is stored first (``media/<tenant>/uploads/<job id>/<name>`` in the media
+  bucket), then submitted as that ``s3://`` URL, after its Idempotency-Key was claimed.
+- The caller chooses the job id (``new_job_id``), so it can tie its log lines to the job before
+  the call; an Idempotency-Key replay returns the earlier job, with that job's id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from diarist.domain.errors import Conflict, DiaristError, ErrorCode, InvalidTransition, ValidationFailed
+from diarist.domain.jobs import Job, JobError, JobParams, JobSource, JobStatus, utcnow
+from diarist.domain.locations import s3_url
+from diarist.domain.messages import DispatchMessage
+from diarist.ports import IdempotencyStore, JobQueue, JobStore, ObjectStore
+from diarist.resources import MEDIA_PREFIX
+from diarist.services.inputs import InputResolver
+from diarist.settings import ApiSettings
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_TTL_S = 24 * 3600
+
+
+class QueueUnavailable(DiaristError):
+    """The job could not be queued (SQS refused or timed out). 503 + Retry-After."""
+
+    code = ErrorCode.LAUNCH_FAILED
+
+    def __init__(self, message: str, retry_after_s: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class IdempotencyConflict(Conflict):
+    """The Idempotency-Key was used with another request body (409)."""
+
+    field = "Idempotency-Key"
+
+
+def new_job_id() -> str:
+    return str(uuid.uuid4())
+
+
+def fingerprint(*parts: Any) -> str:
+    """Hash of a request's meaning (canonical JSON; bytes are hashed first) for Idempotency-Key."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, bytes | bytearray | memoryview):
+            h.update(b"B" + hashlib.sha256(part).digest())
+        else:
+            h.update(b"J" + json.dumps(part, sort_keys=True, separators=(",", ":"), default=str).encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What to diarize, already resolved: ``input_url`` is s3:// or https:// (never media://)."""
+
+    source: JobSource
+    input_url: str
+    params: JobParams
+    webhook_url: str | None = None
+    webhook_status_only: bool = False
+
+
+class SubmissionService:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        queue: JobQueue,
+        objects: ObjectStore,
+        inputs: InputResolver,
+        idempotency: IdempotencyStore,
+        settings: ApiSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.objects = objects
+        self.inputs = inputs
+        self.idempotency = idempotency
+        self.settings = settings
+        self._clock = clock
+
+    def submit_url(
+        self,
+        tenant_id: str,
+        *,
+        job_id: str,
+        url: str,
+        params: JobParams,
+        webhook: str | None = None,
+        webhook_status_only: bool = False,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """pyannoteAI ``POST /v1/diarize``: check the URLs, then create the job and queue it."""
+        input_url = self.inputs.resolve(tenant_id, url, "url")
+        if webhook is not None:
+            self.inputs.check_public_url(webhook, "webhook")
+        request_hash = fingerprint("v1/diarize", url, webhook, webhook_status_only, params.model_dump())
+        if idempotency_key:
+            replay = self._claim(tenant_id, idempotency_key, request_hash, job_id)
+            if replay is not None:
+                return replay
+        sub = Submission(
+            source="api",
+            input_url=input_url,
+            params=params,
+            webhook_url=webhook,
+            webhook_status_only=webhook_status_only,
+        )
+        return self._create_and_queue(tenant_id, job_id, sub, idempotency_key, request_hash)
+
+    def submit_upload(
+        self,
+        tenant_id: str,
+        *,
+        job_id: str,
+        data: bytes,
+        filename: str | None,
+        content_type: str | None,
+        params: JobParams,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Phonexia ``POST /api/technology/speaker-diarization``: store the bytes, then submit."""
+        if not data:
+            raise ValidationFailed([{"field": "file", "message": "the file is empty"}])
+        request_hash = fingerprint("phonexia", data, params.model_dump())
+        if idempotency_key:
+            replay = self._claim(tenant_id, idempotency_key, request_hash, job_id)
+            if replay is not None:
+                return replay
+        bucket = self.settings.media_bucket
+        key = f"{MEDIA_PREFIX}{tenant_id}/uploads/{job_id}/{_safe_name(filename)}"
+        try:
+            self.objects.put_bytes(bucket, key, data, content_type or "application/octet-stream")
+        except Exception:
+            self._release(tenant_id, idempotency_key, job_id)
+            raise
+        sub = Submission(source="phonexia", input_url=s3_url(bucket, key), params=params)
+        return self._create_and_queue(tenant_id, job_id, sub, idempotency_key, request_hash)
+
+    def _claim(self, tenant_id: str, key: str, request_hash: str, job_id: str) -> Job | None:
+        """Claim the key for ``job_id``; None when claimed, else the job of the earlier request."""
+        existing = self.idempotency.claim(
+            tenant_id,
+            key,
+            request_hash=request_hash,
+            job_id=job_id,
+            now=int(self._clock()),
+            ttl_s=IDEMPOTENCY_TTL_S,
+        )
+        if existing is None:
+            return None
+        if existing["request_hash"] != request_hash:
+            raise IdempotencyConflict("Idempotency-Key was already used with a different request within 24 h")
+        job = self.store.get(existing["job_id"])
+        if job is None:  # the first request is still between claim and create
+            return Job(job_id=existing["job_id"], tenant_id=tenant_id, input_url="s3://pending/pending")
+        return job
+
+    def _release(self, tenant_id: str, idempotency_key: str | None, job_id: str) -> None:
+        if idempotency_key:
+            self.idempotency.release(tenant_id, idempotency_key, job_id)
+
+    def _create_and_queue(
+        self,
+        tenant_id: str,
+        job_id: str,
+        sub: Submission,
+        idempotency_key: str | None,
+        request_hash: str,
+    ) -> Job:
+        now = utcnow()
+        job = Job(
+            job_id=job_id,
+            tenant_id=tenant_id,
+            source=sub.source,
+            input_url=sub.input_url,
+            params=sub.params,
+            webhook_url=sub.webhook_url,
+            webhook_status_only=sub.webhook_status_only,
+            created_at=now,
+            updated_at=now,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            webhook_delivery="none",
+            expires_at=int((now + timedelta(days=self.settings.retention_days + 1)).timestamp()),
+        )
+        try:
+            self.store.create(job)
+        except Exception:
+            self._release(tenant_id, idempotency_key, job_id)
+            raise
+        try:
+            self.queue.send(DispatchMessage(job_id=job_id, tenant_id=tenant_id))
+        except Exception as e:
+            log.exception("job queue send failed", extra={"job_id": job_id})
+            try:
+                self.store.transition(
+                    job_id,
+                    JobStatus.FAILED,
+                    error=JobError(
+                        code=ErrorCode.LAUNCH_FAILED, message="the job could not be queued; submit again"
+                    ),
+                )
+            except InvalidTransition:
+                # the dispatcher already has it: the send did go through
+                return self.store.get(job_id) or job
+            except Exception:  # the table is failing too: the job's TTL removes the pending record
+                log.exception("could not mark the unqueued job failed", extra={"job_id": job_id})
+            self._release(tenant_id, idempotency_key, job_id)
+            raise QueueUnavailable("the job could not be queued; try again") from e
+        log.info("job submitted", extra={"source": sub.source})
+        return job
+
+
+def _safe_name(filename: str | None) -> str:
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("._")[:120]
+    return name or "audio"
