@@ -37,6 +37,9 @@ class JobStore(Protocol):
 class JobQueue(Protocol):
     def send(self, message: DispatchMessage) -> None: ...
 
+    def delay_redelivery(self, receipt_handle: str, seconds: int) -> None:
+        """A received message comes back (is visible again) only ``seconds`` from now."""
+
 
 class Launcher(Protocol):
     def launch(self, spec: WorkerSpec) -> str:

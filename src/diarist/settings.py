@@ -85,7 +85,9 @@ class LauncherSettings(_Base):
             raise ValueError(f"launcher={self.launcher} needs {', '.join(missing)}")
 
 
-class DispatcherSettings(StoreSettings, LauncherSettings):
+class DispatcherSettings(StoreSettings, QueueSettings, LauncherSettings):
+    """The job queue's consumer. ``job_queue_url``: a throttled launch delays its own message."""
+
     launch_claim_stale_s: int = Field(
         default=300,
         ge=30,

@@ -15,3 +15,8 @@ class SqsJobQueue:
 
     def send(self, message: DispatchMessage) -> None:
         self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=message.model_dump_json(by_alias=True))
+
+    def delay_redelivery(self, receipt_handle: str, seconds: int) -> None:
+        self._sqs.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
