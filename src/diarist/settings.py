@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from diarist import resources as R
+
 
 class _Base(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DIARIST_", extra="ignore", frozen=True)
@@ -96,9 +98,14 @@ class DispatcherSettings(StoreSettings, QueueSettings, LauncherSettings):
     )
 
 
-class WebhookSettings(StoreSettings, EventSettings, NetworkPolicySettings):
+class SigningSecretSettings(_Base):
+    """Where the tenants' webhook signing secrets live (delivery, the API-key CLI, local mode)."""
+
+    webhook_secret_prefix: str = R.WEBHOOK_SECRET_PREFIX
+
+
+class WebhookSettings(StoreSettings, EventSettings, NetworkPolicySettings, SigningSecretSettings):
     webhook_queue_url: str
-    webhook_secret_prefix: str = "diarist/webhook/"
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
     webhook_retry_delays_s: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [0, 60, 300])
 
