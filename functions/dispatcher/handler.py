@@ -63,7 +63,7 @@ def throttle_delay_s(receive_count: int) -> int:
 def process(
     event: dict[str, Any], dispatcher: Dispatcher, queue: JobQueue, context: LambdaContext | None = None
 ) -> dict[str, Any]:
-    """The handler's body with its dependencies passed in (tests and local mode call this)."""
+    """The handler's body with its dependencies passed in (the tests call it with fakes)."""
     processor = BatchProcessor(
         event_type=EventType.SQS, model=DispatchRecord, raise_on_entire_batch_failure=False
     )
