@@ -144,7 +144,7 @@ class DiaristService(Construct):
         )
         self.dispatcher = fn(
             "Dispatcher",
-            launcher_env,
+            {"DIARIST_JOB_QUEUE_URL": self.queues.jobs.queue.queue_url, **launcher_env},
             DISPATCHER_TIMEOUT,
             description="Diarist dispatcher: job queue -> AWS Batch SubmitJob",
         )

@@ -1,53 +1,78 @@
 """Batch state-change Lambda: EventBridge "Batch Job State Change" -> fail jobs whose worker died.
 
 Accepts the bare EventBridge event (rule -> Lambda) and, for a rule that targets an SQS queue, the
-SQS event whose record bodies are those events (partial batch failures). The logic is in
-``diarist.services.failures``.
+SQS event whose record bodies are those events (``BatchEventRecord``; a body that is not one is a
+batch item failure). The logic is in ``diarist.services.failures``; it runs inside the log context
+of the job the event names (ids from the Batch job's parameters, tags or command).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
 
 from diarist.domain.aws_events import BatchJobStateChange
+from diarist.domain.jobs import Job
+from diarist.domain.launches import TAG_TENANT_ID
+from diarist.observability import job_context, logger, tracer
 from diarist.ports import EventBus, JobStore
 from diarist.services.failures import handle_batch_event
-from diarist.settings import BatchEventsSettings, load
+from diarist.settings import BatchEventsSettings, per_settings
 
-logger = Logger(service="diarist-batch-events")
+
+class BatchEventRecord(SqsRecordModel):
+    body: Json[BatchJobStateChange]
+
+
+def _build(settings: BatchEventsSettings) -> tuple[JobStore, EventBus]:
+    from diarist.adapters.dynamo_jobs import DynamoJobStore
+    from diarist.adapters.events import EventBridgeBus
+
+    return DynamoJobStore(settings.table_name), EventBridgeBus(settings.event_bus_name)
+
+
+def service() -> tuple[JobStore, EventBus]:
+    """What ``handle_batch_event`` runs on, built once per warm container."""
+    return per_settings(BatchEventsSettings, _build)
 
 
 def process(
     event: dict[str, Any], store: JobStore, events: EventBus, context: LambdaContext | None = None
 ) -> dict[str, Any]:
     if "Records" in event:
-        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        processor = BatchProcessor(
+            event_type=EventType.SQS, model=BatchEventRecord, raise_on_entire_batch_failure=False
+        )
 
-        def record_handler(record: SQSRecord) -> str:
-            parsed = BatchJobStateChange.model_validate(json.loads(record.body))
-            return "failed_job" if handle_batch_event(store, events, parsed) else "nothing_to_do"
+        def record_handler(record: BatchEventRecord) -> str:
+            failed = _handle(store, events, record.body)
+            return "failed_job" if failed else "nothing_to_do"
 
         return dict(
             process_partial_response(
                 event=event, record_handler=record_handler, processor=processor, context=context
             )
         )
-    job = handle_batch_event(store, events, BatchJobStateChange.model_validate(event))
+    job = _handle(store, events, BatchJobStateChange.model_validate(event))
     return {"failedJob": job.job_id if job else None}
 
 
-@logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from diarist.adapters.dynamo_jobs import DynamoJobStore
-    from diarist.adapters.events import EventBridgeBus
+def _handle(store: JobStore, events: EventBus, event: BatchJobStateChange) -> Job | None:
+    detail = event.detail
+    job_id = detail.diarist_job_id()
+    if job_id is None:  # not one of ours: the service logs and ignores it
+        return handle_batch_event(store, events, event)
+    tenant_id = detail.parameters.get("tenantId") or detail.tags.get(TAG_TENANT_ID)
+    with job_context(job_id, tenant_id):
+        return handle_batch_event(store, events, event)
 
-    settings = load(BatchEventsSettings)
-    return process(
-        event, DynamoJobStore(settings.table_name), EventBridgeBus(settings.event_bus_name), context
-    )
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    store, events = service()
+    return process(event, store, events, context)

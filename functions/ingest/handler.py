@@ -4,6 +4,9 @@ Accepts both deliveries of the S3 EventBridge event:
 - an SQS event whose record bodies are the EventBridge events (rule -> SQS queue -> Lambda, as in
   local mode), with partial batch failures;
 - a bare EventBridge event (rule -> Lambda); a failure raises so EventBridge retries it.
+
+The job id is derived by the service from the object (after it resolved the key), so the job's
+log context is opened there, once the job id is known.
 """
 
 from __future__ import annotations
@@ -11,24 +14,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from diarist.domain.aws_events import S3ObjectCreatedEvent
+from diarist.observability import logger, tracer
 from diarist.services.ingest import Ingestor
 from diarist.settings import IngestSettings, per_settings
 
-logger = Logger(service="diarist-ingest")
-
 
 class IngestRecord(SqsRecordModel):
-    """The body (an EventBridge event) is checked by ``handle_event``: other events are dropped."""
+    """Lenient: the body (an EventBridge event) is checked by ``handle_event``, which drops
+    anything but an S3 "Object Created" event instead of failing it."""
+
+    body: str
 
 
-def _build_ingestor(settings: IngestSettings) -> Ingestor:
+def _build(settings: IngestSettings) -> Ingestor:
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.events import EventBridgeBus
     from diarist.adapters.s3_store import S3ObjectStore
@@ -46,9 +50,9 @@ def _build_ingestor(settings: IngestSettings) -> Ingestor:
     )
 
 
-def get_ingestor() -> Ingestor:
+def service() -> Ingestor:
     """Built once per warm container (and again if the settings were reloaded, e.g. in tests)."""
-    return per_settings(IngestSettings, _build_ingestor)
+    return per_settings(IngestSettings, _build)
 
 
 def process(
@@ -60,7 +64,7 @@ def process(
         )
 
         def record_handler(record: IngestRecord) -> str:
-            return handle_event(ingestor, str(record.body))
+            return handle_event(ingestor, record.body)
 
         return dict(
             process_partial_response(
@@ -95,5 +99,6 @@ def handle_event(ingestor: Ingestor, raw: str | dict[str, Any]) -> str:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process(event, get_ingestor(), context)
+    return process(event, service(), context)

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from diarist import resources as R
+
 
 class _Base(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DIARIST_", extra="ignore", frozen=True)
@@ -85,7 +87,9 @@ class LauncherSettings(_Base):
             raise ValueError(f"launcher={self.launcher} needs {', '.join(missing)}")
 
 
-class DispatcherSettings(StoreSettings, LauncherSettings):
+class DispatcherSettings(StoreSettings, QueueSettings, LauncherSettings):
+    """The job queue's consumer. ``job_queue_url``: a throttled launch delays its own message."""
+
     launch_claim_stale_s: int = Field(
         default=300,
         ge=30,
@@ -94,9 +98,14 @@ class DispatcherSettings(StoreSettings, LauncherSettings):
     )
 
 
-class WebhookSettings(StoreSettings, EventSettings, NetworkPolicySettings):
+class SigningSecretSettings(_Base):
+    """Where the tenants' webhook signing secrets live (delivery, the API-key CLI, local mode)."""
+
+    webhook_secret_prefix: str = R.WEBHOOK_SECRET_PREFIX
+
+
+class WebhookSettings(StoreSettings, EventSettings, NetworkPolicySettings, SigningSecretSettings):
     webhook_queue_url: str
-    webhook_secret_prefix: str = "diarist/webhook/"
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
     webhook_retry_delays_s: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [0, 60, 300])
 

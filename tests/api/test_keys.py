@@ -100,8 +100,9 @@ def test_keys_cli_makes_and_rotates_the_tenants_webhook_secret(
     api: Api, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from diarist.services import webhooks
+    from diarist.settings import forget_built
 
-    webhooks.reset()
+    forget_built()
     assert main(["keys", "create", "--tenant", "globex", "--json"]) == 0
     created = json.loads(capsys.readouterr().out)
     secret = created["webhook_secret"]
@@ -115,6 +116,6 @@ def test_keys_cli_makes_and_rotates_the_tenants_webhook_secret(
     assert main(["keys", "webhook-secret", "--tenant", "globex", "--rotate"]) == 0
     rotated = capsys.readouterr().out.strip()
     assert rotated != secret
-    webhooks.reset()  # a new container reads both: the new one first, the old one still valid
+    forget_built()  # a new container reads both: the new one first, the old one still valid
     assert webhooks.secret_store().signing_secrets("globex")[:2] == [rotated, secret]
     assert main(["keys", "webhook-secret", "--tenant", "no way"]) == 2

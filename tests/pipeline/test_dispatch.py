@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
+from diarist.adapters.sqs_queue import SqsJobQueue
 from diarist.domain.jobs import JobStatus, utcnow
 from diarist.domain.messages import DispatchMessage, WorkerSpec
 from diarist.ports import LaunchFailed, LaunchThrottled
@@ -14,6 +15,7 @@ from diarist.services.dispatch import Dispatcher
 from diarist.testing.fake_launcher import FakeLauncher
 from functions.dispatcher import dlq_handler
 from functions.dispatcher import handler as dispatcher_handler
+from tests.logs import at_info, json_lines
 from tests.pipeline.conftest import make_job, receive_as_lambda_event, sqs_event, sqs_record
 
 pytestmark = pytest.mark.integration
@@ -29,18 +31,24 @@ def fake_launcher() -> FakeLauncher:
 
 
 @pytest.fixture
+def queue(aws) -> SqsJobQueue:
+    """The moto job queue: the dispatcher's back-off changes its messages' visibility."""
+    return SqsJobQueue(aws.job_queue_url)
+
+
+@pytest.fixture
 def dispatcher(aws, store, fake_launcher) -> Dispatcher:
     return Dispatcher(
         store=store, launcher=fake_launcher, claims=DynamoLaunchClaims(aws.table), claim_stale_s=300
     )
 
 
-def test_duplicate_delivery_launches_once(store, dispatcher, fake_launcher) -> None:
+def test_duplicate_delivery_launches_once(store, dispatcher, fake_launcher, queue) -> None:
     store.create(make_job("j1"))
     rec = sqs_record(_body("j1"), message_id="m-1")
     dup = sqs_record(_body("j1"), message_id="m-1", receive_count=2)
-    first = dispatcher_handler.process(sqs_event(rec, dup), dispatcher)
-    again = dispatcher_handler.process(sqs_event(sqs_record(_body("j1"))), dispatcher)
+    first = dispatcher_handler.process(sqs_event(rec, dup), dispatcher, queue)
+    again = dispatcher_handler.process(sqs_event(sqs_record(_body("j1"))), dispatcher, queue)
     assert first == {"batchItemFailures": []} and again == {"batchItemFailures": []}
     assert fake_launcher.launches_for("j1") == 1
     job = store.get("j1")
@@ -48,23 +56,25 @@ def test_duplicate_delivery_launches_once(store, dispatcher, fake_launcher) -> N
     assert [o.action for o in dispatcher.outcomes] == ["launched", "already_launched", "already_launched"]
 
 
-def test_canceled_job_is_not_launched(store, dispatcher, fake_launcher) -> None:
+def test_canceled_job_is_not_launched(store, dispatcher, fake_launcher, queue) -> None:
     store.create(make_job("c1"))
     store.transition("c1", JobStatus.CANCELED)
-    out = dispatcher_handler.process(sqs_event(sqs_record(_body("c1"))), dispatcher)
+    out = dispatcher_handler.process(sqs_event(sqs_record(_body("c1"))), dispatcher, queue)
     assert out == {"batchItemFailures": []}
     assert fake_launcher.launched == [] and store.get("c1").status is JobStatus.CANCELED
 
 
-def test_unknown_job_or_other_tenant_is_acked_not_launched(store, dispatcher, fake_launcher) -> None:
+def test_unknown_job_or_other_tenant_is_acked_not_launched(store, dispatcher, fake_launcher, queue) -> None:
     store.create(make_job("o1", tenant="t1"))
     out = dispatcher_handler.process(
-        sqs_event(sqs_record(_body("o1", "t2")), sqs_record(_body("nope"))), dispatcher
+        sqs_event(sqs_record(_body("o1", "t2")), sqs_record(_body("nope"))), dispatcher, queue
     )
     assert out == {"batchItemFailures": []} and fake_launcher.launched == []
 
 
-def test_throttling_reports_only_that_record_and_backs_off(aws, store, dispatcher, fake_launcher) -> None:
+def test_throttling_reports_only_that_record_and_backs_off(
+    aws, store, dispatcher, fake_launcher, queue
+) -> None:
     from diarist.adapters.aws import client
 
     store.create(make_job("t1j"))
@@ -81,7 +91,7 @@ def test_throttling_reports_only_that_record_and_backs_off(aws, store, dispatche
     event = receive_as_lambda_event(aws.job_queue_url)
     assert len(event["Records"]) == 2
     throttled_id = next(r["messageId"] for r in event["Records"] if "t1j" in r["body"])
-    out = dispatcher_handler.process(event, dispatcher)
+    out = dispatcher_handler.process(event, dispatcher, queue)
     assert out == {"batchItemFailures": [{"itemIdentifier": throttled_id}]}
     job = store.get("t1j")
     assert job.status is JobStatus.PENDING and job.launch_claim is None
@@ -91,30 +101,34 @@ def test_throttling_reports_only_that_record_and_backs_off(aws, store, dispatche
     assert receive_as_lambda_event(aws.job_queue_url)["Records"] == []
     # once the service accepts launches again, the next delivery launches it
     fake_launcher.fail_with = None
-    dispatcher_handler.process(sqs_event(sqs_record(_body("t1j"), receive_count=2)), dispatcher)
+    dispatcher_handler.process(sqs_event(sqs_record(_body("t1j"), receive_count=2)), dispatcher, queue)
     assert store.get("t1j").status is JobStatus.CREATED and store.get("t1j").launch_error is None
 
 
-def test_live_claim_defers_and_stale_claim_is_taken_over(aws, store, dispatcher, fake_launcher) -> None:
+def test_live_claim_defers_and_stale_claim_is_taken_over(
+    aws, store, dispatcher, fake_launcher, queue
+) -> None:
     claims = DynamoLaunchClaims(aws.table)
     store.create(make_job("s1"))
     assert claims.claim("s1", "other-delivery", stale_before=utcnow() - timedelta(seconds=300))
-    out = dispatcher_handler.process(sqs_event(sqs_record(_body("s1"), message_id="m-s1")), dispatcher)
+    out = dispatcher_handler.process(sqs_event(sqs_record(_body("s1"), message_id="m-s1")), dispatcher, queue)
     assert out == {"batchItemFailures": [{"itemIdentifier": "m-s1"}]} and fake_launcher.launched == []
     # the other delivery died: its claim goes stale and the next delivery takes over
     dispatcher.claim_stale_s = 0
-    out = dispatcher_handler.process(sqs_event(sqs_record(_body("s1"))), dispatcher)
+    out = dispatcher_handler.process(sqs_event(sqs_record(_body("s1"))), dispatcher, queue)
     assert out == {"batchItemFailures": []} and fake_launcher.launches_for("s1") == 1
 
 
-def test_stale_claim_adopts_the_launch_a_dead_dispatcher_made(aws, store, dispatcher, fake_launcher) -> None:
+def test_stale_claim_adopts_the_launch_a_dead_dispatcher_made(
+    aws, store, dispatcher, fake_launcher, queue
+) -> None:
     claims = DynamoLaunchClaims(aws.table)
     store.create(make_job("s2"))
     # a dispatcher claimed, launched, and died before recording the launch
     assert claims.claim("s2", "dead-delivery", stale_before=utcnow())
     orphan = fake_launcher.launch(WorkerSpec(job_id="s2", tenant_id="t1"))
     dispatcher.claim_stale_s = 0
-    assert dispatcher_handler.process(sqs_event(sqs_record(_body("s2"))), dispatcher) == {
+    assert dispatcher_handler.process(sqs_event(sqs_record(_body("s2"))), dispatcher, queue) == {
         "batchItemFailures": []
     }
     assert fake_launcher.launches_for("s2") == 1
@@ -122,20 +136,22 @@ def test_stale_claim_adopts_the_launch_a_dead_dispatcher_made(aws, store, dispat
     assert job.status is JobStatus.CREATED and job.launch_id == orphan
 
 
-def test_cancel_during_launch_terminates_the_container_job(store, dispatcher, fake_launcher) -> None:
+def test_cancel_during_launch_terminates_the_container_job(store, dispatcher, fake_launcher, queue) -> None:
     store.create(make_job("x1"))
     fake_launcher.on_launch = lambda spec, lid: store.transition(spec.job_id, JobStatus.CANCELED)
-    dispatcher_handler.process(sqs_event(sqs_record(_body("x1"))), dispatcher)
+    dispatcher_handler.process(sqs_event(sqs_record(_body("x1"))), dispatcher, queue)
     assert fake_launcher.terminated and fake_launcher.terminated[0][0] == "fake-1"
     assert store.get("x1").status is JobStatus.CANCELED
 
 
-def test_malformed_body_is_a_batch_item_failure(dispatcher, fake_launcher) -> None:
-    out = dispatcher_handler.process(sqs_event(sqs_record('{"jobId": 5}', message_id="bad")), dispatcher)
+def test_malformed_body_is_a_batch_item_failure(dispatcher, fake_launcher, queue) -> None:
+    out = dispatcher_handler.process(
+        sqs_event(sqs_record('{"jobId": 5}', message_id="bad")), dispatcher, queue
+    )
     assert out == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
 
 
-def test_dlq_marks_job_failed_launch_failed(aws, store, bus, dispatcher, fake_launcher) -> None:
+def test_dlq_marks_job_failed_launch_failed(aws, store, bus, dispatcher, fake_launcher, queue) -> None:
     store.create(make_job("d1"))
     store.create(make_job("d2"))
     fake_launcher.fail_with = lambda spec: (
@@ -145,10 +161,10 @@ def test_dlq_marks_job_failed_launch_failed(aws, store, bus, dispatcher, fake_la
     )
     for n in (1, 2, 3):
         out = dispatcher_handler.process(
-            sqs_event(sqs_record(_body("d1"), message_id="m-d1", receive_count=n)), dispatcher
+            sqs_event(sqs_record(_body("d1"), message_id="m-d1", receive_count=n)), dispatcher, queue
         )
         assert out == {"batchItemFailures": [{"itemIdentifier": "m-d1"}]}
-    dispatcher_handler.process(sqs_event(sqs_record(_body("d2"))), dispatcher)
+    dispatcher_handler.process(sqs_event(sqs_record(_body("d2"))), dispatcher, queue)
     dlq_arn = "arn:aws:sqs:us-east-1:123456789012:diarist-jobs-dlq"
     event = sqs_event(
         sqs_record(_body("d1"), message_id="m-d1", arn=dlq_arn, receive_count=4),
@@ -171,6 +187,24 @@ def test_lambda_handler_builds_from_settings(aws, store, monkeypatch, tmp_path) 
     """The real entry point with launcher=local; the fake engine worker runs as a process."""
     monkeypatch.setenv("DIARIST_LAUNCHER", "local")
     monkeypatch.setenv("DIARIST_LOCAL_LAUNCH_DIR", str(tmp_path))
-    dispatcher = dispatcher_handler.get_dispatcher()
+    dispatcher, queue = dispatcher_handler.service()
     assert type(dispatcher.launcher).__name__ == "LocalLauncher"
-    assert dispatcher_handler.get_dispatcher() is dispatcher
+    assert isinstance(queue, SqsJobQueue) and queue.queue_url == aws.job_queue_url
+    assert dispatcher_handler.service()[0] is dispatcher
+
+
+def test_every_line_of_a_record_carries_its_job_keys(store, dispatcher, fake_launcher, queue, capfd) -> None:
+    """What the handler and the services log for one record (JSON on stderr) names its job and tenant."""
+    store.create(make_job("logged-1", tenant="t-logs"))
+    capfd.readouterr()
+    with at_info():
+        out = dispatcher_handler.process(
+            sqs_event(sqs_record(_body("logged-1", "t-logs"))), dispatcher, queue
+        )
+    assert out == {"batchItemFailures": []}
+    lines = json_lines(capfd.readouterr().err)
+    assert lines
+    for line in lines:
+        assert (line.get("job_id"), line.get("tenant_id")) == ("logged-1", "t-logs"), line
+    (dispatch,) = [line for line in lines if line["logger"] == "diarist.services.dispatch"]
+    assert dispatch["message"] == "dispatch" and dispatch["action"] == "launched"

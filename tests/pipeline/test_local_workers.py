@@ -11,6 +11,7 @@ import pytest
 from diarist.adapters.aws import client
 from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
 from diarist.adapters.events import EventBridgeBus
+from diarist.adapters.sqs_queue import SqsJobQueue
 from diarist.domain.jobs import JobStatus
 from diarist.domain.messages import DispatchMessage, WorkerSpec
 from diarist.local.process_launcher import LocalLauncher
@@ -36,6 +37,7 @@ def test_local_workers_succeed_crash_and_get_canceled(aws, store, monkeypatch, t
     bus = EventBridgeBus(aws.event_bus)
     launcher = LocalLauncher(tmp_path / "launch", kill_grace_s=5)
     dispatcher = Dispatcher(store=store, launcher=launcher, claims=DynamoLaunchClaims(aws.table))
+    queue = SqsJobQueue(aws.job_queue_url)
     client("s3").put_object(Bucket=aws.media_bucket, Key="media/t1/a.wav", Body=wav_bytes(3.0))
     url = f"s3://{aws.media_bucket}/media/t1/a.wav"
     monkeypatch.setenv("DIARIST_ENGINE", "fake")
@@ -44,7 +46,7 @@ def test_local_workers_succeed_crash_and_get_canceled(aws, store, monkeypatch, t
         store.create(make_job(job_id, input_url=url))
         monkeypatch.setenv("DIARIST_FAKE_BEHAVIOUR", behaviour)  # the worker inherits the environment
         body = DispatchMessage(job_id=job_id, tenant_id="t1").model_dump_json(by_alias=True)
-        assert dispatcher_handler.process(sqs_event(sqs_record(body)), dispatcher) == {
+        assert dispatcher_handler.process(sqs_event(sqs_record(body)), dispatcher, queue) == {
             "batchItemFailures": []
         }
         assert store.get(job_id).launch_id.startswith("local-")

@@ -14,6 +14,7 @@ from diarist.domain.results import DiarizationResult
 from diarist.settings import WorkerSettings, load
 from diarist.testing.fake_engine import FakeJobDiarizer
 from diarist.worker.main import EXIT_ERROR, EXIT_OK, run_worker
+from tests.logs import at_info, json_lines
 from tests.pipeline.conftest import make_job, receive_as_lambda_event, wav_bytes
 
 pytestmark = pytest.mark.integration
@@ -211,3 +212,49 @@ def test_ssrf_opener_streams_and_maps_errors(tmp_path) -> None:
         assert e.value.code == "input_forbidden"
     finally:
         server.shutdown()
+
+
+class CancelOnResultWrite:
+    """An object store that lets the job be canceled (as by the API) while its result is written."""
+
+    def __init__(self, inner, store, job_id: str) -> None:
+        self.inner, self.store, self.job_id = inner, store, job_id
+
+    def put_bytes(self, bucket, key, data, content_type) -> None:
+        self.inner.put_bytes(bucket, key, data, content_type)
+        if self.store.get(self.job_id).status is JobStatus.RUNNING:
+            self.store.transition(self.job_id, JobStatus.CANCELED)
+
+
+def test_every_line_of_a_run_carries_its_job_keys(aws, store, bus, settings, capfd) -> None:
+    """A run's lines, from the worker and the services it calls, name its job and tenant (JSON on stderr)."""
+    from diarist.adapters.s3_store import S3ObjectStore
+
+    url = _upload(aws, "media/acme/a.wav", wav_bytes(2.0))
+    store.create(make_job("logged-ok", tenant="acme", input_url=url))
+    store.create(make_job("logged-late", tenant="acme", input_url=url))
+    capfd.readouterr()
+    with at_info():
+        ok = run_worker(
+            "logged-ok", "acme", settings=settings, store=store, events=bus, diarizer=FakeJobDiarizer()
+        )
+        ok_lines = json_lines(capfd.readouterr().err)
+        late = run_worker(
+            "logged-late",
+            "acme",
+            settings=settings,
+            store=store,
+            events=bus,
+            objects=CancelOnResultWrite(S3ObjectStore(), store, "logged-late"),
+            diarizer=FakeJobDiarizer(),
+        )
+        late_lines = json_lines(capfd.readouterr().err)
+    assert ok == late == EXIT_OK and store.get("logged-late").status is JobStatus.CANCELED
+    for job_id, lines in (("logged-ok", ok_lines), ("logged-late", late_lines)):
+        assert lines
+        for line in lines:
+            assert (line.get("job_id"), line.get("tenant_id")) == (job_id, "acme"), line
+    assert [line["message"] for line in ok_lines if line["logger"] == "diarist.worker"] == ["job succeeded"]
+    by_logger = {line["logger"]: line["message"] for line in late_lines}
+    assert by_logger["diarist.services.lifecycle"] == "finish_job refused"  # a service module's line
+    assert by_logger["diarist.worker"].startswith("job ended while its result was being written")

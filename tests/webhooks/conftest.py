@@ -281,15 +281,14 @@ def _empty(resources: Any) -> None:
 
 @pytest.fixture
 def aws(_provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from diarist.services import webhooks
-    from diarist.settings import load
+    from diarist.settings import forget_built, load
 
     # (boto3 clients stay cached: building them costs ~0.3 s each and the endpoint is the same)
     load.cache_clear()
-    webhooks.reset()
+    forget_built()
     for key, value in _provisioned.env().items():
         monkeypatch.setenv(key, value)
     _empty(_provisioned)
     yield _provisioned
     load.cache_clear()
-    webhooks.reset()
+    forget_built()

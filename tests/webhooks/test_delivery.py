@@ -22,7 +22,7 @@ from diarist.adapters.dynamo_webhook_ledger import DynamoWebhookLedger
 from diarist.adapters.events import EventBridgeBus
 from diarist.adapters.s3_store import S3ObjectStore
 from diarist.adapters.secrets import SecretsManagerSecretStore
-from diarist.adapters.sqs_webhook_queue import SqsWebhookQueue
+from diarist.adapters.sqs_webhook_queue import SqsWebhookQueue, parse_body
 from diarist.domain.errors import Conflict, JobNotFound
 from diarist.domain.jobs import Job, JobError, JobParams, JobStatus
 from diarist.domain.messages import WebhookRetryMessage
@@ -32,7 +32,7 @@ from diarist.netpolicy import LOCAL, PRODUCTION
 from diarist.ports import IN_PROGRESS, Claim
 from diarist.services import webhooks
 from diarist.services.webhooks import DeliveryConfig, Outcome, WebhookDeliveryExhausted, WebhookService
-from diarist.settings import WebhookSettings
+from diarist.settings import WebhookSettings, forget_built
 from functions.webhook.handler import lambda_handler
 from tests.events import LambdaContext, sqs_event
 from tests.webhooks.conftest import ConnectionLog, Receiver
@@ -107,7 +107,7 @@ def make_service(aws: Any, secrets: SecretsManagerSecretStore):
 @pytest.fixture
 def service(make_service: Any, monkeypatch: pytest.MonkeyPatch) -> WebhookService:
     svc: WebhookService = make_service()
-    monkeypatch.setattr(webhooks, "build_service", lambda: svc)  # what the handler calls
+    monkeypatch.setattr(webhooks, "service", lambda: svc)  # what the handler calls
     return svc
 
 
@@ -594,7 +594,7 @@ def test_secret_store_cache_ttl_and_module_functions(aws: Any, monkeypatch: pyte
     cached = SecretsManagerSecretStore(R.WEBHOOK_SECRET_PREFIX, ttl_s=60, clock=lambda: now[0])
     with pytest.raises(SigningSecretMissing):
         cached.signing_secrets("t9")
-    webhooks.reset()
+    forget_built()
     first = webhooks.ensure_signing_secret("t9")
     assert first.startswith("whsec_") and webhooks.ensure_signing_secret("t9") == first
     assert cached.signing_secrets("t9") == [first]
@@ -614,7 +614,7 @@ def test_secret_store_cache_ttl_and_module_functions(aws: Any, monkeypatch: pyte
     assert SecretsManagerSecretStore(R.WEBHOOK_SECRET_PREFIX).signing_secrets("t9") == [chosen]
     with pytest.raises(ValueError):
         webhooks.ensure_signing_secret("t11", secret="  ")
-    webhooks.reset()
+    forget_built()
 
 
 # -- policy and settings --------------------------------------------------------------------------------------
@@ -666,7 +666,7 @@ def test_handler_wired_from_environment(
     monkeypatch.setenv("DIARIST_WEBHOOK_TIMEOUT_S", "1")
     monkeypatch.setenv("DIARIST_WEBHOOK_RETRY_DELAYS_S", "0,0")
     load.cache_clear()
-    webhooks.reset()
+    forget_built()
     receiver.secrets = [webhooks.ensure_signing_secret(TENANT)]
     receiver.default = 500
     job = make_job(aws, store, receiver.url())
@@ -683,11 +683,11 @@ def test_handler_wired_from_environment(
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     names = {m["Name"] for e in emitted for d in e["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
     assert {"WebhookRetryScheduled", "WebhookExhausted"} <= names
-    webhooks.reset()
+    forget_built()
     load.cache_clear()
 
 
-def test_exhausted_raises_from_handle_body(
+def test_exhausted_raises_from_handle(
     aws: Any,
     store: DynamoJobStore,
     make_service: Any,
@@ -709,9 +709,9 @@ def test_exhausted_raises_from_handle_body(
         }
     )
     with pytest.raises(WebhookDeliveryExhausted):
-        svc.handle_body(body)
+        svc.handle(parse_body(body))
     with pytest.raises(WebhookDeliveryExhausted):  # again on the next receive: on to the DLQ
-        svc.handle_body(body)
+        svc.handle(parse_body(body))
     assert len(receiver.requests) == 1
 
 

@@ -38,8 +38,10 @@ def _demo(args: argparse.Namespace) -> int:
     from diarist.client import render
     from diarist.client.api import DiaristApiError, DiaristClient
     from diarist.local.runtime import LocalConfig, LocalDiarist
+    from diarist.observability import set_level
 
     logging.basicConfig(level=logging.WARNING)
+    set_level(logging.WARNING, console=True)
     audio = args.audio or default_audio()
     if not audio.is_file():
         print(f"diarist: error: no such file: {audio}", file=sys.stderr)

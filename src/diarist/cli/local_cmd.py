@@ -30,11 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _local(args: argparse.Namespace) -> int:
     from diarist.local.runtime import LocalConfig, LocalDiarist
+    from diarist.observability import set_level
 
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    set_level(level, console=True)  # Diarist's own lines: the same readable format, with the job keys
     cfg = LocalConfig(
         port=args.port,
         api_key=args.api_key,

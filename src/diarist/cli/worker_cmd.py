@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
@@ -26,11 +25,10 @@ def _run(args: argparse.Namespace) -> int:
     if not args.job_id or not args.tenant_id:
         print("diarist worker: --job-id and --tenant-id are required", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=os.environ.get("DIARIST_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s [job " + args.job_id + "] %(message)s",
-        stream=sys.stderr,
-    )
+    from diarist.observability import set_level
     from diarist.worker import run_worker
+
+    # JSON lines on stderr, each with the job's keys (the container's log stream)
+    set_level(os.environ.get("DIARIST_LOG_LEVEL", "INFO").upper())
 
     return run_worker(args.job_id, args.tenant_id)

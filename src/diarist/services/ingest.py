@@ -34,6 +34,7 @@ from diarist.domain.jobs import Job, JobParams, JobStatus, utcnow
 from diarist.domain.locations import s3_url
 from diarist.domain.messages import DispatchMessage
 from diarist.domain.speakers import MAX_SPEAKERS, Which, speaker_count_problems
+from diarist.observability import job_context
 from diarist.ports import EventBus, JobQueue, JobStore, ObjectStore
 from diarist.resources import INCOMING_PREFIX, RESULTS_PREFIX
 from diarist.services.lifecycle import fail_job
@@ -192,15 +193,16 @@ class Ingestor:
             updated_at=now,
             expires_at=int((now + timedelta(days=self.retention_days + 1)).timestamp()),
         )
-        try:
-            self.store.create(job)
-        except Conflict:
-            return self._duplicate(job_id, tenant, parsed)
-        if parsed.errors:
-            fail_job(self.store, self.events, job_id, INVALID_METADATA, parsed.error_message())
-            return IngestOutcome("rejected", job_id, parsed.error_message())
-        self.queue.send(DispatchMessage(job_id=job_id, tenant_id=tenant))
-        return IngestOutcome("created", job_id)
+        with job_context(job_id, tenant):
+            try:
+                self.store.create(job)
+            except Conflict:
+                return self._duplicate(job_id, tenant, parsed)
+            if parsed.errors:
+                fail_job(self.store, self.events, job_id, INVALID_METADATA, parsed.error_message())
+                return IngestOutcome("rejected", job_id, parsed.error_message())
+            self.queue.send(DispatchMessage(job_id=job_id, tenant_id=tenant))
+            return IngestOutcome("created", job_id)
 
     def _resolve(self, bucket: str, key: str) -> tuple[str, Mapping[str, Any] | None]:
         """Keys may arrive URL-encoded (S3 notifications encode them; moto's EventBridge ones do not)."""

@@ -1,4 +1,4 @@
-"""Webhook delivery: signed, retried, recorded, SSRF-safe (issue #4).
+"""Webhook delivery: signed, retried, recorded, SSRF-safe.
 
 One delivery *round* per job completion (and one more per ``redeliver``): attempt 0 right away,
 then one retry per entry of ``WebhookSettings.webhook_retry_delays_s`` (default 0 s, 60 s, 300 s:
@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from diarist import resources as R
-from diarist.adapters.sqs_webhook_queue import parse_body
+from diarist.adapters.secrets import SecretsManagerSecretStore
 from diarist.domain import signing
 from diarist.domain.errors import Conflict, JobNotFound
 from diarist.domain.jobs import Job, JobParams, JobStatus, WebhookAttempt
@@ -37,6 +35,7 @@ from diarist.domain.messages import JobFinishedDetail, WebhookRetryMessage
 from diarist.domain.results import DiarizationResult
 from diarist.netpolicy import PRODUCTION, FetchError, NetworkPolicy, Resolver, UnsafeUrl, safe_request
 from diarist.ports import Claim, JobStore, ObjectStore, RetryQueue, SecretStore, WebhookLedger, is_placeholder
+from diarist.settings import SigningSecretSettings, WebhookSettings, per_settings
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +117,9 @@ class WebhookService:
     clock: Callable[[], float] = time.time
 
     # entry points -----------------------------------------------------------------------------
-    def handle_body(self, body: str | bytes | Mapping[str, Any]) -> Outcome:
-        """One SQS message body (completion event or retry message). Raises
-        ``WebhookDeliveryExhausted`` when the message must fail (to reach the DLQ)."""
-        message = parse_body(body)
+    def handle(self, message: JobFinishedDetail | WebhookRetryMessage) -> Outcome:
+        """One message of the webhook queue (a completion event's detail or a retry message).
+        Raises ``WebhookDeliveryExhausted`` when the message must fail (to reach the DLQ)."""
         if isinstance(message, WebhookRetryMessage):
             outcome = self.on_retry(message)
         else:
@@ -324,13 +322,10 @@ def _snippet(response: Any) -> str:
     return " ".join(raw.decode("utf-8", "replace").split())[:200]
 
 
-# -- wiring (one per warm container) and the module-level API ---------------------------------------
+# -- wiring: built once per warm container, from the settings ----------------------------------------
 
 
-_secret_stores: dict[str, Any] = {}
-
-
-def _build_service(settings: Any) -> WebhookService:
+def _build(settings: WebhookSettings) -> WebhookService:
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.dynamo_webhook_ledger import DynamoWebhookLedger
     from diarist.adapters.s3_store import S3ObjectStore
@@ -340,55 +335,44 @@ def _build_service(settings: Any) -> WebhookService:
         jobs=DynamoJobStore(settings.table_name),
         ledger=DynamoWebhookLedger(settings.table_name),
         objects=S3ObjectStore(),
-        secrets=secret_store(settings.webhook_secret_prefix),
+        secrets=secret_store(),
         retries=SqsWebhookQueue(settings.webhook_queue_url),
         config=DeliveryConfig.from_settings(settings),
     )
 
 
-def build_service() -> WebhookService:
-    """The service from the environment (``settings.WebhookSettings``), built once per warm
-    container (and again when the settings were reloaded: tests, local mode)."""
-    from diarist.settings import WebhookSettings, per_settings
-
-    return per_settings(WebhookSettings, _build_service)
+def service() -> WebhookService:
+    """The delivery service (``WebhookSettings``): the webhook function's, and the API's for
+    ``redeliver``."""
+    return per_settings(WebhookSettings, _build)
 
 
-def secret_store(prefix: str | None = None) -> Any:
-    """The tenants' signing secrets, one store (and cache) per prefix per warm container.
-    Prefix: ``DIARIST_WEBHOOK_SECRET_PREFIX``, default ``diarist/webhook/``."""
-    from diarist.adapters.secrets import SecretsManagerSecretStore
-
-    prefix = prefix or os.environ.get("DIARIST_WEBHOOK_SECRET_PREFIX") or R.WEBHOOK_SECRET_PREFIX
-    if prefix not in _secret_stores:
-        _secret_stores[prefix] = SecretsManagerSecretStore(prefix)
-    return _secret_stores[prefix]
+def _build_secret_store(settings: SigningSecretSettings) -> SecretsManagerSecretStore:
+    return SecretsManagerSecretStore(settings.webhook_secret_prefix)
 
 
-def reset() -> None:
-    """Forget the built service and secret stores (tests that switch environments)."""
-    from diarist.settings import forget_built
-
-    forget_built()
-    _secret_stores.clear()
+def secret_store() -> SecretsManagerSecretStore:
+    """The tenants' signing secrets (``SigningSecretSettings``): one store, and so one cache, per
+    warm container, shared by the delivery service and the functions below."""
+    return per_settings(SigningSecretSettings, _build_secret_store)
 
 
 def redeliver(job_id: str, tenant_id: str) -> Job:
     """``POST /v1/jobs/{jobId}/webhook``: send the completion webhook again (new round).
     Raises ``JobNotFound`` / ``Conflict``; returns the job (``webhook_delivery == "pending"``)."""
-    return build_service().redeliver(job_id, tenant_id)
+    return service().redeliver(job_id, tenant_id)
 
 
 def ensure_signing_secret(tenant_id: str, *, secret: str | None = None) -> str:
     """The tenant's current webhook signing secret, created when missing (API-key CLI, local mode).
     ``secret`` chooses its value (local mode's ``--webhook-secret``; use a long random one)."""
-    return str(secret_store().ensure(tenant_id, secret=secret))
+    return secret_store().ensure(tenant_id, secret=secret)
 
 
 def rotate_signing_secret(tenant_id: str, *, grace_s: float = 24 * 3600) -> str:
     """A new signing secret for the tenant; the old one stays valid (both signatures are sent)
     for ``grace_s`` seconds. Returns the new secret."""
-    return str(secret_store().rotate(tenant_id, grace_s=grace_s))
+    return secret_store().rotate(tenant_id, grace_s=grace_s)
 
 
 def completion_detail(job: Job) -> JobFinishedDetail:

@@ -31,6 +31,7 @@ from diarist.domain.errors import AudioInputError, ErrorCode
 from diarist.domain.jobs import Job, JobStatus
 from diarist.domain.results import DiarizationResult
 from diarist.engine.formats import to_rttm  # pure functions, no torch
+from diarist.observability import job_context
 from diarist.ports import EventBus, JobStore, ObjectStore
 from diarist.services.lifecycle import ProgressReporter, finish_job, mark_running, report_progress
 from diarist.settings import WorkerSettings, load
@@ -126,44 +127,44 @@ def run_worker(
     diarizer: JobDiarizer | None = None,
     s3_client: Any | None = None,
 ) -> int:
-    """Process one job; returns the process exit code. Dependencies default to the AWS adapters."""
-    settings = settings or load(WorkerSettings)
-    if store is None:
-        from diarist.adapters.dynamo_jobs import DynamoJobStore
+    """Process one job; returns the process exit code. Dependencies default to the AWS adapters.
+    Every line logged meanwhile (here, in the services, the engine) carries the job's keys."""
+    with job_context(job_id, tenant_id):
+        settings = settings or load(WorkerSettings)
+        if store is None:
+            from diarist.adapters.dynamo_jobs import DynamoJobStore
 
-        store = DynamoJobStore(settings.table_name)
-    if events is None:
-        from diarist.adapters.events import EventBridgeBus
+            store = DynamoJobStore(settings.table_name)
+        if events is None:
+            from diarist.adapters.events import EventBridgeBus
 
-        events = EventBridgeBus(settings.event_bus_name)
-    if objects is None or s3_client is None:
-        from diarist.adapters.aws import client
-        from diarist.adapters.s3_store import S3ObjectStore
+            events = EventBridgeBus(settings.event_bus_name)
+        if objects is None or s3_client is None:
+            from diarist.adapters.aws import client
+            from diarist.adapters.s3_store import S3ObjectStore
 
-        s3_client = s3_client or client("s3")
-        objects = objects or S3ObjectStore(s3_client)
+            s3_client = s3_client or client("s3")
+            objects = objects or S3ObjectStore(s3_client)
 
-    job = store.get(job_id)
-    if job is None or job.tenant_id != tenant_id:
-        log.error("no such job for this tenant", extra={"job_id": job_id, "tenant_id": tenant_id})
-        return EXIT_OK
-    if job.status.is_terminal:
-        log.info("job already %s: nothing to do", job.status.value, extra={"job_id": job_id})
-        return EXIT_OK
-
-    sigterm = _Sigterm()
-    with sigterm.installed():
-        running = mark_running(store, job_id)
-        if running is None:
-            log.info("job cannot run (canceled or ended meanwhile)", extra={"job_id": job_id})
+        job = store.get(job_id)
+        if job is None or job.tenant_id != tenant_id:
+            log.error("no such job for this tenant")
             return EXIT_OK
-        try:
-            return _process(running, settings, store, events, objects, diarizer, s3_client, sigterm)
-        except WorkerTerminated:
-            log.warning(
-                "stopped by SIGTERM; leaving the job to the failure handlers", extra={"job_id": job_id}
-            )
-            return EXIT_TERMINATED
+        if job.status.is_terminal:
+            log.info("job already %s: nothing to do", job.status.value)
+            return EXIT_OK
+
+        sigterm = _Sigterm()
+        with sigterm.installed():
+            running = mark_running(store, job_id)
+            if running is None:
+                log.info("job cannot run (canceled or ended meanwhile)")
+                return EXIT_OK
+            try:
+                return _process(running, settings, store, events, objects, diarizer, s3_client, sigterm)
+            except WorkerTerminated:
+                log.warning("stopped by SIGTERM; leaving the job to the failure handlers")
+                return EXIT_TERMINATED
 
 
 def _process(
@@ -206,21 +207,19 @@ def _process(
             warnings=list(result.warnings),
         )
         if done is None:
-            log.info(
-                "job ended while its result was being written; result left in place", extra={"job_id": job_id}
-            )
+            log.info("job ended while its result was being written; result left in place")
         else:
-            log.info("job succeeded", extra={"job_id": job_id, "result": location})
+            log.info("job succeeded", extra={"result": location})
         return EXIT_OK
     except JobStopped:
-        log.info("job is no longer running (canceled?): stopping", extra={"job_id": job_id})
+        log.info("job is no longer running (canceled?): stopping")
         return EXIT_OK
     except AudioInputError as e:
-        log.info("input rejected: %s", e.message, extra={"job_id": job_id, "code": str(e.code)})
+        log.info("input rejected: %s", e.message, extra={"code": str(e.code)})
         finish_job(store, events, job_id, JobStatus.FAILED, error=e)
         return EXIT_OK
     except Exception as e:
-        log.exception("worker error", extra={"job_id": job_id})
+        log.exception("worker error")
         message = f"internal error in the worker ({type(e).__name__}: {str(e)[:300]})"
         with contextlib.suppress(Exception):
             finish_job(store, events, job_id, JobStatus.FAILED, error=(ErrorCode.INTERNAL, message))
