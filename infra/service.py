@@ -27,7 +27,7 @@ from constructs import Construct
 from diarist import resources as R
 from infra.constructs.api import Api
 from infra.constructs.events import Events
-from infra.constructs.function import DiaristFunction
+from infra.constructs.function import DiaristFunction, observability_environment
 from infra.constructs.gpu_batch import GpuBatch
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queues import DISPATCHER_TIMEOUT, INGEST_TIMEOUT, WEBHOOK_TIMEOUT, Queues
@@ -36,6 +36,16 @@ from infra.nag import suppress_service_findings
 from infra.packaging import build_lambda_asset
 from infra.props import DiaristServiceProps
 
+# Each function's POWERTOOLS_SERVICE_NAME, and the worker's (the image's default too).
+SERVICE_NAMES = {
+    "Api": "diarist-api",
+    "Dispatcher": "diarist-dispatcher",
+    "DispatchDlq": "diarist-dispatcher-dlq",
+    "Ingest": "diarist-ingest",
+    "BatchEvents": "diarist-batch-events",
+    "Webhook": "diarist-webhook",
+}
+WORKER_SERVICE = "diarist-worker"
 # Handler module paths (the functions themselves are written elsewhere; these paths are fixed).
 HANDLERS = {
     "Api": "functions.api.handler.lambda_handler",
@@ -81,8 +91,6 @@ class DiaristService(Construct):
             "DIARIST_MEDIA_BUCKET": self.storage.media_bucket.bucket_name,
             "DIARIST_RESULTS_BUCKET": self.storage.results_bucket.bucket_name,
             "DIARIST_RETENTION_DAYS": str(props.retention_days),
-            "POWERTOOLS_SERVICE_NAME": "diarist",
-            "POWERTOOLS_METRICS_NAMESPACE": "Diarist",
         }
         bus_env = {"DIARIST_EVENT_BUS_NAME": self.bus.event_bus_name}
 
@@ -96,7 +104,13 @@ class DiaristService(Construct):
             image=props.worker_image or self._worker_image(),
             # cuda, not the image's "auto": on a GPU host without a usable GPU, fail fast instead
             # of diarizing on CPU until the timeout.
-            environment={**store_env, **bus_env, "DIARIST_DEVICE": "cuda", "PYANNOTE_METRICS_ENABLED": "0"},
+            environment={
+                **store_env,
+                **observability_environment(WORKER_SERVICE),
+                **bus_env,
+                "DIARIST_DEVICE": "cuda",
+                "PYANNOTE_METRICS_ENABLED": "0",
+            },
             log_retention_days=props.log_retention_days,
         )
 
@@ -108,6 +122,7 @@ class DiaristService(Construct):
             return DiaristFunction(
                 self,
                 f"{name}Function",
+                service=SERVICE_NAMES[name],
                 code=code,
                 handler=HANDLERS[name],
                 environment={**store_env, **env},

@@ -2,7 +2,10 @@
 
 The role starts empty except for writing to the function's own log group (no
 AWSLambdaBasicExecutionRole, which allows every log group in the account) and X-Ray; each
-concern then adds exactly the statements it needs.
+concern then adds exactly the statements it needs. X-Ray active tracing is on for every function.
+``POWERTOOLS_SERVICE_NAME`` is the function's own ``service`` name and
+``POWERTOOLS_METRICS_NAMESPACE`` is ``Diarist``: set here and nowhere else
+(``observability_environment``, which the worker's job definition uses too).
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ from infra.packaging import LAMBDA_ARCHITECTURE
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11  # matches requires-python and the worker image
 ARCHITECTURE = lambda_.Architecture.X86_64 if LAMBDA_ARCHITECTURE == "x86_64" else lambda_.Architecture.ARM_64
+METRICS_NAMESPACE = "Diarist"
+
+
+def observability_environment(service: str) -> dict[str, str]:
+    """The Powertools variables of a process of the service: its own service name, one namespace."""
+    return {"POWERTOOLS_SERVICE_NAME": service, "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
 
 
 class DiaristFunction(Construct):
@@ -27,6 +36,7 @@ class DiaristFunction(Construct):
         scope: Construct,
         id: str,
         *,
+        service: str,
         code: lambda_.Code,
         handler: str,
         description: str,
@@ -67,7 +77,7 @@ class DiaristFunction(Construct):
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
-            environment=dict(environment),
+            environment={**environment, **observability_environment(service)},
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,

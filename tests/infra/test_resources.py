@@ -267,6 +267,61 @@ def test_six_functions_python311_own_role_each(synth: Synth) -> None:
         assert p["Timeout"] <= 60
 
 
+# What each process reports as its Powertools service (logs, traces, metrics dimensions).
+SERVICE_NAMES = {
+    "functions.api.handler.lambda_handler": "diarist-api",
+    "functions.dispatcher.handler.lambda_handler": "diarist-dispatcher",
+    "functions.dispatcher.dlq_handler.lambda_handler": "diarist-dispatcher-dlq",
+    "functions.ingest.handler.lambda_handler": "diarist-ingest",
+    "functions.batch_events.handler.lambda_handler": "diarist-batch-events",
+    "functions.webhook.handler.lambda_handler": "diarist-webhook",
+}
+
+
+def test_each_function_has_its_own_service_name_and_active_tracing(synth: Synth) -> None:
+    from aws_cdk.assertions import Match, Template
+
+    assert set(SERVICE_NAMES) == set(HANDLERS.values())
+    assert len(set(SERVICE_NAMES.values())) == len(SERVICE_NAMES)
+    for stack in (DEFAULT, CUSTOM):
+        template = Template.from_json(synth.templates[stack])
+        for handler, service in SERVICE_NAMES.items():
+            template.has_resource_properties(
+                "AWS::Lambda::Function",
+                {
+                    "Handler": handler,
+                    "TracingConfig": {"Mode": "Active"},
+                    "Environment": {
+                        "Variables": Match.object_like(
+                            {"POWERTOOLS_SERVICE_NAME": service, "POWERTOOLS_METRICS_NAMESPACE": "Diarist"}
+                        )
+                    },
+                },
+            )
+
+
+def test_worker_service_name_in_the_job_definition_and_the_image(synth: Synth) -> None:
+    from aws_cdk.assertions import Match, Template
+
+    from infra.packaging import REPO_ROOT
+
+    Template.from_json(synth.templates[DEFAULT]).has_resource_properties(
+        "AWS::Batch::JobDefinition",
+        {
+            "ContainerProperties": {
+                "Environment": Match.array_with(
+                    [
+                        {"Name": "POWERTOOLS_SERVICE_NAME", "Value": "diarist-worker"},
+                        {"Name": "POWERTOOLS_METRICS_NAMESPACE", "Value": "Diarist"},
+                    ]
+                )
+            }
+        },
+    )
+    dockerfile = (REPO_ROOT / "containers" / "gpu-worker" / "Dockerfile").read_text()
+    assert "POWERTOOLS_SERVICE_NAME=diarist-worker" in dockerfile.split()  # the image's own default
+
+
 def _settings_env(env: dict[str, Any]) -> dict[str, str]:
     """Token values (Ref/GetAtt) become placeholders; literals stay (settings validate them)."""
     return {k: v if isinstance(v, str) else "placeholder" for k, v in env.items()}
