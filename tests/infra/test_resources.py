@@ -98,7 +98,7 @@ def test_worker_image_is_a_docker_asset_built_from_the_repository(synth: Synth) 
     image = jd["Properties"]["ContainerProperties"]["Image"]
     assert "Fn::Sub" in image and "container-assets" in str(image)  # the bootstrap asset repository
     stack = synth.stacks[DEFAULT]
-    asset = stack.service.worker_asset
+    asset = stack.service.gpu.worker_asset
     assert (
         asset is not None and asset.image_uri
     )  # DockerImageAsset: built and pushed at deploy time, not at synth
@@ -106,8 +106,8 @@ def test_worker_image_is_a_docker_asset_built_from_the_repository(synth: Synth) 
 
 def test_worker_build_context_holds_everything_the_dockerfile_copies() -> None:
     """The image's context is the repo root minus everything but WORKER_CONTEXT_INCLUDES."""
+    from infra.constructs.gpu_batch import WORKER_CONTEXT_INCLUDES
     from infra.packaging import REPO_ROOT
-    from infra.service import WORKER_CONTEXT_INCLUDES
 
     dockerfile = (REPO_ROOT / "containers" / "gpu-worker" / "Dockerfile").read_text()
     sources = []
@@ -332,9 +332,9 @@ def _settings_env(env: dict[str, Any]) -> dict[str, str]:
     [
         ("functions.api.handler.lambda_handler", ("ApiSettings", "WebhookSettings", "LauncherSettings")),
         ("functions.dispatcher.handler.lambda_handler", ("DispatcherSettings",)),
-        ("functions.dispatcher.dlq_handler.lambda_handler", ("StoreSettings", "EventSettings")),
+        ("functions.dispatcher.dlq_handler.lambda_handler", ("DispatchDlqSettings",)),
         ("functions.ingest.handler.lambda_handler", ("IngestSettings",)),
-        ("functions.batch_events.handler.lambda_handler", ("StoreSettings", "EventSettings")),
+        ("functions.batch_events.handler.lambda_handler", ("BatchEventsSettings",)),
         ("functions.webhook.handler.lambda_handler", ("WebhookSettings",)),
     ],
 )
