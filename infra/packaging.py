@@ -1,6 +1,6 @@
 """Build the Lambda code asset without Docker.
 
-One directory serves all five functions (each has its own handler path):
+One directory serves all six functions (each has its own handler path):
 
     .build/lambda/
         diarist/            <- src/diarist (engine/worker modules are imported lazily, never by a Lambda)

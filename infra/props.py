@@ -11,7 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_lambda as lambda_
 
-from diarist import resources as R
+from diarist import resources
 from infra.packaging import REPO_ROOT
 
 
@@ -70,9 +70,9 @@ class DiaristServiceProps:
     gpu: GpuProps = field(default_factory=GpuProps)
     api: ApiProps = field(default_factory=ApiProps)
     # Data.
-    retention_days: int = R.RESULT_RETENTION_DAYS_DEFAULT  # media, incoming/ and results expire
+    retention_days: int = resources.RESULT_RETENTION_DAYS_DEFAULT  # media, incoming/ and results expire
     allowed_input_buckets: tuple[str, ...] = ()  # extra buckets accepted as s3:// inputs (read-only)
-    webhook_secret_prefix: str = R.WEBHOOK_SECRET_PREFIX  # Secrets Manager names: <prefix><tenant>
+    webhook_secret_prefix: str = resources.WEBHOOK_SECRET_PREFIX  # Secrets Manager names: <prefix><tenant>
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN  # table and buckets
     log_retention_days: int = 30
     # Operations.

@@ -8,7 +8,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
-from infra import outputs as O
+from infra import outputs
 from infra.config import props_from_context
 from infra.props import DiaristServiceProps
 from infra.service import DiaristService
@@ -36,26 +36,32 @@ class DiaristStack(Stack):
         self.service = svc = DiaristService(self, "Diarist", props)
 
         values = {
-            O.API_URL: (svc.api.url, "Base URL of the REST API"),
-            O.API_USAGE_PLAN_ID: (svc.api.usage_plan.usage_plan_id, "Usage plan to attach API keys to"),
-            O.TABLE_NAME: (svc.storage.table.table_name, "DynamoDB table (jobs, API keys, idempotency)"),
-            O.MEDIA_BUCKET: (
+            outputs.API_URL: (svc.api.url, "Base URL of the REST API"),
+            outputs.API_USAGE_PLAN_ID: (svc.api.usage_plan.usage_plan_id, "Usage plan to attach API keys to"),
+            outputs.TABLE_NAME: (
+                svc.storage.table.table_name,
+                "DynamoDB table (jobs, API keys, idempotency)",
+            ),
+            outputs.MEDIA_BUCKET: (
                 svc.storage.media_bucket.bucket_name,
                 "Inputs; uploads under incoming/ start jobs",
             ),
-            O.RESULTS_BUCKET: (svc.storage.results_bucket.bucket_name, "Diarization results"),
-            O.JOB_QUEUE_URL: (svc.queues.jobs.queue.queue_url, "Job queue (dispatcher)"),
-            O.JOB_DLQ_URL: (svc.queues.jobs.dlq.queue_url, "Job dead-letter queue"),
-            O.INGEST_QUEUE_URL: (svc.queues.ingest.queue.queue_url, "S3 incoming/ events (ingest)"),
-            O.WEBHOOK_QUEUE_URL: (svc.queues.webhooks.queue.queue_url, "Webhook deliveries"),
-            O.WEBHOOK_DLQ_URL: (svc.queues.webhooks.dlq.queue_url, "Webhook dead-letter queue"),
-            O.EVENT_BUS_NAME: (svc.bus.event_bus_name, "EventBridge bus of job events"),
-            O.BATCH_JOB_QUEUE: (svc.gpu.job_queue.job_queue_arn, "AWS Batch job queue"),
-            O.BATCH_JOB_DEFINITION: (svc.gpu.job_definition.job_definition_arn, "AWS Batch job definition"),
-            O.ALARM_TOPIC_ARN: (svc.monitoring.topic.topic_arn, "SNS topic the alarms publish to"),
-            O.DASHBOARD_NAME: (svc.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
+            outputs.RESULTS_BUCKET: (svc.storage.results_bucket.bucket_name, "Diarization results"),
+            outputs.JOB_QUEUE_URL: (svc.dispatch.queue.queue_url, "Job queue (dispatcher)"),
+            outputs.JOB_DLQ_URL: (svc.dispatch.dlq.queue_url, "Job dead-letter queue"),
+            outputs.INGEST_QUEUE_URL: (svc.ingest.queue.queue_url, "S3 incoming/ events (ingest)"),
+            outputs.WEBHOOK_QUEUE_URL: (svc.webhooks.queue.queue_url, "Webhook deliveries"),
+            outputs.WEBHOOK_DLQ_URL: (svc.webhooks.dlq.queue_url, "Webhook dead-letter queue"),
+            outputs.EVENT_BUS_NAME: (svc.bus.event_bus_name, "EventBridge bus of job events"),
+            outputs.BATCH_JOB_QUEUE: (svc.gpu.job_queue.job_queue_arn, "AWS Batch job queue"),
+            outputs.BATCH_JOB_DEFINITION: (
+                svc.gpu.job_definition.job_definition_arn,
+                "AWS Batch job definition",
+            ),
+            outputs.ALARM_TOPIC_ARN: (svc.monitoring.topic.topic_arn, "SNS topic the alarms publish to"),
+            outputs.DASHBOARD_NAME: (svc.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
         }
         if svc.api.custom_url:
-            values[O.CUSTOM_DOMAIN_URL] = (svc.api.custom_url, "API on the custom domain")
+            values[outputs.CUSTOM_DOMAIN_URL] = (svc.api.custom_url, "API on the custom domain")
         for name, (value, description) in values.items():
             CfnOutput(self, name, value=value, description=description).override_logical_id(name)

@@ -1,4 +1,13 @@
-"""The public REST API: API Gateway (throttling, usage plan, access logs) proxying to the API function.
+"""The public API: API Gateway (throttling, usage plan, access logs) proxying to the API function.
+
+Invariants:
+
+- Every request goes to the one API function (``{proxy+}`` and the root, any method); the function
+  authenticates (per-tenant API keys) and validates. API Gateway only throttles, counts quotas
+  (with ``require_api_gateway_key``), logs and, optionally, applies a WAF web ACL.
+- The API function may: use the table; publish job events (cancel); enqueue jobs and webhook
+  deliveries; presign uploads to and read/delete ``media/`` and ``incoming/``; read/delete
+  ``results/``; read the operator's extra input buckets; terminate Batch jobs (cancel).
 
 Limits worth knowing, because no setting changes them:
 - API Gateway REST payloads are at most 10 MB;
@@ -10,20 +19,52 @@ an allowed bucket, or an object dropped under ``incoming/``.
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_events as events
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from infra.constructs.function import _retention
+from diarist import resources
+from infra.constructs.dispatch import JobDispatch
+from infra.constructs.eventbridge import bus_environment
+from infra.constructs.function import FunctionFactory, log_retention
+from infra.constructs.gpu_batch import GpuBatch
+from infra.constructs.storage import Storage, grant_extra_inputs
+from infra.constructs.webhooks import WebhookDelivery
+from infra.nag import suppress
 from infra.props import ApiProps
 
+API_HANDLER = "functions.api.handler.lambda_handler"
+API_TIMEOUT = Duration.seconds(29)  # API Gateway's integration timeout
 BINARY_MEDIA_TYPES = ("multipart/form-data", "audio/*", "video/*", "application/octet-stream")
+
+VALIDATION_REASON = (
+    "Proxy integration: requests are validated by the API function (Powertools resolver with "
+    "enable_validation, 422 with details). API Gateway validators could only check declared "
+    "parameters, which a {proxy+} resource has none of."
+)
+AUTH_REASON = (
+    "Authentication is Diarist's own per-tenant API keys (Authorization: Bearer, stored hashed in "
+    "DynamoDB) checked by the API function before any work; callers are other services, not "
+    "interactive users. Optionally API Gateway keys are required as well (requireApiGatewayKey)."
+)
+COGNITO_REASON = (
+    "No Cognito user pool: a self-hosted service for machine clients authenticates with "
+    "per-tenant API keys (see AwsSolutions-APIG4)."
+)
+LOGGING_ROLE_REASON = (
+    "API Gateway's account-level logging role: AmazonAPIGatewayPushToCloudWatchLogs is the "
+    "policy AWS documents for it; access and execution logs need it."
+)
+WAF_REASON = (
+    "WAF is optional (webAclArn / ApiProps.web_acl_arn): a web ACL costs a fixed monthly fee per "
+    "deployment; throttling and the usage plan already cap request rates at the edge."
+)
 
 
 class Api(Construct):
@@ -32,15 +73,67 @@ class Api(Construct):
         scope: Construct,
         id: str,
         *,
-        handler: lambda_.IFunction,
         props: ApiProps,
+        functions: FunctionFactory,
+        storage: Storage,
+        bus: events.IEventBus,
+        dispatch: JobDispatch,
+        webhooks: WebhookDelivery,
+        gpu: GpuBatch,
+        extra_input_buckets: tuple[str, ...],
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, id)
-        self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=_retention(log_retention_days), removal_policy=RemovalPolicy.DESTROY
+        allowed_input_buckets = (storage.media_bucket.bucket_name, *extra_input_buckets)
+        public_url = f"https://{props.domain_name}" if props.domain_name else None
+        self.function = functions.create(
+            self,
+            "ApiFunction",
+            service="diarist-api",
+            handler=API_HANDLER,
+            description="Diarist REST API (API Gateway proxy)",
+            environment={
+                **storage.environment,
+                **dispatch.environment,
+                **bus_environment(bus),
+                "DIARIST_ALLOWED_INPUT_BUCKETS": ",".join(allowed_input_buckets),
+                **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
+                **gpu.launcher_environment,  # cancel terminates the Batch job
+                **webhooks.environment,  # POST /v1/jobs/{id}/webhook re-queues a delivery
+            },
+            timeout=API_TIMEOUT,
+            memory_size=1024,
+            reserved_concurrency=props.reserved_concurrency,
         )
-        integration = apigw.LambdaIntegration(handler, proxy=True)
+        role = self.function.role
+        storage.grant_table(role)
+        bus.grant_put_events_to(role)  # a canceled job's event
+        dispatch.grant_enqueue(role)
+        webhooks.grant_enqueue(role)
+        # Presigned uploads to media/ and incoming/, results read (inline or presigned), deletes
+        # when a job is deleted; HEAD on s3:// inputs to check their size.
+        storage.grant_objects(
+            role,
+            storage.media_bucket,
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            resources.MEDIA_PREFIX,
+            resources.INCOMING_PREFIX,
+        )
+        storage.grant_objects(
+            role, storage.results_bucket, ["s3:GetObject", "s3:DeleteObject"], resources.RESULTS_PREFIX
+        )
+        storage.grant_list(role, storage.media_bucket, resources.MEDIA_PREFIX, resources.INCOMING_PREFIX)
+        storage.grant_list(role, storage.results_bucket, resources.RESULTS_PREFIX)
+        grant_extra_inputs(role, extra_input_buckets)
+        gpu.grant_terminate(role)
+
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=log_retention(log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        integration = apigw.LambdaIntegration(self.function.function, proxy=True)
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
@@ -119,3 +212,22 @@ class Api(Construct):
                 resource_arn=self.rest_api.deployment_stage.stage_arn,
                 web_acl_arn=props.web_acl_arn,
             )
+        self._suppress_findings(props)
+
+    def _suppress_findings(self, props: ApiProps) -> None:
+        suppress(self.rest_api, "AwsSolutions-APIG2", VALIDATION_REASON)
+        for method in self.rest_api.methods:
+            suppress(method, "AwsSolutions-APIG4", AUTH_REASON)
+            suppress(method, "AwsSolutions-COG4", COGNITO_REASON)
+        logging_role = self.rest_api.node.try_find_child("CloudWatchRole")
+        if logging_role is not None:
+            suppress(
+                logging_role,
+                "AwsSolutions-IAM4",
+                LOGGING_ROLE_REASON,
+                [
+                    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                ],
+            )
+        if not props.web_acl_arn:
+            suppress(self.rest_api.deployment_stage, "AwsSolutions-APIG3", WAF_REASON)

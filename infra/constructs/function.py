@@ -1,32 +1,63 @@
-"""``DiaristFunction``: one Lambda function with a role of its own and nothing else in it.
+"""The one function factory: every Lambda function of the service is a ``DiaristFunction`` made by
+``FunctionFactory.create``.
 
-The role starts empty except for writing to the function's own log group (no
-AWSLambdaBasicExecutionRole, which allows every log group in the account) and X-Ray; each
-concern then adds exactly the statements it needs.
+Invariants of every function:
+
+- A role of its own that starts with writing to the function's own log group (no
+  AWSLambdaBasicExecutionRole, which allows every log group in the account) and X-Ray; the concern
+  that creates the function adds exactly the statements it needs, next to their reasons.
+- Python 3.11 on x86_64 (the package's ``requires-python``, the worker's interpreter), JSON logs,
+  X-Ray active tracing.
+- ``POWERTOOLS_SERVICE_NAME`` is the function's own ``service`` name and
+  ``POWERTOOLS_METRICS_NAMESPACE`` is ``Diarist``: set here and nowhere else
+  (``observability_environment``, which the worker's job definition uses too).
+- The code is the one asset all functions share; each has its own handler path in it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.nag import suppress
 from infra.packaging import LAMBDA_ARCHITECTURE
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11  # matches requires-python and the worker image
 ARCHITECTURE = lambda_.Architecture.X86_64 if LAMBDA_ARCHITECTURE == "x86_64" else lambda_.Architecture.ARM_64
+METRICS_NAMESPACE = "Diarist"
+
+RUNTIME_REASON = (
+    "Python 3.11 on purpose: the diarist package declares requires-python >=3.11,<3.12 and the GPU "
+    "worker runs the same interpreter, so Lambdas and worker share one tested runtime. Moving to a "
+    "newer runtime is a deliberate upgrade of both (pyproject.toml, infra/constructs/function.py)."
+)
+XRAY_REASON = (
+    "Resource '*' only for xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing), "
+    "which support no resource-level permissions. tests/infra checks that no other action gets '*'."
+)
+
+
+def observability_environment(service: str) -> dict[str, str]:
+    """The Powertools variables of a process of the service: its own service name, one namespace."""
+    return {"POWERTOOLS_SERVICE_NAME": service, "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
 
 
 class DiaristFunction(Construct):
+    """One Lambda function with its log group and its own role (see the module's invariants)."""
+
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
+        service: str,
         code: lambda_.Code,
         handler: str,
         description: str,
@@ -35,13 +66,13 @@ class DiaristFunction(Construct):
         memory_size: int = 512,
         log_retention_days: int = 30,
         reserved_concurrency: int | None = None,
-        dead_letter_queue: object | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=_retention(log_retention_days),
+            retention=log_retention(log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.role = iam.Role(
@@ -67,13 +98,54 @@ class DiaristFunction(Construct):
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
-            environment=dict(environment),
+            environment={**environment, **observability_environment(service)},
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=reserved_concurrency,
-            dead_letter_queue=dead_letter_queue,  # type: ignore[arg-type]
+            dead_letter_queue=dead_letter_queue,
             retry_attempts=2 if dead_letter_queue is not None else None,
+        )
+        suppress(self.function, "AwsSolutions-L1", RUNTIME_REASON)
+        suppress(self.role, "AwsSolutions-IAM5", XRAY_REASON, ["Resource::*"])
+
+
+@dataclass(frozen=True)
+class FunctionFactory:
+    """What every function shares: the code asset and the log retention. Each concern gets the
+    factory and creates its own functions with it."""
+
+    code: lambda_.Code
+    log_retention_days: int
+
+    def create(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        service: str,
+        handler: str,
+        description: str,
+        environment: Mapping[str, str],
+        timeout: Duration,
+        memory_size: int = 512,
+        reserved_concurrency: int | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
+    ) -> DiaristFunction:
+        """``service``: the function's POWERTOOLS_SERVICE_NAME (diarist-api, diarist-ingest, ...)."""
+        return DiaristFunction(
+            scope,
+            id,
+            service=service,
+            code=self.code,
+            handler=handler,
+            description=description,
+            environment=environment,
+            timeout=timeout,
+            memory_size=memory_size,
+            log_retention_days=self.log_retention_days,
+            reserved_concurrency=reserved_concurrency,
+            dead_letter_queue=dead_letter_queue,
         )
 
 
@@ -94,6 +166,6 @@ _RETENTION = {
 }
 
 
-def _retention(days: int) -> logs.RetentionDays:
+def log_retention(days: int) -> logs.RetentionDays:
     """The shortest CloudWatch Logs retention that keeps at least ``days`` days."""
     return next((r for d, r in _RETENTION.items() if d >= days), logs.RetentionDays.TEN_YEARS)

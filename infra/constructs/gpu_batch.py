@@ -10,24 +10,80 @@
 - The job definition asks for one GPU, retries only when the host went away (spot reclaim:
   status reason "Host EC2 (instance i-...) terminated.") and exits on anything else, so a bad
   file is not diarized three times.
+- The worker's image is a prebuilt one or built at ``cdk deploy`` from the repository
+  (``WorkerImageBuild``); its environment is diarist.settings.WorkerSettings with
+  ``DIARIST_DEVICE=cuda`` and ``POWERTOOLS_SERVICE_NAME=diarist-worker``.
+- The worker's job role gets exactly: the table, job events, input media (and the operator's
+  extra input buckets) read, results written. Others reach the Batch job queue only through
+  ``grant_submit`` and ``grant_terminate``; ``launcher_environment`` names what they reach.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Size, Stack
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.constructs.function import _retention
+from diarist import resources
+from infra.constructs.eventbridge import bus_environment
+from infra.constructs.function import log_retention, observability_environment
+from infra.constructs.network import Network
+from infra.constructs.storage import Storage, grant_extra_inputs
+from infra.nag import arn_finding, suppress
 from infra.props import GpuProps
 
 SPOT_RECLAIM_STATUS_REASON = "Host EC2*"
+WORKER_SERVICE = "diarist-worker"  # POWERTOOLS_SERVICE_NAME; the image's default too
+# The worker image's build context is the repository root, but only what its Dockerfile COPYs
+# goes in (Docker ignore syntax: exclude everything, re-include these). Keeps the context small
+# and the image's asset hash stable: editing functions/, tests/ or docs/ does not rebuild it.
+# tests/infra checks this list against the Dockerfile's COPY lines.
+WORKER_CONTEXT_INCLUDES = ("pyproject.toml", "README.md", "src", "scripts/fetch_weights.py")
+WORKER_CONTEXT_EXCLUDES = (
+    "*",
+    *(f"!{p}" for p in WORKER_CONTEXT_INCLUDES),
+    "src/*.egg-info",
+    "**/__pycache__",
+    "**/*.pyc",
+)
+
+INSTANCE_ROLE_REASON = (
+    "AmazonEC2ContainerServiceforEC2Role is the instance role AWS Batch documents for ECS "
+    "compute environments (ECS agent registration, image pull, logs); the container itself "
+    "runs with the separate, least-privilege job role and cannot reach the instance role (IMDSv2, hop limit 1)."
+)
+IMAGE_PULL_REASON = (
+    "ecr:GetAuthorizationToken supports no resource-level permissions (the image pull itself "
+    "is limited to the asset repository)."
+)
+BATCH_JOB_REASON = (
+    "batch:TerminateJob (cancel) and batch:TagResource (SubmitJob with the Diarist job id as tags) "
+    "take a job ARN, which exists only after SubmitJob; this account's jobs in this region is the "
+    "narrowest scope IAM can express. SubmitJob itself is limited to this stack's job queue and "
+    "job definition."
+)
+
+
+@dataclass(frozen=True)
+class WorkerImageBuild:
+    """The worker image built from a Diarist checkout at ``cdk deploy`` (Docker runs then, not at
+    synth); see containers/gpu-worker/README.md. ``dockerfile`` is relative to ``source_root``,
+    the build context."""
+
+    source_root: Path
+    dockerfile: str
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    build_secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 class GpuBatch(Construct):
@@ -37,13 +93,17 @@ class GpuBatch(Construct):
         id: str,
         *,
         props: GpuProps,
-        vpc: ec2.IVpc,
-        vpc_subnets: ec2.SubnetSelection,
-        image: ecs.ContainerImage,
-        environment: Mapping[str, str],
+        network: Network,
+        image: ecs.ContainerImage | WorkerImageBuild,
+        storage: Storage,
+        bus: events.IEventBus,
+        extra_input_buckets: tuple[str, ...],
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, id)
+        self.worker_asset: ecr_assets.DockerImageAsset | None = None  # set when built here
+        if isinstance(image, WorkerImageBuild):
+            image = self._build_image(image)
         instance_types = [ec2.InstanceType(t) for t in props.instance_types]
         images = [batch.EcsMachineImage(image_type=batch.EcsMachineImageType.ECS_AL2023_NVIDIA)]
 
@@ -80,8 +140,8 @@ class GpuBatch(Construct):
             return batch.ManagedEc2EcsComputeEnvironment(
                 self,
                 name,
-                vpc=vpc,
-                vpc_subnets=vpc_subnets,
+                vpc=network.vpc,
+                vpc_subnets=network.subnets,
                 spot=spot,
                 spot_bid_percentage=props.spot_bid_percentage if spot else None,
                 allocation_strategy=(
@@ -147,9 +207,11 @@ class GpuBatch(Construct):
         )
 
         self.log_group = logs.LogGroup(
-            self, "WorkerLogs", retention=_retention(log_retention_days), removal_policy=RemovalPolicy.DESTROY
+            self,
+            "WorkerLogs",
+            retention=log_retention(log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
         )
-        # The worker's AWS permissions; the service adds statements (table, buckets, event bus).
         self.job_role = iam.Role(
             self,
             "JobRole",
@@ -166,7 +228,15 @@ class GpuBatch(Construct):
             # The dispatcher overrides the command per job (container overrides); these parameter
             # placeholders only matter if a job is submitted by hand with parameters jobId/tenantId.
             command=["diarist", "worker", "--job-id", "Ref::jobId", "--tenant-id", "Ref::tenantId"],
-            environment=dict(environment),
+            environment={
+                **storage.environment,
+                **observability_environment(WORKER_SERVICE),
+                **bus_environment(bus),
+                # cuda, not the image's "auto": on a GPU host without a usable GPU, fail fast
+                # instead of diarizing on CPU until the timeout.
+                "DIARIST_DEVICE": "cuda",
+                "PYANNOTE_METRICS_ENABLED": "0",
+            },
             job_role=self.job_role,
             logging=ecs.LogDriver.aws_logs(stream_prefix="worker", log_group=self.log_group),
         )
@@ -184,3 +254,81 @@ class GpuBatch(Construct):
             ],
             propagate_tags=True,
         )
+        suppress(
+            self.instance_role,
+            "AwsSolutions-IAM4",
+            INSTANCE_ROLE_REASON,
+            ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"],
+        )
+        suppress(self.container.execution_role, "AwsSolutions-IAM5", IMAGE_PULL_REASON, ["Resource::*"])
+
+        # The worker: its job's record in the table and the job's completion event; inputs read
+        # (media/ and incoming/, the operator's extra buckets), results written.
+        storage.grant_table(self.job_role)
+        bus.grant_put_events_to(self.job_role)
+        storage.grant_objects(
+            self.job_role,
+            storage.media_bucket,
+            ["s3:GetObject"],
+            resources.MEDIA_PREFIX,
+            resources.INCOMING_PREFIX,
+        )
+        grant_extra_inputs(self.job_role, extra_input_buckets)
+        storage.grant_objects(
+            self.job_role,
+            storage.results_bucket,
+            ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+            resources.RESULTS_PREFIX,
+        )
+
+    @property
+    def launcher_environment(self) -> dict[str, str]:
+        """diarist.settings.LauncherSettings for launching (and terminating) jobs on this queue."""
+        return {
+            "DIARIST_LAUNCHER": "batch",
+            "DIARIST_BATCH_JOB_QUEUE": self.job_queue.job_queue_arn,
+            "DIARIST_BATCH_JOB_DEFINITION": self.job_definition.job_definition_arn,
+        }
+
+    def grant_submit(self, role: iam.IRole) -> None:
+        """SubmitJob to this job queue with this job definition only, tagging the job with its
+        Diarist ids (SubmitJob with tags needs batch:TagResource on the new job)."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["batch:SubmitJob"],
+                resources=[self.job_queue.job_queue_arn, self.job_definition.job_definition_arn],
+            )
+        )
+        self._grant_on_jobs(role, "batch:TagResource")
+
+    def grant_terminate(self, role: iam.IRole) -> None:
+        """TerminateJob: a canceled job stops running."""
+        self._grant_on_jobs(role, "batch:TerminateJob")
+
+    def _grant_on_jobs(self, role: iam.IRole, action: str) -> None:
+        # A job's ARN is unknown until submit: this account's jobs in this region is the
+        # narrowest scope IAM can express.
+        jobs = Stack.of(self).format_arn(service="batch", resource="job", resource_name="*")
+        role.add_to_principal_policy(iam.PolicyStatement(actions=[action], resources=[jobs]))
+        suppress(role, "AwsSolutions-IAM5", BATCH_JOB_REASON, [arn_finding("batch", r"job/\*")])
+
+    def _build_image(self, build: WorkerImageBuild) -> ecs.ContainerImage:
+        dockerfile = build.source_root / build.dockerfile
+        if not dockerfile.is_file():
+            raise FileNotFoundError(
+                f"worker Dockerfile not found: {dockerfile}. Build files come with the repository "
+                "(containers/gpu-worker/); or pass DiaristServiceProps(worker_image=...) with a prebuilt image."
+            )
+        self.worker_asset = ecr_assets.DockerImageAsset(
+            self,
+            "WorkerImage",
+            directory=str(build.source_root),
+            file=build.dockerfile,
+            platform=ecr_assets.Platform.LINUX_AMD64,
+            ignore_mode=IgnoreMode.DOCKER,
+            # The Dockerfile itself too: CDK stages the context in cdk.out and builds from there.
+            exclude=[*WORKER_CONTEXT_EXCLUDES, f"!{build.dockerfile}"],
+            build_args=dict(build.build_args) or None,
+            build_secrets=dict(build.build_secrets) or None,
+        )
+        return ecs.ContainerImage.from_docker_image_asset(self.worker_asset)

@@ -1,5 +1,12 @@
-"""SQS queues, each with its dead-letter queue: jobs (→ dispatcher), ingest (→ ingest function),
-webhooks (→ webhook function), and a DLQ for Batch state-change events the handler could not take."""
+"""SQS queues as every concern creates them: encrypted (SQS-managed keys), TLS only.
+
+Invariants of a work queue (one per concern that consumes SQS: jobs, ingest, webhooks):
+
+- visibility = ``VISIBILITY_FACTOR`` x its consumer's timeout, as AWS recommends for SQS event
+  sources, so a retried batch is not redelivered while still running;
+- a message received ``MAX_RECEIVE_COUNT`` times goes to the queue's DLQ, which keeps it
+  ``DLQ_RETENTION`` and has the same visibility (the job DLQ has a consumer of its own).
+"""
 
 from __future__ import annotations
 
@@ -9,59 +16,50 @@ from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-# Lambda timeouts the queues are sized against (visibility >= 6 x the consumer's timeout, as AWS
-# recommends for SQS event sources, so a retried batch is not redelivered while still running).
-DISPATCHER_TIMEOUT = Duration.seconds(60)
-INGEST_TIMEOUT = Duration.seconds(60)
-WEBHOOK_TIMEOUT = Duration.seconds(60)
 VISIBILITY_FACTOR = 6
 MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION = Duration.days(14)
 
 
 @dataclass(frozen=True)
-class QueuePair:
+class WorkQueue:
     queue: sqs.Queue
     dlq: sqs.Queue
 
 
-class Queues(Construct):
-    def __init__(self, scope: Construct, id: str) -> None:
-        super().__init__(scope, id)
-        self.jobs = self._pair("Jobs", DISPATCHER_TIMEOUT)
-        self.ingest = self._pair("Ingest", INGEST_TIMEOUT)
-        self.webhooks = self._pair("Webhooks", WEBHOOK_TIMEOUT)
-        # EventBridge → batch-events function is a direct (asynchronous) invocation: events the
-        # rule could not deliver and invocations that failed all retries land here.
-        self.batch_events_dlq = _queue(self, "BatchEventsDlq", retention_period=DLQ_RETENTION)
-
-    def _pair(self, name: str, consumer_timeout: Duration) -> QueuePair:
-        visibility = Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_FACTOR)
-        # DLQs get the same visibility: the job DLQ has a consumer (functions.dispatcher.dlq_handler).
-        dlq = _queue(self, f"{name}Dlq", retention_period=DLQ_RETENTION, visibility_timeout=visibility)
-        queue = _queue(
-            self,
-            name,
-            visibility_timeout=visibility,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT),
-        )
-        return QueuePair(queue=queue, dlq=dlq)
-
-    @property
-    def unconsumed_dlqs(self) -> dict[str, sqs.Queue]:
-        """DLQs nothing reads (the job DLQ has a consumer: functions.dispatcher.dlq_handler)."""
-        return {
-            "IngestDlq": self.ingest.dlq,
-            "WebhookDlq": self.webhooks.dlq,
-            "BatchEventsDlq": self.batch_events_dlq,
-        }
+def work_queue(scope: Construct, *, consumer_timeout: Duration) -> WorkQueue:
+    """The work queue of a concern's construct (children ``Queue`` and ``Dlq`` of ``scope``),
+    sized against the timeout of the function that consumes it."""
+    visibility = Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_FACTOR)
+    dlq = dead_letter_queue(scope, "Dlq", visibility_timeout=visibility)
+    queue = _queue(
+        scope,
+        "Queue",
+        visibility_timeout=visibility,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT),
+    )
+    return WorkQueue(queue=queue, dlq=dlq)
 
 
-def _queue(scope: Construct, id: str, **kwargs: object) -> sqs.Queue:
+def dead_letter_queue(scope: Construct, id: str, *, visibility_timeout: Duration | None = None) -> sqs.Queue:
+    """A queue where what could not be processed waits ``DLQ_RETENTION`` for a look and a redrive."""
+    return _queue(scope, id, retention_period=DLQ_RETENTION, visibility_timeout=visibility_timeout)
+
+
+def _queue(
+    scope: Construct,
+    id: str,
+    *,
+    visibility_timeout: Duration | None,
+    retention_period: Duration | None = None,
+    dead_letter_queue: sqs.DeadLetterQueue | None = None,
+) -> sqs.Queue:
     return sqs.Queue(
         scope,
         id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
-        **kwargs,  # type: ignore[arg-type]
+        visibility_timeout=visibility_timeout,
+        retention_period=retention_period,
+        dead_letter_queue=dead_letter_queue,
     )

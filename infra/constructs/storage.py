@@ -1,34 +1,63 @@
-"""The single DynamoDB table and the two S3 buckets (plus the bucket for their access logs)."""
+"""Storage: the single DynamoDB table and the two S3 buckets (plus the bucket for their access
+logs), the variables that name them, and the grants on them.
+
+Invariants:
+
+- Jobs, API keys and idempotency records share one on-demand table (single-table design); media
+  and results live in private, encrypted buckets that forget everything after ``retention_days``.
+- Whoever needs the table or a bucket gets it through ``grant_*`` here: table access covers the
+  table's own index, object access one key prefix of one bucket with named actions, and each
+  grant carries the cdk-nag suppression of its wildcard with the reason.
+- ``environment`` is diarist.settings.StoreSettings: every function and the worker load it.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from diarist import resources as R
+from diarist import resources
+from infra.nag import arn_finding, finding, suppress
+
+TABLE_INDEX_REASON = (
+    "<table>/index/* covers the table's own GSIs (by_tenant: per-tenant job listing); the table has "
+    "no other index and the wildcard cannot reach any other table."
+)
+OBJECT_PREFIX_REASON = (
+    "Object keys are per tenant and per job (<prefix><tenant>/...), unknown at deploy time; the "
+    "wildcard is confined to one bucket of this stack and one key prefix, with named actions only."
+)
+EXTRA_INPUT_REASON = (
+    "Read-only (s3:GetObject) on the buckets the operator listed as allowed s3:// inputs "
+    "(allowedInputBuckets); object keys are chosen by API callers."
+)
+NOTIFICATIONS_HANDLER_REASON = (
+    "CDK's internal BucketNotifications custom resource (turns on EventBridge delivery "
+    "for the media bucket at deploy time); AWSLambdaBasicExecutionRole only lets it log."
+)
 
 
 class Storage(Construct):
-    """Jobs, API keys and idempotency records share one on-demand table (single-table design);
-    media and results live in private, encrypted buckets that forget everything after
-    ``retention_days``."""
-
     def __init__(
         self, scope: Construct, id: str, *, retention_days: int, removal_policy: RemovalPolicy
     ) -> None:
         super().__init__(scope, id)
+        self.retention_days = retention_days
         retain = removal_policy == RemovalPolicy.RETAIN
 
         self.table = dynamodb.Table(
             self,
             "Table",
-            partition_key=dynamodb.Attribute(name=R.TABLE_PK, type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=resources.TABLE_PK, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            time_to_live_attribute=R.TABLE_TTL_ATTRIBUTE,
+            time_to_live_attribute=resources.TABLE_TTL_ATTRIBUTE,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
@@ -37,9 +66,9 @@ class Storage(Construct):
             removal_policy=removal_policy,
         )
         self.table.add_global_secondary_index(
-            index_name=R.TABLE_GSI_TENANT,
-            partition_key=dynamodb.Attribute(name=R.TABLE_GSI_PK, type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name=R.TABLE_GSI_SK, type=dynamodb.AttributeType.STRING),
+            index_name=resources.TABLE_GSI_TENANT,
+            partition_key=dynamodb.Attribute(name=resources.TABLE_GSI_PK, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=resources.TABLE_GSI_SK, type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
 
@@ -61,8 +90,8 @@ class Storage(Construct):
             server_access_logs_bucket=self.logs_bucket,
             server_access_logs_prefix="media/",
             lifecycle_rules=[
-                s3.LifecycleRule(id="expire-incoming", prefix=R.INCOMING_PREFIX, expiration=expire),
-                s3.LifecycleRule(id="expire-media", prefix=R.MEDIA_PREFIX, expiration=expire),
+                s3.LifecycleRule(id="expire-incoming", prefix=resources.INCOMING_PREFIX, expiration=expire),
+                s3.LifecycleRule(id="expire-media", prefix=resources.MEDIA_PREFIX, expiration=expire),
                 s3.LifecycleRule(
                     id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(1)
                 ),
@@ -75,12 +104,96 @@ class Storage(Construct):
             server_access_logs_bucket=self.logs_bucket,
             server_access_logs_prefix="results/",
             lifecycle_rules=[
-                s3.LifecycleRule(id="expire-results", prefix=R.RESULTS_PREFIX, expiration=expire),
+                s3.LifecycleRule(id="expire-results", prefix=resources.RESULTS_PREFIX, expiration=expire),
                 s3.LifecycleRule(
                     id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(1)
                 ),
             ],
         )
+        self._suppress_notifications_handler()
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """diarist.settings.StoreSettings."""
+        return {
+            "DIARIST_TABLE_NAME": self.table.table_name,
+            "DIARIST_MEDIA_BUCKET": self.media_bucket.bucket_name,
+            "DIARIST_RESULTS_BUCKET": self.results_bucket.bucket_name,
+            "DIARIST_RETENTION_DAYS": str(self.retention_days),
+        }
+
+    def grant_table(self, role: iam.IRole) -> None:
+        """Read/write on the table and its index (jobs, API keys, idempotency records)."""
+        self.table.grant_read_write_data(role)
+        suppress(
+            role, "AwsSolutions-IAM5", TABLE_INDEX_REASON, [finding(r"^Resource::<.*Table.*\.Arn>/index/\*$")]
+        )
+
+    def grant_objects(
+        self, role: iam.IRole, bucket: s3.IBucket, actions: Sequence[str], *prefixes: str
+    ) -> None:
+        """``actions`` on the objects under ``prefixes`` of the media or the results bucket."""
+        self._check_data_bucket(bucket)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(actions), resources=[bucket.arn_for_objects(f"{p}*") for p in prefixes]
+            )
+        )
+        suppress(
+            role,
+            "AwsSolutions-IAM5",
+            OBJECT_PREFIX_REASON,
+            [finding(r"^Resource::<.*Storage(Media|Results).*\.Arn>/(incoming|media|results)/\*$")],
+        )
+
+    def grant_list(self, role: iam.IRole, bucket: s3.IBucket, *prefixes: str) -> None:
+        """s3:ListBucket on the media or the results bucket, for keys under ``prefixes`` only."""
+        self._check_data_bucket(bucket)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
+            )
+        )
+
+    def _check_data_bucket(self, bucket: s3.IBucket) -> None:
+        if bucket not in (self.media_bucket, self.results_bucket):
+            raise ValueError("grants of this construct are on its media and results buckets only")
+
+    def _suppress_notifications_handler(self) -> None:
+        """The media bucket's EventBridge notifications are switched on by CDK's stack-wide
+        singleton custom resource (created with the bucket, at the stack's root)."""
+        for child in Stack.of(self).node.children:
+            if child.node.id.startswith("BucketNotificationsHandler"):
+                handler_role = child.node.try_find_child("Role")
+                if handler_role is not None:
+                    suppress(
+                        handler_role,
+                        "AwsSolutions-IAM4",
+                        NOTIFICATIONS_HANDLER_REASON,
+                        [
+                            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+                        ],
+                    )
+
+
+def grant_extra_inputs(role: iam.IRole, buckets: Sequence[str]) -> None:
+    """s3:GetObject on every object of the operator's extra input buckets (none: no statement)."""
+    if not buckets:
+        return
+    partition = Stack.of(role).partition
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[f"arn:{partition}:s3:::{b}/*" for b in buckets]
+        )
+    )
+    suppress(
+        role,
+        "AwsSolutions-IAM5",
+        EXTRA_INPUT_REASON,
+        [arn_finding("s3", rf"{re.escape(b)}/\*", regional=False) for b in buckets],
+    )
 
 
 def _private_bucket(removal_policy: RemovalPolicy) -> dict[str, Any]:

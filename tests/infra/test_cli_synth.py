@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import outputs as O
+from infra import outputs
 from tests.infra.conftest import Synth
 
 
@@ -29,7 +29,7 @@ def test_cdk_cli_synth_offline(
         pytest.fail("cdk synth took over 240 s")
     assert proc.returncode == 0, log[-4000:]
     template = json.loads((out / "Diarist.template.json").read_text())
-    assert set(O.ALWAYS) <= set(template["Outputs"])
+    assert set(outputs.ALWAYS) <= set(template["Outputs"])
     manifest = json.loads((out / "manifest.json").read_text())
     assert "Diarist" in manifest["artifacts"]
     assert "AWS::CDK::Metadata" not in {r["Type"] for r in template["Resources"].values()}

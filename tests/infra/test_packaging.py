@@ -36,6 +36,7 @@ def test_requirements_come_from_pyproject_minus_the_runtime() -> None:
     reqs = lambda_requirements()
     names = {r.split(">")[0].split("<")[0].split("=")[0].strip() for r in reqs}
     assert "pydantic" in names and "aws-lambda-powertools" in names
+    assert "aws-xray-sdk" in names  # Powertools' Tracer needs it; the Lambda runtime lacks it
     assert not names & RUNTIME_PROVIDED
     assert LAMBDA_PLATFORM.startswith("manylinux")
 
@@ -81,6 +82,7 @@ def test_real_asset_builds_and_every_handler_imports(tmp_path: Path) -> None:
         pytest.skip("pypi.org unreachable: the real Lambda asset needs pip downloads")
     asset = build_lambda_asset(light=False, out_dir=tmp_path / "lambda")
     assert (asset / "pydantic_core").is_dir() and (asset / "aws_lambda_powertools").is_dir()
+    assert (asset / "aws_xray_sdk").is_dir()
     assert not (asset / "boto3").exists()
     size = sum(p.stat().st_size for p in asset.rglob("*") if p.is_file())
     assert size < 250 * 1024 * 1024  # Lambda's unzipped limit
@@ -104,6 +106,7 @@ def test_real_asset_builds_and_every_handler_imports(tmp_path: Path) -> None:
         "    assert callable(mod.lambda_handler), m\n"
         "    assert mod.__file__.startswith(sys.path[0]), mod.__file__\n"
         "import pydantic_core; assert pydantic_core.__file__.startswith(sys.path[0])\n"
+        "import aws_xray_sdk; assert aws_xray_sdk.__file__.startswith(sys.path[0])\n"
     )
     env = {
         "PATH": os.environ.get("PATH", ""),

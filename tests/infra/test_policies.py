@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from diarist import resources as R
+from diarist import resources
 from tests.infra.conftest import EXTRA_INPUT_BUCKET, Synth
 
 STAR_RESOURCE_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "ecr:GetAuthorizationToken"}
@@ -89,7 +89,7 @@ def test_webhook_reads_only_secrets_under_the_prefix(synth: Synth) -> None:
         s for s in statements if any(a.startswith("secretsmanager:") for a in _listify(s["Action"]))
     ]
     assert secrets["Action"] == "secretsmanager:GetSecretValue"
-    assert f":secret:{R.WEBHOOK_SECRET_PREFIX}*" in str(secrets["Resource"])
+    assert f":secret:{resources.WEBHOOK_SECRET_PREFIX}*" in str(secrets["Resource"])
     for stack in synth.templates:
         for role in ("ApiFunctionRole", "DispatcherFunctionRole", "IngestFunctionRole", "GpuJobRole"):
             assert not any(a.startswith("secretsmanager:") for a in _actions(_policy_of(synth, stack, role)))
@@ -97,7 +97,7 @@ def test_webhook_reads_only_secrets_under_the_prefix(synth: Synth) -> None:
 
 def test_s3_access_is_prefix_scoped_and_extra_buckets_read_only(synth: Synth) -> None:
     object_scopes = (
-        *(f"/{p}*" for p in (R.INCOMING_PREFIX, R.MEDIA_PREFIX, R.RESULTS_PREFIX)),
+        *(f"/{p}*" for p in (resources.INCOMING_PREFIX, resources.MEDIA_PREFIX, resources.RESULTS_PREFIX)),
         f":::{EXTRA_INPUT_BUCKET}/*",
     )
     for stack, lid, s in _statements(synth):

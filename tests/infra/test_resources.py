@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from diarist import resources as R
-from infra import outputs as O
+from diarist import resources
+from infra import outputs
 from infra.constructs.queues import VISIBILITY_FACTOR
 from infra.service import HANDLERS
 from tests.infra.conftest import EXTRA_INPUT_BUCKET, WEB_ACL_ARN, Synth
@@ -98,7 +98,7 @@ def test_worker_image_is_a_docker_asset_built_from_the_repository(synth: Synth) 
     image = jd["Properties"]["ContainerProperties"]["Image"]
     assert "Fn::Sub" in image and "container-assets" in str(image)  # the bootstrap asset repository
     stack = synth.stacks[DEFAULT]
-    asset = stack.service.worker_asset
+    asset = stack.service.gpu.worker_asset
     assert (
         asset is not None and asset.image_uri
     )  # DockerImageAsset: built and pushed at deploy time, not at synth
@@ -106,8 +106,8 @@ def test_worker_image_is_a_docker_asset_built_from_the_repository(synth: Synth) 
 
 def test_worker_build_context_holds_everything_the_dockerfile_copies() -> None:
     """The image's context is the repo root minus everything but WORKER_CONTEXT_INCLUDES."""
+    from infra.constructs.gpu_batch import WORKER_CONTEXT_INCLUDES
     from infra.packaging import REPO_ROOT
-    from infra.service import WORKER_CONTEXT_INCLUDES
 
     dockerfile = (REPO_ROOT / "containers" / "gpu-worker" / "Dockerfile").read_text()
     sources = []
@@ -216,17 +216,17 @@ def _lifecycle(synth: Synth, stack: str, output: str) -> dict[str, dict[str, Any
 
 
 def test_lifecycle_rules_follow_retention_days(synth: Synth) -> None:
-    for stack, days in ((DEFAULT, R.RESULT_RETENTION_DAYS_DEFAULT), (CUSTOM, 7)):
-        media = _lifecycle(synth, stack, O.MEDIA_BUCKET)
-        assert media[R.INCOMING_PREFIX]["ExpirationInDays"] == days
-        assert media[R.MEDIA_PREFIX]["ExpirationInDays"] == days
+    for stack, days in ((DEFAULT, resources.RESULT_RETENTION_DAYS_DEFAULT), (CUSTOM, 7)):
+        media = _lifecycle(synth, stack, outputs.MEDIA_BUCKET)
+        assert media[resources.INCOMING_PREFIX]["ExpirationInDays"] == days
+        assert media[resources.MEDIA_PREFIX]["ExpirationInDays"] == days
         assert media[""]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
-        results = _lifecycle(synth, stack, O.RESULTS_BUCKET)
-        assert results[R.RESULTS_PREFIX]["ExpirationInDays"] == days
+        results = _lifecycle(synth, stack, outputs.RESULTS_BUCKET)
+        assert results[resources.RESULTS_PREFIX]["ExpirationInDays"] == days
 
 
 def test_media_bucket_sends_events_to_eventbridge(synth: Synth) -> None:
-    media_id = _ref_id(synth.templates[DEFAULT]["Outputs"][O.MEDIA_BUCKET]["Value"])
+    media_id = _ref_id(synth.templates[DEFAULT]["Outputs"][outputs.MEDIA_BUCKET]["Value"])
     _, notifications = synth.one(DEFAULT, "Custom::S3BucketNotifications")
     assert _ref_id(notifications["Properties"]["BucketName"]) == media_id
     assert notifications["Properties"]["NotificationConfiguration"] == {"EventBridgeConfiguration": {}}
@@ -236,15 +236,15 @@ def test_single_table_on_demand_pitr_ttl_and_tenant_index(synth: Synth) -> None:
     _, table = synth.one(DEFAULT, "AWS::DynamoDB::Table")
     p = table["Properties"]
     assert p["BillingMode"] == "PAY_PER_REQUEST"
-    assert p["KeySchema"] == [{"AttributeName": R.TABLE_PK, "KeyType": "HASH"}]
+    assert p["KeySchema"] == [{"AttributeName": resources.TABLE_PK, "KeyType": "HASH"}]
     assert p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    assert p["TimeToLiveSpecification"] == {"AttributeName": R.TABLE_TTL_ATTRIBUTE, "Enabled": True}
+    assert p["TimeToLiveSpecification"] == {"AttributeName": resources.TABLE_TTL_ATTRIBUTE, "Enabled": True}
     assert p["SSESpecification"]["SSEEnabled"] is True
     (gsi,) = p["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == R.TABLE_GSI_TENANT
+    assert gsi["IndexName"] == resources.TABLE_GSI_TENANT
     assert gsi["KeySchema"] == [
-        {"AttributeName": R.TABLE_GSI_PK, "KeyType": "HASH"},
-        {"AttributeName": R.TABLE_GSI_SK, "KeyType": "RANGE"},
+        {"AttributeName": resources.TABLE_GSI_PK, "KeyType": "HASH"},
+        {"AttributeName": resources.TABLE_GSI_SK, "KeyType": "RANGE"},
     ]
     assert table["DeletionPolicy"] == "Retain" and p["DeletionProtectionEnabled"] is True
     _, custom_table = synth.one(CUSTOM, "AWS::DynamoDB::Table")
@@ -267,6 +267,61 @@ def test_six_functions_python311_own_role_each(synth: Synth) -> None:
         assert p["Timeout"] <= 60
 
 
+# What each process reports as its Powertools service (logs, traces, metrics dimensions).
+SERVICE_NAMES = {
+    "functions.api.handler.lambda_handler": "diarist-api",
+    "functions.dispatcher.handler.lambda_handler": "diarist-dispatcher",
+    "functions.dispatcher.dlq_handler.lambda_handler": "diarist-dispatcher-dlq",
+    "functions.ingest.handler.lambda_handler": "diarist-ingest",
+    "functions.batch_events.handler.lambda_handler": "diarist-batch-events",
+    "functions.webhook.handler.lambda_handler": "diarist-webhook",
+}
+
+
+def test_each_function_has_its_own_service_name_and_active_tracing(synth: Synth) -> None:
+    from aws_cdk.assertions import Match, Template
+
+    assert set(SERVICE_NAMES) == set(HANDLERS.values())
+    assert len(set(SERVICE_NAMES.values())) == len(SERVICE_NAMES)
+    for stack in (DEFAULT, CUSTOM):
+        template = Template.from_json(synth.templates[stack])
+        for handler, service in SERVICE_NAMES.items():
+            template.has_resource_properties(
+                "AWS::Lambda::Function",
+                {
+                    "Handler": handler,
+                    "TracingConfig": {"Mode": "Active"},
+                    "Environment": {
+                        "Variables": Match.object_like(
+                            {"POWERTOOLS_SERVICE_NAME": service, "POWERTOOLS_METRICS_NAMESPACE": "Diarist"}
+                        )
+                    },
+                },
+            )
+
+
+def test_worker_service_name_in_the_job_definition_and_the_image(synth: Synth) -> None:
+    from aws_cdk.assertions import Match, Template
+
+    from infra.packaging import REPO_ROOT
+
+    Template.from_json(synth.templates[DEFAULT]).has_resource_properties(
+        "AWS::Batch::JobDefinition",
+        {
+            "ContainerProperties": {
+                "Environment": Match.array_with(
+                    [
+                        {"Name": "POWERTOOLS_SERVICE_NAME", "Value": "diarist-worker"},
+                        {"Name": "POWERTOOLS_METRICS_NAMESPACE", "Value": "Diarist"},
+                    ]
+                )
+            }
+        },
+    )
+    dockerfile = (REPO_ROOT / "containers" / "gpu-worker" / "Dockerfile").read_text()
+    assert "POWERTOOLS_SERVICE_NAME=diarist-worker" in dockerfile.split()  # the image's own default
+
+
 def _settings_env(env: dict[str, Any]) -> dict[str, str]:
     """Token values (Ref/GetAtt) become placeholders; literals stay (settings validate them)."""
     return {k: v if isinstance(v, str) else "placeholder" for k, v in env.items()}
@@ -277,16 +332,16 @@ def _settings_env(env: dict[str, Any]) -> dict[str, str]:
     [
         ("functions.api.handler.lambda_handler", ("ApiSettings", "WebhookSettings", "LauncherSettings")),
         ("functions.dispatcher.handler.lambda_handler", ("DispatcherSettings",)),
-        ("functions.dispatcher.dlq_handler.lambda_handler", ("StoreSettings", "EventSettings")),
+        ("functions.dispatcher.dlq_handler.lambda_handler", ("DispatchDlqSettings",)),
         ("functions.ingest.handler.lambda_handler", ("IngestSettings",)),
-        ("functions.batch_events.handler.lambda_handler", ("StoreSettings", "EventSettings")),
+        ("functions.batch_events.handler.lambda_handler", ("BatchEventsSettings",)),
         ("functions.webhook.handler.lambda_handler", ("WebhookSettings",)),
     ],
 )
 def test_function_environment_satisfies_its_settings(
     synth: Synth, monkeypatch: pytest.MonkeyPatch, handler: str, settings_classes: tuple[str, ...]
 ) -> None:
-    import diarist.settings as S
+    import diarist.settings
 
     _, props = _functions_by_handler(synth, DEFAULT)[handler]
     env = _settings_env(props["Environment"]["Variables"])
@@ -295,20 +350,20 @@ def test_function_environment_satisfies_its_settings(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     for name in settings_classes:
-        getattr(S, name)()  # raises naming any missing DIARIST_* variable
-    assert env["DIARIST_RETENTION_DAYS"] == str(R.RESULT_RETENTION_DAYS_DEFAULT)
+        getattr(diarist.settings, name)()  # raises naming any missing DIARIST_* variable
+    assert env["DIARIST_RETENTION_DAYS"] == str(resources.RESULT_RETENTION_DAYS_DEFAULT)
     if "LauncherSettings" in settings_classes or "DispatcherSettings" in settings_classes:
         assert env["DIARIST_LAUNCHER"] == "batch"
 
 
 def test_worker_environment_satisfies_worker_settings(synth: Synth, monkeypatch: pytest.MonkeyPatch) -> None:
-    import diarist.settings as S
+    import diarist.settings
 
     _, jd = synth.one(DEFAULT, "AWS::Batch::JobDefinition")
     env = {e["Name"]: e["Value"] for e in jd["Properties"]["ContainerProperties"]["Environment"]}
     for key, value in _settings_env(env).items():
         monkeypatch.setenv(key, value)
-    S.WorkerSettings()
+    diarist.settings.WorkerSettings()
 
 
 def test_api_function_gets_allowed_input_buckets_and_public_url(synth: Synth) -> None:
@@ -326,11 +381,11 @@ def test_api_function_gets_allowed_input_buckets_and_public_url(synth: Synth) ->
 def test_event_rules(synth: Synth) -> None:
     rules = synth.resources(DEFAULT, "AWS::Events::Rule")
     by_source = {r["Properties"]["EventPattern"]["source"][0]: r["Properties"] for r in rules.values()}
-    assert set(by_source) == {"aws.s3", "aws.batch", R.EVENT_SOURCE}
+    assert set(by_source) == {"aws.s3", "aws.batch", resources.EVENT_SOURCE}
 
     s3 = by_source["aws.s3"]
     assert s3["EventPattern"]["detail-type"] == ["Object Created"]
-    assert s3["EventPattern"]["detail"]["object"] == {"key": [{"prefix": R.INCOMING_PREFIX}]}
+    assert s3["EventPattern"]["detail"]["object"] == {"key": [{"prefix": resources.INCOMING_PREFIX}]}
     assert "EventBusName" not in s3  # S3 and Batch publish on the default bus
     (target,) = s3["Targets"]
     assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] > 0
@@ -342,7 +397,7 @@ def test_event_rules(synth: Synth) -> None:
     (target,) = batch["Targets"]
     assert "DeadLetterConfig" in target
 
-    finished = by_source[R.EVENT_SOURCE]
+    finished = by_source[resources.EVENT_SOURCE]
     assert finished["EventPattern"]["detail-type"] == [{"prefix": "Diarization Job"}]
     bus_id, _ = synth.one(DEFAULT, "AWS::Events::EventBus")
     assert _ref_id(finished["EventBusName"]) == bus_id
@@ -384,7 +439,7 @@ def test_custom_domain_waf_and_api_keys(synth: Synth) -> None:
         assert method["Properties"]["ApiKeyRequired"] is True
     _, plan = synth.one(CUSTOM, "AWS::ApiGateway::UsagePlan")
     assert "Quota" not in plan["Properties"]
-    assert O.CUSTOM_DOMAIN_URL in synth.templates[CUSTOM]["Outputs"]
+    assert outputs.CUSTOM_DOMAIN_URL in synth.templates[CUSTOM]["Outputs"]
 
 
 # --------------------------------------------------------------------------- monitoring and outputs
@@ -412,6 +467,6 @@ def test_alarms_cover_dlqs_errors_throttles_batch_and_api(synth: Synth) -> None:
 
 def test_outputs_use_the_shared_names(synth: Synth) -> None:
     for stack in (DEFAULT, CUSTOM):
-        outputs = synth.templates[stack]["Outputs"]
-        assert set(O.ALWAYS) <= set(outputs)
-    assert O.CUSTOM_DOMAIN_URL not in synth.templates[DEFAULT]["Outputs"]
+        stack_outputs = synth.templates[stack]["Outputs"]
+        assert set(outputs.ALWAYS) <= set(stack_outputs)
+    assert outputs.CUSTOM_DOMAIN_URL not in synth.templates[DEFAULT]["Outputs"]
