@@ -13,10 +13,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
+from diarist import wiring
 from diarist.domain.jobs import JobStatus
 from diarist.observability import metrics
 from diarist.services.submission import new_job_id
-from diarist.services.webhooks import redeliver
 from functions.api import deps
 from functions.api.http import job_scope, json_response, tenant
 from functions.api.request_models import DiarizeRequest, MediaInputRequest
@@ -162,5 +162,5 @@ def delete_job(job_id: JobId, purge: Annotated[bool, Query()] = False):
 )
 def redeliver_webhook(job_id: JobId):
     with job_scope(router, job_id) as tenant_id:
-        job = redeliver(job_id, tenant_id)
+        job = wiring.redeliver_webhook(job_id, tenant_id)
     return json_response(job_view(job))

@@ -24,14 +24,14 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BeforeValidator
 
-from diarist.adapters.sqs_webhook_queue import parse_body
-from diarist.domain.messages import JobFinishedDetail, WebhookRetryMessage
+from diarist import wiring
+from diarist.domain.messages import JobFinishedDetail, WebhookRetryMessage, parse_webhook_queue_body
 from diarist.observability import job_context, logger, metrics, tracer
 from diarist.services import webhooks
 
 
 class WebhookRecord(SqsRecordModel):
-    body: Annotated[JobFinishedDetail | WebhookRetryMessage, BeforeValidator(parse_body)]
+    body: Annotated[JobFinishedDetail | WebhookRetryMessage, BeforeValidator(parse_webhook_queue_body)]
 
 
 # every record failing is reported like a partial failure (same effect on SQS, no error raised)
@@ -46,7 +46,7 @@ def _count(outcome: webhooks.Outcome) -> None:
 def record_handler(record: WebhookRecord) -> str:
     with job_context(record.body.job_id, record.body.tenant_id):
         try:
-            outcome = webhooks.service().handle(record.body)
+            outcome = wiring.webhook_service().handle(record.body)
         except webhooks.WebhookDeliveryExhausted:
             _count(webhooks.Outcome.EXHAUSTED)
             logger.warning(

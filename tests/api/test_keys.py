@@ -99,7 +99,7 @@ def test_importing_a_fixed_key_is_idempotent(api: Api) -> None:
 def test_keys_cli_makes_and_rotates_the_tenants_webhook_secret(
     api: Api, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from diarist.services import webhooks
+    from diarist import wiring
     from diarist.settings import forget_built
 
     forget_built()
@@ -107,7 +107,7 @@ def test_keys_cli_makes_and_rotates_the_tenants_webhook_secret(
     created = json.loads(capsys.readouterr().out)
     secret = created["webhook_secret"]
     assert len(secret) >= 16
-    assert webhooks.secret_store().signing_secrets("globex")[0] == secret
+    assert wiring.signing_secrets().signing_secrets("globex")[0] == secret
     # a second key for the same tenant keeps the tenant's secret
     assert main(["keys", "create", "--tenant", "globex", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["webhook_secret"] == secret
@@ -117,5 +117,5 @@ def test_keys_cli_makes_and_rotates_the_tenants_webhook_secret(
     rotated = capsys.readouterr().out.strip()
     assert rotated != secret
     forget_built()  # a new container reads both: the new one first, the old one still valid
-    assert webhooks.secret_store().signing_secrets("globex")[:2] == [rotated, secret]
+    assert wiring.signing_secrets().signing_secrets("globex")[:2] == [rotated, secret]
     assert main(["keys", "webhook-secret", "--tenant", "no way"]) == 2

@@ -16,16 +16,17 @@ from typing import Any
 import pytest
 
 from diarist import resources as R
+from diarist import wiring
 from diarist.adapters.aws import client
 from diarist.adapters.dynamo_jobs import DynamoJobStore
 from diarist.adapters.dynamo_webhook_ledger import DynamoWebhookLedger
 from diarist.adapters.events import EventBridgeBus
 from diarist.adapters.s3_store import S3ObjectStore
 from diarist.adapters.secrets import SecretsManagerSecretStore
-from diarist.adapters.sqs_webhook_queue import SqsWebhookQueue, parse_body
+from diarist.adapters.sqs_webhook_queue import SqsWebhookQueue
 from diarist.domain.errors import Conflict, JobNotFound
 from diarist.domain.jobs import Job, JobError, JobParams, JobStatus
-from diarist.domain.messages import WebhookRetryMessage
+from diarist.domain.messages import WebhookRetryMessage, parse_webhook_queue_body
 from diarist.domain.results import ChannelResult, Confidence, DiarizationResult, Turn
 from diarist.domain.signing import sign
 from diarist.netpolicy import LOCAL, PRODUCTION
@@ -107,7 +108,7 @@ def make_service(aws: Any, secrets: SecretsManagerSecretStore):
 @pytest.fixture
 def service(make_service: Any, monkeypatch: pytest.MonkeyPatch) -> WebhookService:
     svc: WebhookService = make_service()
-    monkeypatch.setattr(webhooks, "service", lambda: svc)  # what the handler calls
+    monkeypatch.setattr(wiring, "webhook_service", lambda: svc)  # what the handler calls
     return svc
 
 
@@ -520,9 +521,9 @@ def test_redeliver_starts_a_new_round(
 
 
 def test_module_redeliver_from_environment(aws: Any, store: DynamoJobStore) -> None:
-    # what POST /v1/jobs/{jobId}/webhook calls: services.webhooks.redeliver(job_id, tenant_id)
+    # what POST /v1/jobs/{jobId}/webhook calls: services.wiring.redeliver_webhook(job_id, tenant_id)
     make_job(aws, store, "https://hooks.example.com/x", job_id="api-1")
-    job = webhooks.redeliver("api-1", TENANT)
+    job = wiring.redeliver_webhook("api-1", TENANT)
     assert job.job_id == "api-1" and job.webhook_delivery == "pending"
     (message,) = client("sqs").receive_message(QueueUrl=aws.webhook_queue_url, MaxNumberOfMessages=10)[
         "Messages"
@@ -595,10 +596,10 @@ def test_secret_store_cache_ttl_and_module_functions(aws: Any, monkeypatch: pyte
     with pytest.raises(SigningSecretMissing):
         cached.signing_secrets("t9")
     forget_built()
-    first = webhooks.ensure_signing_secret("t9")
-    assert first.startswith("whsec_") and webhooks.ensure_signing_secret("t9") == first
+    first = wiring.ensure_signing_secret("t9")
+    assert first.startswith("whsec_") and wiring.ensure_signing_secret("t9") == first
     assert cached.signing_secrets("t9") == [first]
-    rotated = webhooks.rotate_signing_secret("t9")
+    rotated = wiring.rotate_signing_secret("t9")
     assert cached.signing_secrets("t9") == [first]  # still cached in this warm container
     now[0] += 61
     assert cached.signing_secrets("t9") == [rotated, first]
@@ -608,12 +609,12 @@ def test_secret_store_cache_ttl_and_module_functions(aws: Any, monkeypatch: pyte
         cached.name_for("bad tenant/../x")
     # local mode chooses the value: created with it, or made current
     chosen = "whs_local-mode-secret-0123"
-    assert webhooks.ensure_signing_secret("t10", secret=chosen) == chosen
-    assert webhooks.ensure_signing_secret("t10") == chosen
-    assert webhooks.ensure_signing_secret("t9", secret=chosen) == chosen
+    assert wiring.ensure_signing_secret("t10", secret=chosen) == chosen
+    assert wiring.ensure_signing_secret("t10") == chosen
+    assert wiring.ensure_signing_secret("t9", secret=chosen) == chosen
     assert SecretsManagerSecretStore(R.WEBHOOK_SECRET_PREFIX).signing_secrets("t9") == [chosen]
     with pytest.raises(ValueError):
-        webhooks.ensure_signing_secret("t11", secret="  ")
+        wiring.ensure_signing_secret("t11", secret="  ")
     forget_built()
 
 
@@ -667,7 +668,7 @@ def test_handler_wired_from_environment(
     monkeypatch.setenv("DIARIST_WEBHOOK_RETRY_DELAYS_S", "0,0")
     load.cache_clear()
     forget_built()
-    receiver.secrets = [webhooks.ensure_signing_secret(TENANT)]
+    receiver.secrets = [wiring.ensure_signing_secret(TENANT)]
     receiver.default = 500
     job = make_job(aws, store, receiver.url())
     publish(aws, job)
@@ -709,9 +710,9 @@ def test_exhausted_raises_from_handle(
         }
     )
     with pytest.raises(WebhookDeliveryExhausted):
-        svc.handle(parse_body(body))
+        svc.handle(parse_webhook_queue_body(body))
     with pytest.raises(WebhookDeliveryExhausted):  # again on the next receive: on to the DLQ
-        svc.handle(parse_body(body))
+        svc.handle(parse_webhook_queue_body(body))
     assert len(receiver.requests) == 1
 
 

@@ -1,7 +1,6 @@
-"""The webhook queue (``ports.RetryQueue``): what the delivery function reads, and how it schedules
-its own retries.
+"""The webhook queue (``ports.RetryQueue``): how the delivery function schedules its own retries.
 
-Two kinds of message bodies arrive on the queue:
+Two kinds of message bodies arrive on the queue (``domain.messages.parse_webhook_queue_body``):
 
 - the EventBridge completion event itself (the rule's target): ``{"version": "0", "id": ...,
   "detail-type": "Diarization Job Succeeded", "source": "diarist", "detail": {JobFinishedDetail}}``;
@@ -11,26 +10,12 @@ Two kinds of message bodies arrive on the queue:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
 from diarist.adapters.aws import client
-from diarist.domain.messages import (
-    DETAIL_TYPES,
-    EVENT_SOURCE,
-    WEBHOOK_RETRY_KIND,
-    JobFinishedDetail,
-    WebhookRetryMessage,
-)
+from diarist.domain.messages import WebhookRetryMessage
 
 SQS_MAX_DELAY_S = 900
-
-# The EventBridge rule that routes completion events to the webhook queue (CDK and local mode).
-COMPLETION_EVENT_PATTERN: dict[str, list[str]] = {
-    "source": [EVENT_SOURCE],
-    "detail-type": sorted(DETAIL_TYPES.values()),
-}
 
 
 class SqsWebhookQueue:
@@ -45,22 +30,3 @@ class SqsWebhookQueue:
             MessageBody=message.model_dump_json(by_alias=True),
             DelaySeconds=max(0, min(int(delay_s), SQS_MAX_DELAY_S)),
         )
-
-
-class UnknownMessage(ValueError):
-    """A body that is neither a completion event nor a retry message."""
-
-
-def parse_body(body: str | bytes | Mapping[str, Any]) -> JobFinishedDetail | WebhookRetryMessage:
-    data = json.loads(body) if isinstance(body, str | bytes) else dict(body)
-    if not isinstance(data, dict):
-        raise UnknownMessage("message body is not a JSON object")
-    if data.get("kind") == WEBHOOK_RETRY_KIND:
-        return WebhookRetryMessage.model_validate(data)
-    if "detail-type" in data and "detail" in data:
-        if data.get("source") != EVENT_SOURCE or data["detail-type"] not in DETAIL_TYPES.values():
-            raise UnknownMessage(
-                f"not a Diarist completion event: {data.get('source')}/{data['detail-type']}"
-            )
-        return JobFinishedDetail.model_validate(data["detail"])
-    raise UnknownMessage("neither an EventBridge completion event nor a webhook retry message")

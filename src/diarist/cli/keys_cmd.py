@@ -70,7 +70,7 @@ def _create(args: argparse.Namespace) -> int:
     except ValidationFailed as e:
         print(f"diarist keys create: {e}", file=sys.stderr)
         return 2
-    from diarist.services.webhooks import ensure_signing_secret
+    from diarist.wiring import ensure_signing_secret
 
     secret = ensure_signing_secret(key.tenant_id)
     if args.json:
@@ -109,7 +109,7 @@ def _revoke(args: argparse.Namespace) -> int:
 def _webhook_secret(args: argparse.Namespace) -> int:
     from diarist.domain.errors import ValidationFailed
     from diarist.services.apikeys import check_tenant_id
-    from diarist.services.webhooks import ensure_signing_secret, rotate_signing_secret
+    from diarist.wiring import ensure_signing_secret, rotate_signing_secret
 
     try:
         tenant = check_tenant_id(args.tenant)

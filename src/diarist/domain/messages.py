@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,3 +85,26 @@ class WebhookRetryMessage(BaseModel):
     attempt: int = Field(ge=0)
     seq: int = Field(ge=0)
     reason: str = ""
+
+
+class UnknownMessage(ValueError):
+    """A body that is neither a completion event nor a retry message."""
+
+
+def parse_webhook_queue_body(
+    body: str | bytes | Mapping[str, Any],
+) -> JobFinishedDetail | WebhookRetryMessage:
+    """A webhook-queue body: the EventBridge completion event (the rule's target) or the delivery
+    function's own ``WebhookRetryMessage``. ``UnknownMessage`` for anything else."""
+    data = json.loads(body) if isinstance(body, str | bytes) else dict(body)
+    if not isinstance(data, dict):
+        raise UnknownMessage("message body is not a JSON object")
+    if data.get("kind") == WEBHOOK_RETRY_KIND:
+        return WebhookRetryMessage.model_validate(data)
+    if "detail-type" in data and "detail" in data:
+        if data.get("source") != EVENT_SOURCE or data["detail-type"] not in DETAIL_TYPES.values():
+            raise UnknownMessage(
+                f"not a Diarist completion event: {data.get('source')}/{data['detail-type']}"
+            )
+        return JobFinishedDetail.model_validate(data["detail"])
+    raise UnknownMessage("neither an EventBridge completion event nor a webhook retry message")

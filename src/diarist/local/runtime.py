@@ -167,14 +167,14 @@ class LocalDiarist:
         return self
 
     def _ensure_credentials(self) -> None:
+        from diarist import wiring
         from diarist.adapters.dynamo_apikeys import DynamoApiKeyStore
-        from diarist.services import webhooks
         from diarist.services.apikeys import ApiKeyService
 
         cfg = self.config
         keys = ApiKeyService(DynamoApiKeyStore(os.environ["DIARIST_TABLE_NAME"]))
         _, self.api_key = keys.create(self.tenant_id, "local mode", plaintext=cfg.api_key)
-        self.webhook_secret = webhooks.ensure_signing_secret(
+        self.webhook_secret = wiring.ensure_signing_secret(
             self.tenant_id, secret=cfg.webhook_secret or "whs_" + secrets.token_urlsafe(24)
         )
 

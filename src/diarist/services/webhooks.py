@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from diarist.adapters.secrets import SecretsManagerSecretStore
 from diarist.domain import signing
 from diarist.domain.errors import Conflict, JobNotFound
 from diarist.domain.jobs import Job, JobParams, JobStatus, WebhookAttempt
@@ -35,7 +34,6 @@ from diarist.domain.messages import JobFinishedDetail, WebhookRetryMessage
 from diarist.domain.results import DiarizationResult
 from diarist.netpolicy import PRODUCTION, FetchError, NetworkPolicy, Resolver, UnsafeUrl, safe_request
 from diarist.ports import Claim, JobStore, ObjectStore, RetryQueue, SecretStore, WebhookLedger, is_placeholder
-from diarist.settings import SigningSecretSettings, WebhookSettings, per_settings
 
 log = logging.getLogger(__name__)
 
@@ -320,59 +318,6 @@ def _snippet(response: Any) -> str:
     except FetchError:
         return ""
     return " ".join(raw.decode("utf-8", "replace").split())[:200]
-
-
-# -- wiring: built once per warm container, from the settings ----------------------------------------
-
-
-def _build(settings: WebhookSettings) -> WebhookService:
-    from diarist.adapters.dynamo_jobs import DynamoJobStore
-    from diarist.adapters.dynamo_webhook_ledger import DynamoWebhookLedger
-    from diarist.adapters.s3_store import S3ObjectStore
-    from diarist.adapters.sqs_webhook_queue import SqsWebhookQueue
-
-    return WebhookService(
-        jobs=DynamoJobStore(settings.table_name),
-        ledger=DynamoWebhookLedger(settings.table_name),
-        objects=S3ObjectStore(),
-        secrets=secret_store(),
-        retries=SqsWebhookQueue(settings.webhook_queue_url),
-        config=DeliveryConfig.from_settings(settings),
-    )
-
-
-def service() -> WebhookService:
-    """The delivery service (``WebhookSettings``): the webhook function's, and the API's for
-    ``redeliver``."""
-    return per_settings(WebhookSettings, _build)
-
-
-def _build_secret_store(settings: SigningSecretSettings) -> SecretsManagerSecretStore:
-    return SecretsManagerSecretStore(settings.webhook_secret_prefix)
-
-
-def secret_store() -> SecretsManagerSecretStore:
-    """The tenants' signing secrets (``SigningSecretSettings``): one store, and so one cache, per
-    warm container, shared by the delivery service and the functions below."""
-    return per_settings(SigningSecretSettings, _build_secret_store)
-
-
-def redeliver(job_id: str, tenant_id: str) -> Job:
-    """``POST /v1/jobs/{jobId}/webhook``: send the completion webhook again (new round).
-    Raises ``JobNotFound`` / ``Conflict``; returns the job (``webhook_delivery == "pending"``)."""
-    return service().redeliver(job_id, tenant_id)
-
-
-def ensure_signing_secret(tenant_id: str, *, secret: str | None = None) -> str:
-    """The tenant's current webhook signing secret, created when missing (API-key CLI, local mode).
-    ``secret`` chooses its value (local mode's ``--webhook-secret``; use a long random one)."""
-    return secret_store().ensure(tenant_id, secret=secret)
-
-
-def rotate_signing_secret(tenant_id: str, *, grace_s: float = 24 * 3600) -> str:
-    """A new signing secret for the tenant; the old one stays valid (both signatures are sent)
-    for ``grace_s`` seconds. Returns the new secret."""
-    return secret_store().rotate(tenant_id, grace_s=grace_s)
 
 
 def completion_detail(job: Job) -> JobFinishedDetail:
