@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from diarist import resources as R
+from diarist.resources import WEBHOOK_SECRET_PREFIX
 
 
 class _Base(BaseSettings):
@@ -101,7 +101,7 @@ class DispatcherSettings(StoreSettings, QueueSettings, LauncherSettings):
 class SigningSecretSettings(_Base):
     """Where the tenants' webhook signing secrets live (delivery, the API-key CLI, local mode)."""
 
-    webhook_secret_prefix: str = R.WEBHOOK_SECRET_PREFIX
+    webhook_secret_prefix: str = WEBHOOK_SECRET_PREFIX
 
 
 class WebhookSettings(StoreSettings, EventSettings, NetworkPolicySettings, SigningSecretSettings):

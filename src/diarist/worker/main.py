@@ -26,13 +26,14 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from diarist import resources as R
 from diarist.domain.errors import AudioInputError, ErrorCode
 from diarist.domain.jobs import Job, JobStatus
+from diarist.domain.locations import s3_url, split_s3_url
 from diarist.domain.results import DiarizationResult
 from diarist.engine.formats import to_rttm  # pure functions, no torch
 from diarist.observability import job_context
 from diarist.ports import EventBus, JobStore, ObjectStore
+from diarist.resources import RESULTS_PREFIX
 from diarist.services.lifecycle import ProgressReporter, finish_job, mark_running, report_progress
 from diarist.settings import WorkerSettings, load
 from diarist.worker.diarizer import JobDiarizer, build_diarizer
@@ -57,7 +58,7 @@ class WorkerTerminated(BaseException):
 def result_prefix(job: Job, results_bucket: str) -> str:
     """``s3://<results>/results/<tenant>/<job_id>/result`` (API jobs), or the job's own
     ``result_prefix`` (S3-triggered jobs: ``s3://<results>/results/<tenant>/<path-after-tenant>``)."""
-    return job.result_prefix or f"s3://{results_bucket}/{R.RESULTS_PREFIX}{job.tenant_id}/{job.job_id}/result"
+    return job.result_prefix or s3_url(results_bucket, f"{RESULTS_PREFIX}{job.tenant_id}/{job.job_id}/result")
 
 
 def result_locations(job: Job, results_bucket: str) -> tuple[str, str]:
@@ -65,16 +66,13 @@ def result_locations(job: Job, results_bucket: str) -> tuple[str, str]:
     return prefix + ".json", prefix + ".rttm"
 
 
-def _split(url: str) -> tuple[str, str]:
-    bucket, _, key = url.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 def write_results(objects: ObjectStore, job: Job, result: DiarizationResult, results_bucket: str) -> str:
     json_url, rttm_url = result_locations(job, results_bucket)
     file_id = PurePosixPath(job.input_url.split("?", 1)[0]).name or job.job_id
-    objects.put_bytes(*_split(json_url), result.model_dump_json(by_alias=True).encode(), "application/json")
-    objects.put_bytes(*_split(rttm_url), to_rttm(result, file_id).encode(), "text/plain")
+    objects.put_bytes(
+        *split_s3_url(json_url), result.model_dump_json(by_alias=True).encode(), "application/json"
+    )
+    objects.put_bytes(*split_s3_url(rttm_url), to_rttm(result, file_id).encode(), "text/plain")
     return json_url
 
 
