@@ -29,11 +29,12 @@ from typing import Any
 
 from diarist.domain import signing
 from diarist.domain.errors import Conflict, JobNotFound
-from diarist.domain.jobs import Job, JobParams, JobStatus, WebhookAttempt
+from diarist.domain.jobs import Job, JobStatus, WebhookAttempt
 from diarist.domain.messages import JobFinishedDetail, WebhookRetryMessage
 from diarist.domain.results import DiarizationResult
 from diarist.netpolicy import PRODUCTION, FetchError, NetworkPolicy, Resolver, UnsafeUrl, safe_request
 from diarist.ports import Claim, JobStore, ObjectStore, RetryQueue, SecretStore, WebhookLedger, is_placeholder
+from diarist.services.reading import render_pyannote_output
 
 log = logging.getLogger(__name__)
 
@@ -84,21 +85,6 @@ class DeliveryConfig:
         }
         values.update(overrides)
         return cls(**values)
-
-
-# -- payload ----------------------------------------------------------------------------------------
-
-
-def render_pyannote_output(result: DiarizationResult, params: JobParams) -> dict[str, Any]:
-    """The result in pyannoteAI's job ``output`` shape: ``{diarization: [{speaker, start, end}],
-    exclusiveDiarization?, confidence?}`` (plus ``channels`` for split-channel results).
-
-    The very renderer ``GET /v1/jobs/{id}`` uses (``services.jobs``), so the webhook's ``output``
-    and the API's cannot drift; ``params`` decide the optional parts, as pyannoteAI's do.
-    """
-    from diarist.services.reading import render_pyannote_output as render
-
-    return render(result, params)
 
 
 # -- the service ----------------------------------------------------------------------------------------
