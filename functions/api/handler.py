@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from diarist.observability import logger, metrics, tracer
+from diarist.observability import logger, metrics, request_context, tracer
 from functions.api import deps, errors, routes_phonexia, routes_pyannote
 from functions.api.http import GuardedValidation
 
@@ -34,4 +34,5 @@ errors.install(app)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps.settings()  # cold start: fail fast, naming any missing DIARIST_* variable
-    return app.resolve(event, context)
+    with request_context():
+        return app.resolve(event, context)

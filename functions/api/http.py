@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 from pydantic import BaseModel
 
 from diarist.domain.errors import PayloadTooLarge, Unauthorized, ValidationFailed
-from diarist.observability import job_context, logger
+from diarist.observability import job_context, tag_tenant
 from diarist.resources import API_GATEWAY_MAX_BODY_BYTES
 from functions.api import deps
 
@@ -72,7 +72,7 @@ def guard(app: BaseRouter) -> None:
     ev = app.current_event
     tenant_id = deps.apikey_service().authenticate(ev.headers.get("authorization"))
     app.append_context(tenant_id=tenant_id)
-    logger.append_keys(tenant_id=tenant_id)
+    tag_tenant(tenant_id)
 
     raw = ev.body
     if raw is None:

@@ -111,6 +111,23 @@ def set_level(level: int | str, *, console: bool = False) -> None:
 
 
 @contextmanager
+def request_context() -> Iterator[None]:
+    """One request (or invocation) in this thread: no job keys come in from the previous one and
+    none leak out to the next (local mode serves every request from a few long-lived threads)."""
+    logger.thread_safe_remove_keys(list(JOB_KEYS))
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(list(JOB_KEYS))
+
+
+def tag_tenant(tenant_id: str) -> None:
+    """``tenant_id`` on every line this thread writes until its ``request_context`` ends (the API,
+    once the caller is authenticated)."""
+    logger.thread_safe_append_keys(tenant_id=tenant_id)
+
+
+@contextmanager
 def job_context(job_id: str, tenant_id: str | None = None) -> Iterator[None]:
     """``job_id`` and ``tenant_id`` on every log line written inside, in this thread; in Lambda,
     the work inside is an X-Ray subsegment (``## job``) annotated with them. Nests: on exit the
