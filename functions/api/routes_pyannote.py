@@ -81,8 +81,9 @@ def diarize(body: Annotated[DiarizeRequest, Body()], idempotency_key: Idempotenc
             url=body.url,
             params=params,
             webhook=body.webhook,
-            webhook_status_only=body.webhook_status_only,
+            webhook_status_only=bool(body.webhook_status_only),
             idempotency_key=idempotency_key,
+            model=body.model,
         )
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
     return json_response(DiarizeResponse(job_id=job.job_id, status=job.status))

@@ -42,6 +42,12 @@ class JobView(_View):
 
     job_id: str = Field(alias="jobId")
     status: JobStatus
+    requested_model: str | None = Field(
+        default=None, alias="requestedModel", description="The model the request named"
+    )
+    result_model: str | None = Field(
+        default=None, alias="resultModel", description="The weights that produced the result"
+    )
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
     started_at: datetime | None = Field(default=None, alias="startedAt")
@@ -96,6 +102,8 @@ def job_view(job: Job, *, result: DiarizationResult | None = None, output_url: s
     view = JobView(
         job_id=job.job_id,
         status=job.status,
+        requested_model=job.requested_model,
+        result_model=job.result_model,
         created_at=job.created_at,
         updated_at=job.updated_at,
         started_at=job.started_at,

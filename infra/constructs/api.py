@@ -82,6 +82,7 @@ class Api(Construct):
         gpu: GpuBatch,
         extra_input_buckets: tuple[str, ...],
         log_retention_days: int,
+        engine_model: str,
     ) -> None:
         super().__init__(scope, id)
         allowed_input_buckets = (storage.media_bucket.bucket_name, *extra_input_buckets)
@@ -97,6 +98,7 @@ class Api(Construct):
                 **dispatch.environment,
                 **bus_environment(bus),
                 "DIARIST_ALLOWED_INPUT_BUCKETS": ",".join(allowed_input_buckets),
+                "DIARIST_ENGINE_MODEL": engine_model,  # what the worker image runs (model warnings)
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
                 **gpu.launcher_environment,  # cancel terminates the Batch job
                 **webhooks.environment,  # POST /v1/jobs/{id}/webhook re-queues a delivery

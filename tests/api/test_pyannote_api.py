@@ -22,6 +22,20 @@ def submit(api: Api, body: dict | None = None, **kw) -> str:
     return str(r.body["jobId"])
 
 
+# the body pyannoteai-sdk 0.4.0's Client.diarize(url) sends: every key, unset ones as null
+SDK_DIARIZE_BODY = {
+    "url": AUDIO,
+    "model": "precision-2",
+    "numSpeakers": None,
+    "minSpeakers": None,
+    "maxSpeakers": None,
+    "confidence": False,
+    "turnLevelConfidence": False,
+    "exclusive": False,
+    "transcription": False,
+}
+
+
 # -- submission ---------------------------------------------------------------------------------
 
 
@@ -96,9 +110,16 @@ BAD_SUBMISSIONS: list[tuple[dict, list[str]]] = [
     ({"url": AUDIO, "maxSpeakers": "many"}, ["maxSpeakers"]),
     ({"url": AUDIO, "confidence": "yes"}, ["confidence"]),
     ({"url": AUDIO, "exclusive": 1}, ["exclusive"]),
-    ({"url": AUDIO, "turnLevelConfidence": None}, ["turnLevelConfidence"]),
     ({"url": AUDIO, "webhookStatusOnly": "true"}, ["webhookStatusOnly"]),
-    ({"url": AUDIO, "model": "precision-2"}, ["model"]),
+    ({"url": None}, ["url"]),  # null means "unset", and url is required
+    ({"url": AUDIO, "model": "precision-1"}, ["model"]),
+    ({"url": AUDIO, "model": ""}, ["model"]),
+    ({"url": AUDIO, "model": 2}, ["model"]),
+    ({"url": AUDIO, "transcription": True}, ["transcription"]),
+    ({"url": AUDIO, "transcription": "no"}, ["transcription"]),
+    ({"url": AUDIO, "transcriptionConfig": {"model": "whisper"}}, ["transcriptionConfig.model"]),
+    ({"url": AUDIO, "transcriptionConfig": {"language": "en"}}, ["transcriptionConfig.language"]),
+    ({"url": AUDIO, "model": "precision-1", "transcription": True}, ["model", "transcription"]),
     ({"url": AUDIO, "numspeakers": 2}, ["numspeakers"]),
 ]
 # (one test over all the cases: the emulator is provisioned once per test, which costs ~1-2 s)

@@ -352,6 +352,8 @@ def test_function_environment_satisfies_its_settings(
     for name in settings_classes:
         getattr(diarist.settings, name)()  # raises naming any missing DIARIST_* variable
     assert env["DIARIST_RETENTION_DAYS"] == str(resources.RESULT_RETENTION_DAYS_DEFAULT)
+    if "ApiSettings" in settings_classes:  # the default image runs Diarist's engine
+        assert diarist.settings.ApiSettings().engine_model == env["DIARIST_ENGINE_MODEL"] == "diarist"
     if "LauncherSettings" in settings_classes or "DispatcherSettings" in settings_classes:
         assert env["DIARIST_LAUNCHER"] == "batch"
 
@@ -372,6 +374,7 @@ def test_api_function_gets_allowed_input_buckets_and_public_url(synth: Synth) ->
     buckets = env["DIARIST_ALLOWED_INPUT_BUCKETS"]
     assert EXTRA_INPUT_BUCKET in str(buckets)
     assert env["DIARIST_PUBLIC_BASE_URL"] == "https://diarist.example.com"
+    assert env["DIARIST_ENGINE_MODEL"] == "community-1"
     assert props["ReservedConcurrentExecutions"] == 50
 
 
