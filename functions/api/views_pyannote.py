@@ -126,6 +126,7 @@ class ErrorItem(BaseModel):
 class ErrorBody(BaseModel):
     """Every error of the /v1 and /v2 routes."""
 
+    message: str = Field(description="One line: what went wrong (400: the first bad field)")
     errors: list[ErrorItem]
     request_id: str | None = Field(default=None, alias="requestId", description="429 only")
 

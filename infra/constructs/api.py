@@ -19,6 +19,8 @@ an allowed bucket, or an object dropped under ``incoming/``.
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
@@ -42,6 +44,15 @@ from infra.props import ApiProps
 API_HANDLER = "functions.api.handler.lambda_handler"
 API_TIMEOUT = Duration.seconds(29)  # API Gateway's integration timeout
 BINARY_MEDIA_TYPES = ("multipart/form-data", "audio/*", "video/*", "application/octet-stream")
+
+THROTTLED_MESSAGE = "too many requests; retry later"
+THROTTLED_BODY = json.dumps(
+    {
+        "message": THROTTLED_MESSAGE,
+        "requestId": "$context.requestId",
+        "errors": [{"field": "", "message": THROTTLED_MESSAGE}],
+    }
+)
 
 VALIDATION_REASON = (
     "Proxy integration: requests are validated by the API function (Powertools resolver with "
@@ -170,6 +181,16 @@ class Api(Construct):
             ),
         )
         self.rest_api.root.add_method("ANY", integration)
+        # API Gateway's own 429 (the stage's throttling, before any Lambda runs) in the API's error
+        # shape (pyannoteAI's 429: message + requestId), with Retry-After. X-RateLimit-Reset needs
+        # arithmetic a gateway response cannot do: the API function's own 429s carry it.
+        self.rest_api.add_gateway_response(
+            "Throttled",
+            type=apigw.ResponseType.THROTTLED,
+            status_code="429",
+            response_headers={"Retry-After": "'1'"},
+            templates={"application/json": THROTTLED_BODY},
+        )
         self.rest_api.root.add_proxy(default_integration=integration, any_method=True)
 
         self.usage_plan = self.rest_api.add_usage_plan(

@@ -38,3 +38,8 @@ def test_openapi_documents_every_route_and_the_error_shapes() -> None:
     assert {"url", "webhook", "numSpeakers", "minSpeakers", "maxSpeakers", "confidence", "exclusive"} <= set(
         props
     )
+    assert {"model", "transcription", "transcriptionConfig"} <= set(props)
+    paths = doc["paths"]
+    assert set(paths["/v1/media/input"]["post"]["responses"]) == {"201", "400", "401"}
+    assert "message" in doc["components"]["schemas"]["ErrorBody"]["required"]
+    assert "nextCursor" in doc["components"]["schemas"]["JobList"]["properties"]

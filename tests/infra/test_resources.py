@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -427,6 +428,13 @@ def test_rest_api_throttling_logs_binary_types_and_usage_plan(synth: Synth) -> N
     for method in synth.resources(DEFAULT, "AWS::ApiGateway::Method").values():
         assert method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
         assert method["Properties"].get("ApiKeyRequired", False) is False
+    # API Gateway's own 429 in the API's (pyannoteAI's) error shape, with Retry-After
+    _, throttled = synth.one(DEFAULT, "AWS::ApiGateway::GatewayResponse")
+    props = throttled["Properties"]
+    assert props["ResponseType"] == "THROTTLED" and props["StatusCode"] == "429"
+    assert props["ResponseParameters"] == {"gatewayresponse.header.Retry-After": "'1'"}
+    body = json.loads(props["ResponseTemplates"]["application/json"])
+    assert body["requestId"] == "$context.requestId" and body["message"] == body["errors"][0]["message"]
 
 
 def test_custom_domain_waf_and_api_keys(synth: Synth) -> None:
