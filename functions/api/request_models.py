@@ -26,14 +26,14 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
 
 
-TRANSCRIPTION_MODELS = ("parakeet-tdt-0.6b-v3", "faster-whisper-large-v3-turbo")
+TranscriptionModel = Literal["parakeet-tdt-0.6b-v3", "faster-whisper-large-v3-turbo"]
 NO_TRANSCRIPTION = "transcription is not available in this deployment yet"
 
 
 class TranscriptionConfig(_Request):
     """pyannoteAI's ``transcriptionConfig``; only meaningful with ``transcription: true``."""
 
-    model: Literal["parakeet-tdt-0.6b-v3", "faster-whisper-large-v3-turbo"] | None = None
+    model: TranscriptionModel | None = None
 
 
 class DiarizeRequest(_Request):
