@@ -12,7 +12,10 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_lambda as lambda_
 
 from diarist import resources
+from diarist.domain.model_choice import COMMUNITY_1, DEFAULT_ENGINE, DeploymentEngine
 from infra.packaging import REPO_ROOT
+
+COMMUNITY_PIPELINE = "pyannote/speaker-diarization-community-1"  # the worker Dockerfile's HF_PIPELINE
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,20 @@ class DiaristServiceProps:
     # worker_build_args={"WEIGHTS": "hf"}, worker_build_secrets={"hf_token": "env=HF_TOKEN"}
     worker_build_args: Mapping[str, str] = field(default_factory=dict)
     worker_build_secrets: Mapping[str, str] = field(default_factory=dict)
+    # What the worker image runs, told to the API (DIARIST_ENGINE_MODEL) so that a job naming another
+    # pyannoteAI model gets a warning. None: from worker_build_args (WEIGHTS=hf with the default
+    # HF_PIPELINE is community-1); set it when worker_image is a prebuilt image.
+    engine_model: DeploymentEngine | None = None
+
+    @property
+    def deployment_engine(self) -> DeploymentEngine:
+        if self.engine_model is not None:
+            return self.engine_model
+        args = self.worker_build_args
+        pipeline = args.get("HF_PIPELINE", COMMUNITY_PIPELINE)
+        if self.worker_image is None and args.get("WEIGHTS") == "hf" and pipeline == COMMUNITY_PIPELINE:
+            return COMMUNITY_1
+        return DEFAULT_ENGINE
 
     def __post_init__(self) -> None:
         if not (self.gpu.spot or self.gpu.on_demand_fallback):

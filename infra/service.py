@@ -114,6 +114,7 @@ class DiaristService(Construct):
             gpu=self.gpu,
             extra_input_buckets=props.allowed_input_buckets,
             log_retention_days=props.log_retention_days,
+            engine_model=props.deployment_engine,
         )
 
         self.functions: dict[str, lambda_.Function] = {

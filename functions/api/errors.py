@@ -1,13 +1,18 @@
 """The one place where errors become HTTP responses.
 
-/v1 and /v2 routes answer ``{"errors": [{"field", "message"}]}`` (pyannoteAI's 400 format, used for
-every status); the Phonexia routes answer Phonexia's ``{"type", "title", "detail": [...]}``.
+/v1 and /v2 routes answer pyannoteAI's error body for every status: ``{"message", "errors":
+[{"field", "message"}]}`` (``message`` is one line: for a 400, ``invalid request: <first field>:
+<its message>``); a 429 adds ``requestId`` (the API Gateway request id), and the headers
+``Retry-After`` (seconds) and ``X-RateLimit-Reset`` (UTC epoch seconds when to retry).
+``X-RateLimit-Limit``/``-Remaining`` come with per-tenant limits, which Diarist does not have yet.
+The Phonexia routes answer Phonexia's ``{"type", "title", "detail": [...]}``.
 Bad input is always a 4xx: anything unexpected is logged and becomes a plain 500.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from http import HTTPStatus
 from typing import Any
 
@@ -78,6 +83,27 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return out or [{"field": "body", "message": "invalid request"}]
 
 
+def _line(error: dict[str, str]) -> str:
+    return f"{error['field']}: {error['message']}" if error.get("field") else error["message"]
+
+
+def summary(status: int, errors: list[dict[str, str]]) -> str:
+    """The one-line ``message`` of a /v1 or /v2 error body: for a 400, ``invalid request: <first
+    field>: <its message>``; else the first error's message."""
+    if not errors:
+        return HTTPStatus(status).phrase.lower()
+    return f"invalid request: {_line(errors[0])}" if status == 400 else errors[0]["message"]
+
+
+def _request_id(app: APIGatewayRestResolver) -> str | None:
+    """API Gateway's request id (the one in its access logs), else the Lambda invocation's."""
+    event = app.current_event
+    request_id: Any = event.request_context.request_id if event is not None else None
+    if not request_id:
+        request_id = getattr(getattr(app, "lambda_context", None), "aws_request_id", None)
+    return str(request_id) if request_id else None
+
+
 def render(
     app: APIGatewayRestResolver,
     status: int,
@@ -94,13 +120,21 @@ def render(
         body: dict[str, Any] = {
             "type": phrase.lower().replace(" ", "_"),
             "title": phrase,
-            "detail": [f"{e['field']}: {e['message']}" if e.get("field") else e["message"] for e in errors],
+            "detail": [_line(e) for e in errors],
         }
     else:
-        body = {"errors": errors}
+        body = {"message": summary(status, errors), "errors": errors}
+        if status == 429 and (request_id := _request_id(app)):
+            body["requestId"] = request_id
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
     )
+
+
+def retry_headers(retry_after_s: int, *, now: float | None = None) -> dict[str, str]:
+    """``Retry-After`` and pyannoteAI's ``X-RateLimit-Reset`` (UTC epoch seconds) for a 429."""
+    reset = int(time.time() if now is None else now) + retry_after_s
+    return {"Retry-After": str(retry_after_s), "X-RateLimit-Reset": str(reset)}
 
 
 def install(app: APIGatewayRestResolver) -> None:
@@ -145,9 +179,7 @@ def install(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(Throttled)
     def _throttled(e: Throttled) -> Response:
-        return render(
-            app, 429, [{"field": "", "message": e.message}], headers={"Retry-After": str(e.retry_after_s)}
-        )
+        return render(app, 429, [{"field": "", "message": e.message}], headers=retry_headers(e.retry_after_s))
 
     @app.exception_handler(QueueUnavailable)
     def _queue_down(e: QueueUnavailable) -> Response:
@@ -162,7 +194,7 @@ def install(app: APIGatewayRestResolver) -> None:
                 app,
                 429,
                 [{"field": "", "message": "too many requests; retry later"}],
-                headers={"Retry-After": "1"},
+                headers=retry_headers(1),
             )
         log.exception("AWS call failed")
         return render(app, 500, [{"field": "", "message": "internal error"}])

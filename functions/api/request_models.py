@@ -8,12 +8,13 @@ fields and words (``numSpeakers`` ...; ``config.total_speakers`` ...).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from diarist.domain.errors import ValidationFailed
 from diarist.domain.jobs import JobParams
+from diarist.domain.model_choice import ACCEPTED_MODELS, model_problem
 from diarist.domain.speakers import MAX_SPEAKERS, Which, speaker_count_problems
 
 PYANNOTE_COUNT_FIELDS: dict[Which, str] = {"num": "numSpeakers", "min": "minSpeakers", "max": "maxSpeakers"}
@@ -25,29 +26,63 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
 
 
+TranscriptionModel = Literal["parakeet-tdt-0.6b-v3", "faster-whisper-large-v3-turbo"]
+NO_TRANSCRIPTION = "transcription is not available in this deployment yet"
+
+
+class TranscriptionConfig(_Request):
+    """pyannoteAI's ``transcriptionConfig``; only meaningful with ``transcription: true``."""
+
+    model: TranscriptionModel | None = None
+
+
 class DiarizeRequest(_Request):
-    """``POST /v1/diarize``. Unknown fields are refused (400) so a typo never goes unnoticed."""
+    """``POST /v1/diarize``. Unknown fields are refused (400) so a typo never goes unnoticed; every
+    optional field may be ``null``, which means the same as leaving it out (the pyannoteAI SDK
+    always sends every field)."""
 
     url: str = Field(min_length=1, max_length=2048, description="https://..., s3://bucket/key or media://key")
     webhook: str | None = Field(
         default=None, min_length=1, max_length=2048, description="https URL called when done"
     )
-    webhook_status_only: bool = Field(default=False, alias="webhookStatusOnly")
+    webhook_status_only: bool | None = Field(default=None, alias="webhookStatusOnly")
+    model: str | None = Field(
+        default=None,
+        max_length=64,
+        description="precision-2 or community-1; what runs is this deployment's engine (a warning "
+        "says so when it is not the one named)",
+        json_schema_extra={"enum": [*ACCEPTED_MODELS["diarize"], None]},
+    )
     num_speakers: int | None = Field(
         default=None, ge=1, le=MAX_SPEAKERS, alias="numSpeakers", description="Exact count (excludes min/max)"
     )
     min_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS, alias="minSpeakers")
     max_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS, alias="maxSpeakers")
-    confidence: bool = Field(default=False, description="Add frame-level confidence (one score per 20 ms)")
-    turn_level_confidence: bool = Field(default=False, alias="turnLevelConfidence")
-    exclusive: bool = Field(default=False, description="Add exclusiveDiarization (no overlapping turns)")
+    confidence: bool | None = Field(
+        default=None, description="Add frame-level confidence (one score per 20 ms)"
+    )
+    turn_level_confidence: bool | None = Field(default=None, alias="turnLevelConfidence")
+    exclusive: bool | None = Field(
+        default=None, description="Add exclusiveDiarization (no overlapping turns)"
+    )
+    transcription: bool | None = Field(
+        default=None, description="Only false (or null): transcription is not available yet"
+    )
+    transcription_config: TranscriptionConfig | None = Field(default=None, alias="transcriptionConfig")
 
     def job_params(self) -> JobParams:
-        """The job's parameters; ValidationFailed naming ``minSpeakers``/``maxSpeakers`` when the
-        counts break the rule together (each count's range is its field's bounds, checked before).
-        This dialect reports a bound given with ``numSpeakers`` and, besides, bounds out of order."""
+        """The job's parameters; ValidationFailed naming each field the request breaks together:
+        ``model`` (not a name the API accepts), ``transcription`` (true), and
+        ``minSpeakers``/``maxSpeakers`` against the counts rule (each count's range is its field's
+        bounds, checked before). This dialect reports a bound given with ``numSpeakers`` and,
+        besides, bounds out of order."""
         num, min_, max_ = self.num_speakers, self.min_speakers, self.max_speakers
         errors = []
+        problem = model_problem("diarize", self.model)
+        if problem:
+            errors.append({"field": "model", "message": problem})
+        if self.transcription:
+            errors.append({"field": "transcription", "message": NO_TRANSCRIPTION})
         if num is not None:
             errors += [
                 {"field": PYANNOTE_COUNT_FIELDS[which], "message": "cannot be combined with numSpeakers"}
@@ -63,9 +98,9 @@ class DiarizeRequest(_Request):
             num_speakers=self.num_speakers,
             min_speakers=self.min_speakers,
             max_speakers=self.max_speakers,
-            confidence=self.confidence,
-            turn_level_confidence=self.turn_level_confidence,
-            exclusive=self.exclusive,
+            confidence=bool(self.confidence),
+            turn_level_confidence=bool(self.turn_level_confidence),
+            exclusive=bool(self.exclusive),
             channel_mode="mix",
         )
 

@@ -1,4 +1,4 @@
-"""pyannoteAI-style routes: /v1/diarize, /v1/media/input, /v1/jobs/..., /v2/jobs.
+"""pyannoteAI-style routes: /v1/test, /v1/diarize, /v1/media/input, /v1/jobs/..., /v2/jobs.
 
 Each route decodes the request (``request_models``), makes one service call and encodes the answer
 (``views_pyannote``); a route about a job makes its call in ``http.job_scope``. Errors are raised,
@@ -27,7 +27,10 @@ from functions.api.views_pyannote import (
     ErrorBody,
     JobList,
     JobView,
+    KeyTestResponse,
     MediaInputResponse,
+    created_view,
+    job_list_view,
     job_view,
 )
 
@@ -61,15 +64,29 @@ def _errors(*codes: int) -> dict[int, Any]:
     return {c: {"description": text[c], "content": {"application/json": {"model": ErrorBody}}} for c in codes}
 
 
-def _ok(model: Any, description: str = "OK") -> dict[int, Any]:
-    return {200: {"description": description, "content": {"application/json": {"model": model}}}}
+def _ok(model: Any, description: str = "OK", status: int = 200) -> dict[int, Any]:
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+@router.get(
+    "/v1/test",
+    summary="Check the API key (the pyannoteAI SDK calls it when a client is created)",
+    tags=["pyannoteAI"],
+    responses={**_ok(KeyTestResponse, "The key is valid"), **_errors(401)},
+)
+def check_key():
+    tenant(router)  # the guard already authenticated the caller (401 otherwise)
+    return json_response(KeyTestResponse(status="OK", message="API key is valid"))
 
 
 @router.post(
     "/v1/diarize",
     summary="Submit a diarization job for an audio URL",
     tags=["pyannoteAI"],
-    responses={**_ok(DiarizeResponse, "Job accepted"), **_errors(400, 401, 409, 413, 429, 503)},
+    responses={
+        **_ok(DiarizeResponse, "Job accepted (status created; GET shows pending until a worker is launched)"),
+        **_errors(400, 401, 409, 413, 429, 503),
+    },
 )
 def diarize(body: Annotated[DiarizeRequest, Body()], idempotency_key: IdempotencyKey = None):
     params = body.job_params()
@@ -81,22 +98,23 @@ def diarize(body: Annotated[DiarizeRequest, Body()], idempotency_key: Idempotenc
             url=body.url,
             params=params,
             webhook=body.webhook,
-            webhook_status_only=body.webhook_status_only,
+            webhook_status_only=bool(body.webhook_status_only),
             idempotency_key=idempotency_key,
+            model=body.model,
         )
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    return json_response(DiarizeResponse(job_id=job.job_id, status=job.status))
+    return json_response(created_view(job))
 
 
 @router.post(
     "/v1/media/input",
     summary="Get a presigned PUT URL for media://<key>",
     tags=["pyannoteAI"],
-    responses={**_ok(MediaInputResponse), **_errors(400, 401)},
+    responses={**_ok(MediaInputResponse, "Upload URL created", status=201), **_errors(400, 401)},
 )
 def media_input(body: Annotated[MediaInputRequest, Body()]):
     url = deps.inputs().presign_media_upload(tenant(router), body.url)
-    return json_response(MediaInputResponse(url=url))
+    return json_response(MediaInputResponse(url=url), status=201)
 
 
 @router.get(
@@ -118,12 +136,12 @@ def get_job(job_id: JobId):
     responses={**_ok(JobList), **_errors(400, 401)},
 )
 def list_jobs(
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     status: Annotated[JobStatus | None, Query()] = None,
 ):
     page = deps.reader().list(tenant(router), limit=limit, cursor=cursor, status=status)
-    return json_response(JobList(items=[job_view(job) for job in page.jobs], cursor=page.cursor))
+    return json_response(job_list_view(page.jobs, page.cursor))
 
 
 @router.post(

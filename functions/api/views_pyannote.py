@@ -8,6 +8,14 @@ Invariants:
   (``services.reading.render_pyannote_output``, the renderer the webhook and the stored large
   rendering use too); ``outputUrl`` is the presigned GET of that same rendering when it is too
   large to inline. Lists never carry either.
+- A failed or canceled job always has ``output.error``, a string (the job's error message; for a
+  canceled job without one, ``CANCELED_MESSAGE``), as pyannoteAI's SDK reads it; ``error {code,
+  message}`` stays beside it. Lists carry no output at all.
+- A job just submitted shows ``created`` (pyannoteAI's JobCreated) while it is still ``pending``
+  inside; ``GET`` shows the real status (``pending`` until a worker is launched).
+- ``GET /v2/jobs`` always has ``nextCursor`` (``null`` on the last page), and ``cursor`` (the same
+  value, left out on the last page) for clients written against earlier Diarist versions; each
+  item has ``id`` (pyannoteAI's name) beside ``jobId``.
 - A webhook attempt is shown as the domain records it (``domain.jobs.WebhookAttempt``).
 """
 
@@ -37,11 +45,21 @@ class WebhookView(_View):
     attempts: list[WebhookAttempt] = Field(default_factory=list)
 
 
+CANCELED_MESSAGE = "the job was canceled"
+FAILED_MESSAGE = "the job failed"
+
+
 class JobView(_View):
     """``GET /v1/jobs/{jobId}`` (and the items of ``GET /v2/jobs``, which carry no output)."""
 
     job_id: str = Field(alias="jobId")
     status: JobStatus
+    requested_model: str | None = Field(
+        default=None, alias="requestedModel", description="The model the request named"
+    )
+    result_model: str | None = Field(
+        default=None, alias="resultModel", description="The weights that produced the result"
+    )
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
     started_at: datetime | None = Field(default=None, alias="startedAt")
@@ -49,29 +67,50 @@ class JobView(_View):
     progress: int = 0
     warnings: list[str] = Field(default_factory=list)
     error: JobErrorView | None = None
-    output: dict[str, Any] | None = Field(default=None, description="pyannoteAI-shaped output, when small")
+    output: dict[str, Any] | None = Field(
+        default=None,
+        description="pyannoteAI-shaped output when succeeded (when small); {error: message} when "
+        "failed or canceled",
+    )
     output_url: str | None = Field(
         default=None, alias="outputUrl", description="presigned GET of the same output, when large"
     )
     webhook: WebhookView | None = None
 
 
+class JobListItem(JobView):
+    id: str = Field(description="The job id (pyannoteAI's name for it; the same as jobId)")
+
+
 class JobList(BaseModel):
-    items: list[JobView]
-    cursor: str | None = Field(default=None, description="Pass as ?cursor= for the next page")
+    model_config = ConfigDict(populate_by_name=True)
+
+    items: list[JobListItem]
+    next_cursor: str | None = Field(
+        alias="nextCursor", description="Pass as ?cursor= for the next page; null on the last page"
+    )
+    cursor: str | None = Field(default=None, description="The same as nextCursor (earlier Diarist clients)")
 
 
-class DiarizeResponse(BaseModel):
+class JobStatusResponse(BaseModel):
     job_id: str = Field(alias="jobId")
     status: JobStatus
     model_config = ConfigDict(populate_by_name=True)
 
 
-class CancelResponse(DiarizeResponse):
+class DiarizeResponse(JobStatusResponse):
+    """pyannoteAI's JobCreated."""
+
+    warning: str | None = Field(
+        default=None, description="e.g. the model named is not the one this deployment runs"
+    )
+
+
+class CancelResponse(JobStatusResponse):
     pass
 
 
-class DeleteResponse(DiarizeResponse):
+class DeleteResponse(JobStatusResponse):
     deleted: list[str] = Field(default_factory=list, description="What was deleted (with ?purge=true)")
 
 
@@ -87,15 +126,51 @@ class ErrorItem(BaseModel):
 class ErrorBody(BaseModel):
     """Every error of the /v1 and /v2 routes."""
 
+    message: str = Field(description="One line: what went wrong (400: the first bad field)")
     errors: list[ErrorItem]
+    request_id: str | None = Field(default=None, alias="requestId", description="429 only")
 
 
-def job_view(job: Job, *, result: DiarizationResult | None = None, output_url: str | None = None) -> JobView:
+class KeyTestResponse(BaseModel):
+    status: str = Field(description="OK")
+    message: str
+
+
+def created_view(job: Job) -> DiarizeResponse:
+    """pyannoteAI's JobCreated: a job still ``pending`` shows as ``created``; an Idempotency-Key
+    replay of an older job shows that job's status."""
+    status = JobStatus.CREATED if job.status is JobStatus.PENDING else job.status
+    return DiarizeResponse(job_id=job.job_id, status=status, warning="; ".join(job.warnings) or None)
+
+
+def job_list_view(jobs: list[Job], cursor: str | None) -> dict[str, Any]:
+    """``GET /v2/jobs``: ``nextCursor`` is always there, ``null`` on the last page."""
+    items = [
+        JobListItem.model_validate({**job_view(job, with_output=False).model_dump(), "id": job.job_id})
+        for job in jobs
+    ]
+    body = JobList(items=items, next_cursor=cursor, cursor=cursor).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    body["nextCursor"] = cursor
+    return body
+
+
+def job_view(
+    job: Job,
+    *,
+    result: DiarizationResult | None = None,
+    output_url: str | None = None,
+    with_output: bool = True,
+) -> JobView:
     """The job as ``GET /v1/jobs/{jobId}`` shows it; ``result`` (inlined as ``output``) or
-    ``output_url`` when ``services.reading`` found a succeeded job's output."""
+    ``output_url`` when ``services.reading`` found a succeeded job's output; a failed or canceled
+    job's ``output.error`` unless ``with_output`` is false (lists)."""
     view = JobView(
         job_id=job.job_id,
         status=job.status,
+        requested_model=job.requested_model,
+        result_model=job.result_model,
         created_at=job.created_at,
         updated_at=job.updated_at,
         started_at=job.started_at,
@@ -106,7 +181,13 @@ def job_view(job: Job, *, result: DiarizationResult | None = None, output_url: s
     )
     if job.webhook_url:
         view.webhook = WebhookView(delivery=job.webhook_delivery, attempts=list(job.webhook_attempts))
+    if not with_output:
+        return view
     if result is not None:
         view.output = render_pyannote_output(result, job.params)
+    elif job.status is JobStatus.FAILED:
+        view.output = {"error": job.error.message if job.error else FAILED_MESSAGE}
+    elif job.status is JobStatus.CANCELED:
+        view.output = {"error": job.error.message if job.error else CANCELED_MESSAGE}
     view.output_url = output_url
     return view

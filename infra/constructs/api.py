@@ -19,6 +19,8 @@ an allowed bucket, or an object dropped under ``incoming/``.
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
@@ -42,6 +44,15 @@ from infra.props import ApiProps
 API_HANDLER = "functions.api.handler.lambda_handler"
 API_TIMEOUT = Duration.seconds(29)  # API Gateway's integration timeout
 BINARY_MEDIA_TYPES = ("multipart/form-data", "audio/*", "video/*", "application/octet-stream")
+
+THROTTLED_MESSAGE = "too many requests; retry later"
+THROTTLED_BODY = json.dumps(
+    {
+        "message": THROTTLED_MESSAGE,
+        "requestId": "$context.requestId",
+        "errors": [{"field": "", "message": THROTTLED_MESSAGE}],
+    }
+)
 
 VALIDATION_REASON = (
     "Proxy integration: requests are validated by the API function (Powertools resolver with "
@@ -82,6 +93,7 @@ class Api(Construct):
         gpu: GpuBatch,
         extra_input_buckets: tuple[str, ...],
         log_retention_days: int,
+        engine_model: str,
     ) -> None:
         super().__init__(scope, id)
         allowed_input_buckets = (storage.media_bucket.bucket_name, *extra_input_buckets)
@@ -97,6 +109,7 @@ class Api(Construct):
                 **dispatch.environment,
                 **bus_environment(bus),
                 "DIARIST_ALLOWED_INPUT_BUCKETS": ",".join(allowed_input_buckets),
+                "DIARIST_ENGINE_MODEL": engine_model,  # what the worker image runs (model warnings)
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
                 **gpu.launcher_environment,  # cancel terminates the Batch job
                 **webhooks.environment,  # POST /v1/jobs/{id}/webhook re-queues a delivery
@@ -168,6 +181,16 @@ class Api(Construct):
             ),
         )
         self.rest_api.root.add_method("ANY", integration)
+        # API Gateway's own 429 (the stage's throttling, before any Lambda runs) in the API's error
+        # shape (pyannoteAI's 429: message + requestId), with Retry-After. X-RateLimit-Reset needs
+        # arithmetic a gateway response cannot do: the API function's own 429s carry it.
+        self.rest_api.add_gateway_response(
+            "Throttled",
+            type=apigw.ResponseType.THROTTLED,
+            status_code="429",
+            response_headers={"Retry-After": "'1'"},
+            templates={"application/json": THROTTLED_BODY},
+        )
         self.rest_api.root.add_proxy(default_integration=integration, any_method=True)
 
         self.usage_plan = self.rest_api.add_usage_plan(

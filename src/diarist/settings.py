@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from diarist.domain.model_choice import DEFAULT_ENGINE, DeploymentEngine
 from diarist.resources import WEBHOOK_SECRET_PREFIX
 
 
@@ -49,6 +50,11 @@ class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySett
     public_base_url: str | None = Field(default=None, description="For X-Location; else from the request")
     apikey_cache_ttl_s: float = Field(
         default=30.0, ge=0, le=3600, description="API key lookups cached this long"
+    )
+    engine_model: DeploymentEngine = Field(
+        default=DEFAULT_ENGINE,
+        description="What the worker image runs (diarist | community-1): a job asking for another "
+        "model gets a warning (diarist.domain.model_choice)",
     )
 
     @field_validator("allowed_input_buckets", mode="before")

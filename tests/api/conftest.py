@@ -18,6 +18,7 @@ class Reply:
     headers: dict[str, str]
     body: Any
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    raw_event: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def fields(self) -> list[str]:
         """The ``field`` of each error (pyannote dialect)."""
@@ -44,7 +45,7 @@ class Api:
         headers = {k.lower(): v for k, v in (resp.get("headers") or {}).items()}
         for k, vs in (resp.get("multiValueHeaders") or {}).items():
             headers.setdefault(k.lower(), vs[0])
-        return Reply(resp["statusCode"], headers, parsed, resp)
+        return Reply(resp["statusCode"], headers, parsed, resp, event)
 
     @property
     def store(self):

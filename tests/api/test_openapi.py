@@ -18,6 +18,7 @@ def test_openapi_documents_every_route_and_the_error_shapes() -> None:
     doc = spec()
     ops = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert ops == {
+        ("/v1/test", "get"),
         ("/v1/diarize", "post"),
         ("/v1/media/input", "post"),
         ("/v1/jobs/{jobId}", "get"),
@@ -37,3 +38,8 @@ def test_openapi_documents_every_route_and_the_error_shapes() -> None:
     assert {"url", "webhook", "numSpeakers", "minSpeakers", "maxSpeakers", "confidence", "exclusive"} <= set(
         props
     )
+    assert {"model", "transcription", "transcriptionConfig"} <= set(props)
+    paths = doc["paths"]
+    assert set(paths["/v1/media/input"]["post"]["responses"]) == {"201", "400", "401"}
+    assert "message" in doc["components"]["schemas"]["ErrorBody"]["required"]
+    assert "nextCursor" in doc["components"]["schemas"]["JobList"]["properties"]

@@ -22,10 +22,24 @@ def submit(api: Api, body: dict | None = None, **kw) -> str:
     return str(r.body["jobId"])
 
 
+# the body pyannoteai-sdk 0.4.0's Client.diarize(url) sends: every key, unset ones as null
+SDK_DIARIZE_BODY = {
+    "url": AUDIO,
+    "model": "precision-2",
+    "numSpeakers": None,
+    "minSpeakers": None,
+    "maxSpeakers": None,
+    "confidence": False,
+    "turnLevelConfidence": False,
+    "exclusive": False,
+    "transcription": False,
+}
+
+
 # -- submission ---------------------------------------------------------------------------------
 
 
-def test_submit_creates_pending_job_and_queues_it(api: Api) -> None:
+def test_submit_creates_a_pending_job_answers_created_and_queues_it(api: Api) -> None:
     r = api.call(
         "POST",
         "/v1/diarize",
@@ -41,9 +55,12 @@ def test_submit_creates_pending_job_and_queues_it(api: Api) -> None:
         },
     )
     assert r.status == 200
-    assert r.body["status"] == "pending" and len(r.body["jobId"]) == 36
+    # pyannoteAI's JobCreated; inside, the job is pending until the dispatcher launches a worker
+    assert r.body == {"jobId": r.body["jobId"], "status": "created"} and len(r.body["jobId"]) == 36
     job = api.store.get(r.body["jobId"])
-    assert job is not None and job.tenant_id == "tenant-a" and job.input_url == AUDIO
+    assert job is not None and job.status is JobStatus.PENDING
+    assert api.call("GET", f"/v1/jobs/{job.job_id}").body["status"] == "pending"
+    assert job.tenant_id == "tenant-a" and job.input_url == AUDIO
     assert job.params.min_speakers == 2 and job.params.max_speakers == 4 and job.params.exclusive
     assert job.webhook_url == "https://hooks.example.com/diarist" and job.webhook_status_only
     assert job.expires_at is not None
@@ -96,9 +113,16 @@ BAD_SUBMISSIONS: list[tuple[dict, list[str]]] = [
     ({"url": AUDIO, "maxSpeakers": "many"}, ["maxSpeakers"]),
     ({"url": AUDIO, "confidence": "yes"}, ["confidence"]),
     ({"url": AUDIO, "exclusive": 1}, ["exclusive"]),
-    ({"url": AUDIO, "turnLevelConfidence": None}, ["turnLevelConfidence"]),
     ({"url": AUDIO, "webhookStatusOnly": "true"}, ["webhookStatusOnly"]),
-    ({"url": AUDIO, "model": "precision-2"}, ["model"]),
+    ({"url": None}, ["url"]),  # null means "unset", and url is required
+    ({"url": AUDIO, "model": "precision-1"}, ["model"]),
+    ({"url": AUDIO, "model": ""}, ["model"]),
+    ({"url": AUDIO, "model": 2}, ["model"]),
+    ({"url": AUDIO, "transcription": True}, ["transcription"]),
+    ({"url": AUDIO, "transcription": "no"}, ["transcription"]),
+    ({"url": AUDIO, "transcriptionConfig": {"model": "whisper"}}, ["transcriptionConfig.model"]),
+    ({"url": AUDIO, "transcriptionConfig": {"language": "en"}}, ["transcriptionConfig.language"]),
+    ({"url": AUDIO, "model": "precision-1", "transcription": True}, ["model", "transcription"]),
     ({"url": AUDIO, "numspeakers": 2}, ["numspeakers"]),
 ]
 # (one test over all the cases: the emulator is provisioned once per test, which costs ~1-2 s)
@@ -336,7 +360,7 @@ def _idempotency_record_is_a_small_ttl_item(api: Api) -> None:
 
 def test_media_upload_flow(api: Api) -> None:
     r = api.call("POST", "/v1/media/input", body={"url": "media://calls/2026/a.wav"})
-    assert r.status == 200 and r.body["url"].startswith("http")
+    assert r.status == 201 and set(r.body) == {"url"} and r.body["url"].startswith("http")
     # PUT the file to the presigned URL, as a client would
     req = urllib.request.Request(
         r.body["url"], data=b"RIFF....WAVEfmt ", method="PUT", headers={"Content-Type": "audio/wav"}

@@ -157,7 +157,8 @@ def test_cancel_running_job(local: LocalProcess, shared_data: Path) -> None:
     assert client.cancel(job["jobId"])["status"] == "canceled"
     time.sleep(3)  # the worker must not overwrite the cancellation
     final = client.job(job["jobId"])
-    assert final["status"] == "canceled" and "output" not in final
+    assert final["status"] == "canceled" and "outputUrl" not in final
+    assert final["output"] == {"error": "the job was canceled"}  # no result, pyannoteAI's error string
 
 
 def test_bad_request_is_400_naming_the_field(local: LocalProcess) -> None:

@@ -153,6 +153,7 @@ def synth(cli_synth: object, tmp_path_factory: pytest.TempPathFactory) -> Synth:
             allowed_input_buckets=(EXTRA_INPUT_BUCKET,),
             alarm_email="ops@example.com",
             removal_policy=cdk.RemovalPolicy.DESTROY,
+            engine_model="community-1",  # e.g. a prebuilt image that bakes community-1
         )
 
     custom_stack = DiaristStack(

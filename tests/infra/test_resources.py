@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -352,6 +353,8 @@ def test_function_environment_satisfies_its_settings(
     for name in settings_classes:
         getattr(diarist.settings, name)()  # raises naming any missing DIARIST_* variable
     assert env["DIARIST_RETENTION_DAYS"] == str(resources.RESULT_RETENTION_DAYS_DEFAULT)
+    if "ApiSettings" in settings_classes:  # the default image runs Diarist's engine
+        assert diarist.settings.ApiSettings().engine_model == env["DIARIST_ENGINE_MODEL"] == "diarist"
     if "LauncherSettings" in settings_classes or "DispatcherSettings" in settings_classes:
         assert env["DIARIST_LAUNCHER"] == "batch"
 
@@ -372,6 +375,7 @@ def test_api_function_gets_allowed_input_buckets_and_public_url(synth: Synth) ->
     buckets = env["DIARIST_ALLOWED_INPUT_BUCKETS"]
     assert EXTRA_INPUT_BUCKET in str(buckets)
     assert env["DIARIST_PUBLIC_BASE_URL"] == "https://diarist.example.com"
+    assert env["DIARIST_ENGINE_MODEL"] == "community-1"
     assert props["ReservedConcurrentExecutions"] == 50
 
 
@@ -424,6 +428,13 @@ def test_rest_api_throttling_logs_binary_types_and_usage_plan(synth: Synth) -> N
     for method in synth.resources(DEFAULT, "AWS::ApiGateway::Method").values():
         assert method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
         assert method["Properties"].get("ApiKeyRequired", False) is False
+    # API Gateway's own 429 in the API's (pyannoteAI's) error shape, with Retry-After
+    _, throttled = synth.one(DEFAULT, "AWS::ApiGateway::GatewayResponse")
+    props = throttled["Properties"]
+    assert props["ResponseType"] == "THROTTLED" and props["StatusCode"] == "429"
+    assert props["ResponseParameters"] == {"gatewayresponse.header.Retry-After": "'1'"}
+    body = json.loads(props["ResponseTemplates"]["application/json"])
+    assert body["requestId"] == "$context.requestId" and body["message"] == body["errors"][0]["message"]
 
 
 def test_custom_domain_waf_and_api_keys(synth: Synth) -> None:

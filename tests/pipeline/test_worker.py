@@ -12,7 +12,7 @@ from diarist.adapters.events import EventBridgeBus
 from diarist.domain.jobs import JobParams, JobStatus
 from diarist.domain.results import DiarizationResult
 from diarist.settings import WorkerSettings, load
-from diarist.testing.fake_engine import FakeJobDiarizer
+from diarist.testing.fake_engine import FAKE_MODEL, FakeJobDiarizer
 from diarist.worker.main import EXIT_ERROR, EXIT_OK, run_worker
 from tests.logs import at_info, json_lines
 from tests.pipeline.conftest import make_job, receive_as_lambda_event, wav_bytes
@@ -67,7 +67,16 @@ def _finished_events(aws) -> list[dict]:
 
 def test_worker_runs_a_job_to_success_and_announces_it(aws, spy, settings) -> None:
     url = _upload(aws, "media/t1/meeting.wav", wav_bytes(7.0))
-    spy.create(make_job("w1", input_url=url, params=JobParams(num_speakers=3)))
+    submitted_warning = "model precision-2 is not available in this deployment: ..."
+    spy.create(
+        make_job(
+            "w1",
+            input_url=url,
+            params=JobParams(num_speakers=3),
+            requested_model="precision-2",
+            warnings=[submitted_warning],
+        )
+    )
     spy.transition("w1", JobStatus.CREATED, launch_id="local-1")
     code = run_worker(
         "w1",
@@ -83,6 +92,9 @@ def test_worker_runs_a_job_to_success_and_announces_it(aws, spy, settings) -> No
     assert spy.progress and spy.progress == sorted(spy.progress) and 0 < spy.progress[0] < 100
     assert job.status is JobStatus.SUCCEEDED and job.progress == 100
     assert job.result_location == f"s3://{aws.results_bucket}/results/t1/w1/result.json"
+    # the submission's warning stays, and the job records what ran beside what was asked for
+    assert job.warnings[0] == submitted_warning
+    assert job.requested_model == "precision-2" and job.result_model == FAKE_MODEL
     s3 = client("s3")
     body = s3.get_object(Bucket=aws.results_bucket, Key="results/t1/w1/result.json")["Body"].read()
     result = DiarizationResult.model_validate_json(body)

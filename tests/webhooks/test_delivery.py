@@ -244,10 +244,11 @@ def test_status_only_failed_and_canceled_bodies(
         service.on_job_finished(webhooks.completion_detail(job))
     bodies = {json.loads(r.body)["jobId"]: json.loads(r.body) for r in receiver.requests}
     assert bodies["only"] == {"jobId": "only", "status": "succeeded"}
+    # pyannoteAI sends no output for failed or canceled jobs; Diarist adds the error beside it
     assert bodies["bad"] == {
         "jobId": "bad",
         "status": "failed",
-        "output": {"error": {"code": "input_corrupt", "message": "not audio"}},
+        "error": {"code": "input_corrupt", "message": "not audio"},
     }
     assert bodies["gone"] == {"jobId": "gone", "status": "canceled"}
     assert "nohook" not in bodies and len(receiver.requests) == 3
@@ -756,5 +757,5 @@ def test_finish_job_event_reaches_the_webhook_queue_and_is_delivered(
     assert json.loads(req.body) == {
         "jobId": "wf",
         "status": "failed",
-        "output": {"error": {"code": "input_silent", "message": "no speech"}},
+        "error": {"code": "input_silent", "message": "no speech"},
     }

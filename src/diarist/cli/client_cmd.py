@@ -196,9 +196,10 @@ def _jobs(args: argparse.Namespace) -> int:
     def go(a: argparse.Namespace) -> int:
         page = _client(a).jobs(limit=a.limit, cursor=a.cursor, status=a.status)
         for j in page.get("items", []):
-            print(f"{j['jobId']}  {j['status']:<9}  {j.get('createdAt', '')}")
-        if page.get("cursor"):
-            print(f"(more: --cursor {page['cursor']})", file=sys.stderr)
+            print(f"{j.get('id') or j['jobId']}  {j['status']:<9}  {j.get('createdAt', '')}")
+        more = page.get("nextCursor") or page.get("cursor")  # "cursor": servers before nextCursor
+        if more:
+            print(f"(more: --cursor {more})", file=sys.stderr)
         return 0
 
     return _run(go, args)

@@ -139,6 +139,10 @@ class Job(BaseModel):
     source: JobSource = "api"
     input_url: str = Field(description="s3://bucket/key or https://... (media:// is resolved at submit)")
     params: JobParams = Field(default_factory=JobParams)
+    requested_model: str | None = Field(
+        default=None, description="the model the request named (pyannoteAI's; domain.model_choice)"
+    )
+    result_model: str | None = Field(default=None, description="the weights that produced the result")
     webhook_url: str | None = None
     webhook_status_only: bool = False
     created_at: datetime = Field(default_factory=utcnow)

@@ -30,6 +30,7 @@ from diarist.ports import JobStore, ObjectStore
 from diarist.settings import ApiSettings
 
 MAX_LIST_LIMIT = 100
+DEFAULT_LIST_LIMIT = 10  # pyannoteAI's default page size
 RENDERED_OUTPUT_NAME = "output.pyannote.json"
 
 
@@ -112,7 +113,12 @@ class JobReader:
         return JobOutput(job, result=self._result(bucket, key))
 
     def list(
-        self, tenant_id: str, *, limit: int = 20, cursor: str | None = None, status: JobStatus | None = None
+        self,
+        tenant_id: str,
+        *,
+        limit: int = DEFAULT_LIST_LIMIT,
+        cursor: str | None = None,
+        status: JobStatus | None = None,
     ) -> JobPage:
         """``GET /v2/jobs``: newest first."""
         limit = max(1, min(limit, MAX_LIST_LIMIT))

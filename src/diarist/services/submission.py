@@ -14,6 +14,10 @@ Invariants:
   is queued (upload, record or send), so a retry with it starts afresh.
 - A Phonexia upload is stored first (``media/<tenant>/uploads/<job id>/<name>`` in the media
   bucket), then submitted as that ``s3://`` URL, after its Idempotency-Key was claimed.
+- A requested model (pyannoteAI's name, checked by the caller against ``domain.model_choice``) is
+  recorded on the job; when this deployment runs another engine (``ApiSettings.engine_model``) the
+  job is created with ``model_choice.model_warning`` in its warnings. Jobs that name no model
+  fingerprint as they always did.
 - The caller chooses the job id (``new_job_id``), so it can tie its log lines to the job before
   the call; an Idempotency-Key replay returns the earlier job, with that job's id.
 """
@@ -34,6 +38,7 @@ from diarist.domain.errors import Conflict, DiaristError, ErrorCode, InvalidTran
 from diarist.domain.jobs import Job, JobError, JobParams, JobSource, JobStatus, utcnow
 from diarist.domain.locations import s3_url
 from diarist.domain.messages import DispatchMessage
+from diarist.domain.model_choice import model_warning
 from diarist.ports import IdempotencyStore, JobQueue, JobStore, ObjectStore
 from diarist.resources import MEDIA_PREFIX
 from diarist.services.inputs import InputResolver
@@ -84,6 +89,8 @@ class Submission:
     params: JobParams
     webhook_url: str | None = None
     webhook_status_only: bool = False
+    requested_model: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 class SubmissionService:
@@ -116,12 +123,17 @@ class SubmissionService:
         webhook: str | None = None,
         webhook_status_only: bool = False,
         idempotency_key: str | None = None,
+        model: str | None = None,
     ) -> Job:
-        """pyannoteAI ``POST /v1/diarize``: check the URLs, then create the job and queue it."""
+        """pyannoteAI ``POST /v1/diarize``: check the URLs, then create the job and queue it.
+        ``model``: the model the request named (an accepted name, or None)."""
         input_url = self.inputs.resolve(tenant_id, url, "url")
         if webhook is not None:
             self.inputs.check_public_url(webhook, "webhook")
-        request_hash = fingerprint("v1/diarize", url, webhook, webhook_status_only, params.model_dump())
+        meaning: list[Any] = [url, webhook, webhook_status_only, params.model_dump()]
+        if model is not None:
+            meaning.append({"model": model})
+        request_hash = fingerprint("v1/diarize", *meaning)
         if idempotency_key:
             replay = self._claim(tenant_id, idempotency_key, request_hash, job_id)
             if replay is not None:
@@ -132,6 +144,8 @@ class SubmissionService:
             params=params,
             webhook_url=webhook,
             webhook_status_only=webhook_status_only,
+            requested_model=model,
+            warnings=tuple(w for w in [model_warning(model, self.settings.engine_model)] if w),
         )
         return self._create_and_queue(tenant_id, job_id, sub, idempotency_key, request_hash)
 
@@ -204,6 +218,8 @@ class SubmissionService:
             params=sub.params,
             webhook_url=sub.webhook_url,
             webhook_status_only=sub.webhook_status_only,
+            requested_model=sub.requested_model,
+            warnings=list(sub.warnings),
             created_at=now,
             updated_at=now,
             idempotency_key=idempotency_key,

@@ -13,7 +13,8 @@ Request: ``POST <webhook_url>`` with ``Content-Type: application/json`` and body
 ``{"jobId", "status", "output"}`` (``{"jobId", "status"}`` when ``webhookStatusOnly``); headers
 ``X-Request-Timestamp``, ``X-Signature`` (+ ``X-Signature-Previous`` during a secret rotation)
 and, on retries, ``x-retry-num`` / ``x-retry-reason``. ``output`` is the result in pyannoteAI's
-shape for succeeded jobs, ``{"error": {code, message}}`` for failed ones, absent when canceled.
+shape, for succeeded jobs only: pyannoteAI sends no output for failed and canceled jobs. A failed
+job's body has Diarist's ``error: {code, message}`` instead (the same as ``GET /v1/jobs/{jobId}``).
 """
 
 from __future__ import annotations
@@ -272,8 +273,8 @@ class WebhookService:
         if not job.webhook_status_only:
             if job.status is JobStatus.SUCCEEDED:
                 data["output"] = self._output(job)
-            elif job.status is JobStatus.FAILED and job.error is not None:
-                data["output"] = {"error": job.error.model_dump(mode="json")}
+            elif job.error is not None:
+                data["error"] = job.error.model_dump(mode="json")
         return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
     def _output(self, job: Job) -> dict[str, Any]:

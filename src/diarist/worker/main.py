@@ -202,7 +202,8 @@ def _process(
             job_id,
             JobStatus.SUCCEEDED,
             result_location=location,
-            warnings=list(result.warnings),
+            warnings=[*job.warnings, *result.warnings],  # the submission's (e.g. the model's) first
+            result_model=result.model,
         )
         if done is None:
             log.info("job ended while its result was being written; result left in place")

@@ -1,0 +1,113 @@
+"""The official pyannoteAI Python SDK (pyannoteai-sdk 0.4.0), unchanged but for its base URL, against
+``diarist local`` over real HTTP on loopback: its README flow, a failed job, a canceled job and a
+wrong key. The engine is the fake one (``--engine fake``): this is about the API, so it stays fast."""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyannoteai.sdk import Client
+from pyannoteai.sdk.client import PyannoteAICanceledJob, PyannoteAIFailedJob
+from requests.exceptions import HTTPError
+
+from tests.e2e.conftest import LocalProcess, start_local, stop_local
+
+pytestmark = [
+    pytest.mark.e2e,
+    # the SDK warns about temporary storage and polling on every upload and retrieve
+    pytest.mark.filterwarnings("ignore::UserWarning:pyannoteai.sdk.client"),
+]
+
+SLOW_S = "2"  # each fake job runs this long: a job canceled right after submission is still active
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[LocalProcess]:
+    lp = start_local(
+        "--engine", "fake", env={"DIARIST_FAKE_BEHAVIOUR": "slow", "DIARIST_FAKE_SLOW_S": SLOW_S}
+    )
+    yield lp
+    assert stop_local(lp) == 0, "".join(lp.lines[-30:])
+
+
+@pytest.fixture
+def sdk(local: LocalProcess, monkeypatch: pytest.MonkeyPatch) -> type[Client]:
+    """The SDK's client class, pointed at local mode: the one change its documentation allows."""
+    assert local.api_url.startswith("http://127.0.0.1:")
+    monkeypatch.setattr(Client, "API_URL", f"{local.api_url}/v1")
+    return Client
+
+
+def _wav(path: Path, seconds: float, *, tone: int = 0) -> Path:
+    rate = 16000
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes((i * 7 + tone) % 256 for i in range(int(rate * seconds) * 2)))
+    return path
+
+
+def test_readme_flow_upload_diarize_retrieve(sdk: type[Client], local: LocalProcess, tmp_path: Path) -> None:
+    client = sdk(token=local.api_key)  # the constructor calls GET /v1/test
+    audio = _wav(tmp_path / "meeting.wav", 7.0)
+    media_url = client.upload(audio)  # POST /v1/media/input (201), then a presigned PUT to the emulator
+    assert media_url.startswith("media://") and len(media_url) == len("media://") + 32  # md5 of the file
+    job_id = client.diarize(media_url)  # the SDK's default body: model precision-2, every key
+    job = client.retrieve(job_id, every_seconds=1)
+    assert job["status"] == "succeeded" and job["jobId"] == job_id
+    turns = job["output"]["diarization"]
+    assert turns and all(set(t) == {"speaker", "start", "end"} for t in turns)
+    assert turns[0]["speaker"].startswith("SPEAKER_") and max(t["end"] for t in turns) == pytest.approx(7.0)
+    # never a silent substitution: the job says what ran instead of precision-2
+    assert job["requestedModel"] == "precision-2" and job["resultModel"] == "diarist-fake-engine"
+    assert any("precision-2" in w for w in job["warnings"])
+
+
+def test_a_corrupt_upload_fails_with_our_error_message(
+    sdk: type[Client], local: LocalProcess, tmp_path: Path
+) -> None:
+    client = sdk(token=local.api_key)
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 200)
+    job_id = client.diarize(client.upload(bad))
+    with pytest.raises(PyannoteAIFailedJob) as e:
+        client.retrieve(job_id, every_seconds=1)
+    ours = local.client().job(job_id)
+    assert ours["status"] == "failed" and ours["error"]["code"].startswith("input_")
+    assert e.value.args == (ours["error"]["message"], job_id)
+    assert "not a readable audio file" in e.value.args[0]
+
+
+def test_a_canceled_job_raises_canceled(sdk: type[Client], local: LocalProcess, tmp_path: Path) -> None:
+    client = sdk(token=local.api_key)
+    job_id = client.diarize(client.upload(_wav(tmp_path / "call.wav", 3.0, tone=1)))
+    assert local.client().cancel(job_id)["status"] == "canceled"
+    with pytest.raises(PyannoteAICanceledJob) as e:
+        client.retrieve(job_id, every_seconds=1)
+    assert e.value.args == ("the job was canceled", job_id)
+
+
+def test_a_wrong_key_is_the_sdks_authentication_error(sdk: type[Client]) -> None:
+    with pytest.raises(HTTPError, match="Failed to authenticate to pyannoteAI API"):
+        sdk(token="dia_00000000_" + "a" * 43)
+
+
+def test_our_cli_pages_with_next_cursor(
+    local: LocalProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from diarist.cli import main
+
+    for tone in (2, 3):
+        local.client().submit_file(_wav(tmp_path / f"{tone}.wav", 1.0, tone=tone))
+    args = ["jobs", "--api-url", local.api_url, "--api-key", local.api_key, "--limit", "1"]
+    assert main(args) == 0
+    first = capsys.readouterr()
+    assert len(first.out.splitlines()) == 1 and "(more: --cursor " in first.err
+    cursor = first.err.split("--cursor ", 1)[1].split(")")[0]
+    assert main([*args, "--cursor", cursor]) == 0
+    second = capsys.readouterr().out.splitlines()
+    assert len(second) == 1 and second[0].split()[0] != first.out.split()[0]
