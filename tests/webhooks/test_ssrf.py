@@ -211,6 +211,43 @@ def test_policy_from_settings_and_local_mode_waivers(monkeypatch: pytest.MonkeyP
         validate_url_syntax("http://10.0.0.5/", Policy(allow_private_networks=True))
 
 
+# Cloud metadata endpoints: refused under every policy, local mode's (private networks allowed) too.
+METADATA_URLS = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00:ec2::254]/latest/meta-data/",  # AWS, IPv6 (a private range)
+    "http://100.100.100.200/latest/meta-data/",  # Alibaba (CGNAT range)
+    "http://192.0.0.192/opc/v1/instance/",  # Oracle classic
+    "http://[::ffff:100.100.100.200]/",  # IPv4-mapped
+    "http://[64:ff9b::6464:64c8]/",  # NAT64 of 100.100.100.200
+]
+
+
+@pytest.mark.parametrize("url", METADATA_URLS)
+@pytest.mark.parametrize("policy", [PRODUCTION, LOCAL, Policy(allow_private_networks=True)])
+def test_cloud_metadata_refused_under_every_policy(url: str, policy: Policy, net: ConnectionLog) -> None:
+    net.block_all = True
+    if not policy.allow_http:
+        url = url.replace("http://", "https://")
+    with pytest.raises(UnsafeUrl) as err:
+        safe_request("GET", url, timeout=1, policy=policy)
+    assert "metadata" in err.value.reason or "link-local" in err.value.reason, err.value.reason
+    # and when a name resolves to one
+    host = url.split("/")[2].strip("[]")
+    resolver = fake_resolver({"meta.test": [host]})
+    with pytest.raises(UnsafeUrl):
+        check_url(url.replace(url.split("/")[2], "meta.test"), policy, resolver=resolver)
+    assert net.connects == []
+
+
+def test_metadata_neighbours_keep_the_local_waiver() -> None:
+    # only the endpoints themselves are named: the rest of their ranges follows the policy
+    for address in ("fd00:ec2::253", "100.100.100.201", "10.0.0.1"):
+        assert address_refusal(address, LOCAL) is None
+        assert address_refusal(address, PRODUCTION) is not None
+    for address in ("fd00:ec2::254", "100.100.100.200", "192.0.0.192", "169.254.169.254"):
+        assert address_refusal(address, LOCAL) is not None
+
+
 def test_connects_to_the_checked_address_once_with_original_host_header(
     receiver: Receiver, net: ConnectionLog
 ) -> None:
