@@ -7,14 +7,14 @@ Invariants:
   (with ``require_api_gateway_key``), logs and, optionally, applies a WAF web ACL.
 - The API function may: use the table; publish job events (cancel); enqueue jobs and webhook
   deliveries; presign uploads to and read/delete ``media/`` and ``incoming/``; read/delete
-  ``results/``; read the operator's extra input buckets; terminate Batch jobs (cancel).
+  ``results/``; read under the operator's input-bucket rules; terminate Batch jobs (cancel).
 
 Limits worth knowing, because no setting changes them:
 - API Gateway REST payloads are at most 10 MB;
 - a synchronous Lambda invocation takes at most 6 MB, and binary bodies reach the function
   base64-encoded (+33 %), so a multipart upload through the API is capped near 4.5 MB of audio.
 Anything bigger goes straight to S3: a presigned upload (``POST /uploads``), an ``s3://`` input from
-an allowed bucket, or an object dropped under ``incoming/``.
+an input-bucket rule, or an object dropped under ``incoming/``.
 """
 
 from __future__ import annotations
@@ -84,7 +84,6 @@ class Api(Construct):
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, id)
-        allowed_input_buckets = (storage.media_bucket.bucket_name, *extra_input_buckets)
         public_url = f"https://{props.domain_name}" if props.domain_name else None
         self.function = functions.create(
             self,
@@ -96,7 +95,8 @@ class Api(Construct):
                 **storage.environment,
                 **dispatch.environment,
                 **bus_environment(bus),
-                "DIARIST_ALLOWED_INPUT_BUCKETS": ",".join(allowed_input_buckets),
+                # the operator's input-bucket rules (the media bucket has its own, built in)
+                "DIARIST_ALLOWED_INPUT_BUCKETS": ",".join(extra_input_buckets),
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
                 **gpu.launcher_environment,  # cancel terminates the Batch job
                 **webhooks.environment,  # POST /v1/jobs/{id}/webhook re-queues a delivery

@@ -24,6 +24,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from diarist import resources
+from diarist.domain.input_buckets import parse_rules
 from infra.nag import arn_finding, finding, suppress
 
 TABLE_INDEX_REASON = (
@@ -35,8 +36,9 @@ OBJECT_PREFIX_REASON = (
     "wildcard is confined to one bucket of this stack and one key prefix, with named actions only."
 )
 EXTRA_INPUT_REASON = (
-    "Read-only (s3:GetObject) on the buckets the operator listed as allowed s3:// inputs "
-    "(allowedInputBuckets); object keys are chosen by API callers."
+    "Read-only (s3:GetObject) on the prefixes of the operator's input-bucket rules "
+    "(allowedInputBuckets); object keys are chosen by API callers, and which tenant may read which "
+    "key under the prefix is checked by the API at submission (diarist.domain.input_buckets)."
 )
 NOTIFICATIONS_HANDLER_REASON = (
     "CDK's internal BucketNotifications custom resource (turns on EventBridge delivery "
@@ -178,21 +180,27 @@ class Storage(Construct):
                     )
 
 
-def grant_extra_inputs(role: iam.IRole, buckets: Sequence[str]) -> None:
-    """s3:GetObject on every object of the operator's extra input buckets (none: no statement)."""
-    if not buckets:
+def grant_extra_inputs(role: iam.IRole, rules: Sequence[str]) -> None:
+    """s3:GetObject under each input-bucket rule's fixed prefix (``<bucket>/<prefix>*``; a
+    ``{tenant}`` folder is covered by the prefix before it). No rule: no statement."""
+    scopes = sorted({(r.bucket, r.grant_prefix) for r in parse_rules(rules)})
+    if not scopes:
         return
     partition = Stack.of(role).partition
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            actions=["s3:GetObject"], resources=[f"arn:{partition}:s3:::{b}/*" for b in buckets]
+            actions=["s3:GetObject"],
+            resources=[f"arn:{partition}:s3:::{bucket}/{prefix}*" for bucket, prefix in scopes],
         )
     )
     suppress(
         role,
         "AwsSolutions-IAM5",
         EXTRA_INPUT_REASON,
-        [arn_finding("s3", rf"{re.escape(b)}/\*", regional=False) for b in buckets],
+        [
+            arn_finding("s3", rf"{re.escape(f'{bucket}/{prefix}')}\*", regional=False)
+            for bucket, prefix in scopes
+        ],
     )
 
 

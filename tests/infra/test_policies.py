@@ -98,7 +98,8 @@ def test_webhook_reads_only_secrets_under_the_prefix(synth: Synth) -> None:
 def test_s3_access_is_prefix_scoped_and_extra_buckets_read_only(synth: Synth) -> None:
     object_scopes = (
         *(f"/{p}*" for p in (resources.INCOMING_PREFIX, resources.MEDIA_PREFIX, resources.RESULTS_PREFIX)),
-        f":::{EXTRA_INPUT_BUCKET}/*",
+        f":::{EXTRA_INPUT_BUCKET}/calls/*",
+        f":::{EXTRA_INPUT_BUCKET}/samples/*",
     )
     for stack, lid, s in _statements(synth):
         actions = [a for a in _listify(s["Action"]) if a.startswith("s3:")]
@@ -113,9 +114,21 @@ def test_s3_access_is_prefix_scoped_and_extra_buckets_read_only(synth: Synth) ->
                 lid,
                 resource,
             )
-    worker = _policy_of(synth, "DiaristCustom", "GpuJobRole")
-    extra = [s for s in worker if EXTRA_INPUT_BUCKET in str(s["Resource"])]
-    assert [s["Action"] for s in extra] == ["s3:GetObject"]
+    for role in ("GpuJobRole", "ApiFunctionRole"):
+        # read-only, and only under the rules' prefixes: never the whole bucket
+        extra = [
+            s for s in _policy_of(synth, "DiaristCustom", role) if EXTRA_INPUT_BUCKET in str(s["Resource"])
+        ]
+        assert [s["Action"] for s in extra] == ["s3:GetObject"], role
+        scopes = sorted(
+            str(r).split(":::")[-1].split("'")[0]
+            for s in extra
+            for r in _listify(s["Resource"])
+            if EXTRA_INPUT_BUCKET in str(r)
+        )
+        assert scopes == [f"{EXTRA_INPUT_BUCKET}/calls/*", f"{EXTRA_INPUT_BUCKET}/samples/*"], (role, scopes)
+        # no rule, no grant (the default stack)
+        assert not [s for s in _policy_of(synth, "Diarist", role) if ":::" in str(s.get("Resource"))]
     ingest = _policy_of(synth, "Diarist", "IngestFunctionRole")
     assert not {"s3:PutObject", "s3:DeleteObject"} & _actions(ingest)
 
