@@ -139,3 +139,43 @@ def test_each_function_writes_only_its_own_log_group(synth: Synth) -> None:
             if "logs:PutLogEvents" in _listify(s["Action"]):
                 (resource,) = _listify(s["Resource"])
                 assert "Fn::GetAtt" in resource and resource["Fn::GetAtt"][1] == "Arn", lid
+
+
+def test_batch_terminate_only_on_jobs_this_stacks_launcher_tagged(synth: Synth) -> None:
+    """TerminateJob on job/* would stop any Batch job in the account: it is conditioned on the tag
+    the launcher puts on every job it submits (the same key, and the queue ARN it is given)."""
+    from diarist.domain.launches import LAUNCH_TAG_KEYS, TAG_JOB_QUEUE
+
+    for stack in synth.templates:
+        env_of = {
+            lid: res["Properties"].get("Environment", {}).get("Variables", {})
+            for lid, res in synth.resources(stack, "AWS::Lambda::Function").items()
+        }
+        for role, function in (
+            ("ApiFunctionRole", "ApiFunction"),
+            ("DispatcherFunctionRole", "DispatcherFunction"),
+        ):
+            statements = _policy_of(synth, stack, role)
+            (terminate,) = [s for s in statements if "batch:TerminateJob" in _listify(s["Action"])]
+            assert terminate["Action"] == "batch:TerminateJob"
+            condition = terminate["Condition"]["StringEquals"]
+            assert list(condition) == [f"aws:ResourceTag/{TAG_JOB_QUEUE}"], terminate
+            # the value is the queue the function's launcher tags its jobs with
+            (env,) = [v for lid, v in env_of.items() if function in lid and "Dlq" not in lid]
+            assert condition[f"aws:ResourceTag/{TAG_JOB_QUEUE}"] == env["DIARIST_BATCH_JOB_QUEUE"]
+            assert env["DIARIST_BATCH_JOB_QUEUE"]["Fn::GetAtt"][1] == "JobQueueArn"
+        # tagging at submit: only the Diarist keys, and the queue tag only with this queue
+        (tag,) = [
+            s
+            for s in _policy_of(synth, stack, "DispatcherFunctionRole")
+            if "batch:TagResource" in _listify(s["Action"])
+        ]
+        assert tag["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == list(LAUNCH_TAG_KEYS)
+        assert tag["Condition"]["StringEquals"] == {
+            f"aws:RequestTag/{TAG_JOB_QUEUE}": condition[f"aws:ResourceTag/{TAG_JOB_QUEUE}"]
+        }
+        # no other role may tag or terminate Batch jobs
+        for lid, _, s in [(lid, st, s) for st, lid, s in _statements(synth) if st == stack]:
+            actions = set(_listify(s["Action"]))
+            if actions & {"batch:TerminateJob", "batch:TagResource"}:
+                assert "ApiFunctionRole" in lid or "DispatcherFunctionRole" in lid, lid
