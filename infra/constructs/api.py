@@ -30,6 +30,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from diarist import resources
+from infra import table_access
 from infra.constructs.dispatch import JobDispatch
 from infra.constructs.eventbridge import bus_environment
 from infra.constructs.function import FunctionFactory, log_retention
@@ -106,7 +107,7 @@ class Api(Construct):
             reserved_concurrency=props.reserved_concurrency,
         )
         role = self.function.role
-        storage.grant_table(role)
+        storage.grant_table(role, table_access.API)
         bus.grant_put_events_to(role)  # a canceled job's event
         dispatch.grant_enqueue(role)
         webhooks.grant_enqueue(role)

@@ -37,6 +37,7 @@ from constructs import Construct
 
 from diarist import resources
 from diarist.domain.launches import LAUNCH_TAG_KEYS, TAG_JOB_QUEUE
+from infra import table_access
 from infra.constructs.eventbridge import bus_environment
 from infra.constructs.function import log_retention, observability_environment
 from infra.constructs.network import Network
@@ -267,7 +268,7 @@ class GpuBatch(Construct):
 
         # The worker: its job's record in the table and the job's completion event; inputs read
         # (media/ and incoming/, the operator's extra buckets), results written.
-        storage.grant_table(self.job_role)
+        storage.grant_table(self.job_role, table_access.WORKER)
         bus.grant_put_events_to(self.job_role)
         storage.grant_objects(
             self.job_role,

@@ -5,8 +5,10 @@ Invariants:
 
 - Jobs, API keys and idempotency records share one on-demand table (single-table design); media
   and results live in private, encrypted buckets that forget everything after ``retention_days``.
-- Whoever needs the table or a bucket gets it through ``grant_*`` here: table access covers the
-  table's own index, object access one key prefix of one bucket with named actions, and each
+- Whoever needs the table or a bucket gets it through ``grant_*`` here: table access is per item
+  family (``infra.table_access``: named operations on the items whose partition key starts with
+  the family's prefix, ``dynamodb:LeadingKeys``; queries on the ``by_tenant`` index only in the
+  partitions named), object access one key prefix of one bucket with named actions, and each
   grant carries the cdk-nag suppression of its wildcard with the reason.
 - ``environment`` is diarist.settings.StoreSettings: every function and the worker load it.
 """
@@ -26,11 +28,8 @@ from constructs import Construct
 from diarist import resources
 from diarist.domain.input_buckets import parse_rules
 from infra.nag import arn_finding, finding, suppress
+from infra.table_access import TableAccess
 
-TABLE_INDEX_REASON = (
-    "<table>/index/* covers the table's own GSIs (by_tenant: per-tenant job listing); the table has "
-    "no other index and the wildcard cannot reach any other table."
-)
 OBJECT_PREFIX_REASON = (
     "Object keys are per tenant and per job (<prefix><tenant>/...), unknown at deploy time; the "
     "wildcard is confined to one bucket of this stack and one key prefix, with named actions only."
@@ -124,12 +123,27 @@ class Storage(Construct):
             "DIARIST_RETENTION_DAYS": str(self.retention_days),
         }
 
-    def grant_table(self, role: iam.IRole) -> None:
-        """Read/write on the table and its index (jobs, API keys, idempotency records)."""
-        self.table.grant_read_write_data(role)
-        suppress(
-            role, "AwsSolutions-IAM5", TABLE_INDEX_REASON, [finding(r"^Resource::<.*Table.*\.Arn>/index/\*$")]
-        )
+    def grant_table(self, role: iam.IRole, access: TableAccess) -> None:
+        """Exactly ``access`` on the table: per item family, its operations on the items whose
+        partition key starts with the family's prefix; ``Query`` on the ``by_tenant`` index in the
+        partitions ``access.index_queries`` names (``dynamodb:LeadingKeys`` is the index's
+        partition key there). The key must be in the request (``Null``): no Scan slips through."""
+        for prefix, operations in sorted(access.items.items()):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[f"dynamodb:{op}" for op in sorted(operations)],
+                    resources=[self.table.table_arn],
+                    conditions=_leading_keys(prefix),
+                )
+            )
+        if access.index_queries:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["dynamodb:Query"],
+                    resources=[f"{self.table.table_arn}/index/{resources.TABLE_GSI_TENANT}"],
+                    conditions=_leading_keys(*sorted(access.index_queries)),
+                )
+            )
 
     def grant_objects(
         self, role: iam.IRole, bucket: s3.IBucket, actions: Sequence[str], *prefixes: str
@@ -202,6 +216,15 @@ def grant_extra_inputs(role: iam.IRole, rules: Sequence[str]) -> None:
             for bucket, prefix in scopes
         ],
     )
+
+
+def _leading_keys(*prefixes: str) -> dict[str, Any]:
+    """Items (or index partitions) whose partition key starts with one of ``prefixes``; the key
+    must be present, since ``ForAllValues`` alone also matches a request without it."""
+    return {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{p}*" for p in prefixes]},
+        "Null": {"dynamodb:LeadingKeys": "false"},
+    }
 
 
 def _private_bucket(removal_policy: RemovalPolicy) -> dict[str, Any]:

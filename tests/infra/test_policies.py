@@ -179,3 +179,72 @@ def test_batch_terminate_only_on_jobs_this_stacks_launcher_tagged(synth: Synth) 
             actions = set(_listify(s["Action"]))
             if actions & {"batch:TerminateJob", "batch:TagResource"}:
                 assert "ApiFunctionRole" in lid or "DispatcherFunctionRole" in lid, lid
+
+
+# The role each function (and the worker) runs as, by a fragment of its logical id.
+TABLE_ROLES = {
+    "api": "ApiFunctionRole",
+    "dispatcher": "DispatcherFunctionRole",
+    "dispatcher_dlq": "DispatchDlqFunctionRole",
+    "ingest": "IngestFunctionRole",
+    "batch_events": "BatchEventsFunctionRole",
+    "webhook": "WebhookFunctionRole",
+    "worker": "GpuJobRole",
+}
+
+
+def _table_grants(statements: list[dict[str, Any]]) -> tuple[dict[str, set[str]], set[str]]:
+    """(item family prefix -> operations on the table, index partition prefixes queried), read
+    back from the statements; fails on any DynamoDB statement that is not of that shape."""
+    items: dict[str, set[str]] = {}
+    index: set[str] = set()
+    for s in statements:
+        actions = [a for a in _listify(s["Action"]) if a.startswith("dynamodb:")]
+        if not actions:
+            continue
+        assert len(actions) == len(_listify(s["Action"])), s  # DynamoDB statements are on their own
+        condition = s.get("Condition", {})
+        assert condition.get("Null") == {"dynamodb:LeadingKeys": "false"}, s
+        prefixes = _listify(condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+        assert all(p.endswith("*") and "*" not in p[:-1] for p in prefixes), s
+        (resource,) = _listify(s["Resource"])
+        text = str(resource)
+        if "/index/" in text:
+            assert text.endswith(f"/index/{resources.TABLE_GSI_TENANT}']]}}"), text  # the named index only
+            assert actions == ["dynamodb:Query"], s
+            index |= {p[:-1] for p in prefixes}
+        else:
+            assert "Table" in text and "GetAtt" in text, text
+            (prefix,) = prefixes
+            items.setdefault(prefix[:-1], set()).update(a.split(":", 1)[1] for a in actions)
+    return items, index
+
+
+def test_table_access_is_per_role_and_item_family(synth: Synth) -> None:
+    """Each role gets exactly its ``infra.table_access`` entry: the GPU worker (which decodes
+    untrusted audio) can touch job items only, only the API reads API-key items (get only),
+    nobody may Scan or query the API keys' index partition."""
+    from infra import table_access
+
+    assert set(TABLE_ROLES) == set(table_access.BY_ROLE)
+    for stack in synth.templates:
+        for role, fragment in TABLE_ROLES.items():
+            expected = table_access.BY_ROLE[role]
+            items, index = _table_grants(_policy_of(synth, stack, fragment))
+            assert items == {p: set(ops) for p, ops in expected.items.items()}, (stack, role, items)
+            assert index == set(expected.index_queries), (stack, role, index)
+    worker, _ = _table_grants(_policy_of(synth, "Diarist", "GpuJobRole"))
+    assert set(worker) == {resources.JOB_KEY_PREFIX} and worker[resources.JOB_KEY_PREFIX] == {
+        "GetItem",
+        "UpdateItem",
+    }
+    everything = {
+        a for _, _, s in _statements(synth) for a in _listify(s["Action"]) if a.startswith("dynamodb:")
+    }
+    assert everything <= {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    }
