@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -418,3 +419,87 @@ def test_ipv6_literal_connects(net: ConnectionLog) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- redirects under the production policy --------------------------------------------------------
+# The tests above follow redirects under the local policy only. Here the first hop passes the
+# PRODUCTION policy for real: ``hooks.test`` resolves (stub) to a public address, and the
+# connection to that address is handed to the TLS receiver on 127.0.0.1 (``_pool`` wrapped), so
+# every check runs as in production and no traffic leaves loopback.
+
+PRODUCTION_REDIRECTS = [
+    "http://hooks.test/next",  # plain http
+    "https://10.0.0.5/x",  # a private address
+    "https://internal.test/x",  # a name resolving to a private address
+    "https://[fd00:ec2::254]/latest/meta-data/",  # cloud metadata over IPv6
+    "https://169.254.169.254/latest/meta-data/",
+    "https://localhost/x",
+    "https://127.0.0.1/x",
+    "https://100.64.0.7/x",  # CGNAT
+]
+
+
+@pytest.fixture
+def public_tls_receiver(
+    tls_receiver: Receiver, self_signed_cert, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Receiver]:
+    import dataclasses
+
+    from diarist import netpolicy
+
+    real_pool = netpolicy._pool
+
+    def pool(target, address, timeout, ca_certs):  # type: ignore[no-untyped-def]
+        if address == PUBLIC_V4:  # "the internet": the receiver, trusted through its own certificate
+            target = dataclasses.replace(target, port=tls_receiver.port)
+            return real_pool(target, "127.0.0.1", timeout, str(self_signed_cert.cert_path))
+        return real_pool(target, address, timeout, ca_certs)
+
+    monkeypatch.setattr(netpolicy, "_pool", pool)
+    resolver = fake_resolver({"hooks.test": [PUBLIC_V4], "internal.test": ["10.0.0.5"]})
+    previous = netpolicy.set_default_resolver(resolver)
+    try:
+        yield tls_receiver
+    finally:
+        netpolicy.set_default_resolver(previous)
+
+
+def test_production_first_hop_is_followed_to_a_public_address(public_tls_receiver: Receiver, net) -> None:
+    public_tls_receiver.plan = [("redirect", 302, "https://hooks.test/next")]
+    resp = safe_request("GET", "https://hooks.test/start", timeout=3, policy=PRODUCTION, max_redirects=3)
+    assert resp.status == 200 and resp.body == b'{"ok":true}'
+    assert [r.path for r in public_tls_receiver.requests] == ["/start", "/next"]
+    assert {h for h, _ in net.connects} == {"127.0.0.1"}
+
+
+@pytest.mark.parametrize("location", PRODUCTION_REDIRECTS)
+def test_production_redirects_to_http_or_private_addresses_are_refused(
+    location: str, public_tls_receiver: Receiver, net: ConnectionLog
+) -> None:
+    public_tls_receiver.plan = [("redirect", 307, location)]
+    with pytest.raises(UnsafeUrl):
+        safe_request("GET", "https://hooks.test/start", timeout=3, policy=PRODUCTION, max_redirects=3)
+    assert [r.path for r in public_tls_receiver.requests] == ["/start"]  # only the first hop
+    assert {h for h, _ in net.connects} == {"127.0.0.1"}  # never the redirect target
+
+
+@pytest.mark.parametrize("location", ["https://internal.test/a.wav", "http://hooks.test/a.wav"])
+def test_worker_input_download_refuses_a_redirect_under_the_production_policy(
+    location: str, public_tls_receiver: Receiver, net: ConnectionLog, tmp_path
+) -> None:
+    """The worker's https fetch (``worker.inputs``) with the worker's production settings."""
+    from diarist.domain.errors import AudioInputError, ErrorCode
+    from diarist.worker.inputs import fetch
+
+    production = NetworkPolicySettings()
+    assert (production.allow_http, production.allow_private_networks) == (False, False)
+    public_tls_receiver.plan = [("redirect", 302, location)]
+    with pytest.raises(AudioInputError) as err:
+        fetch("https://hooks.test/audio.wav", tmp_path, None, production)
+    assert err.value.code == ErrorCode.INPUT_FORBIDDEN, err.value
+    assert [r.path for r in public_tls_receiver.requests] == ["/audio.wav"]
+    # and a redirect to a public address is followed and downloaded
+    public_tls_receiver.plan = [("redirect", 302, "https://hooks.test/moved.wav")]
+    path = fetch("https://hooks.test/audio.wav", tmp_path, None, production)
+    assert path.read_bytes() == b'{"ok":true}'
+    assert {h for h, _ in net.connects} == {"127.0.0.1"}
