@@ -25,7 +25,8 @@ CONTEXT_KEYS = {
     "vpcId": "use an existing VPC (looked up; needs account/region)",
     "subnetIds": "with vpcId: comma-separated subnets for the GPU instances (default: private ones)",
     "retentionDays": "days before media and results expire (default 1)",
-    "allowedInputBuckets": "extra buckets accepted as s3:// inputs, comma-separated",
+    "allowedInputBuckets": "s3:// input rules, comma-separated: 'bucket/prefix/{tenant}/' (each tenant its "
+    "folder), 'bucket[/prefix/]=t1+t2' (these tenants), 'bucket[/prefix/]=*' (every tenant)",
     "webhookSecretPrefix": "Secrets Manager name prefix of webhook secrets (default diarist/webhook/)",
     "apiRateLimit": "API requests per second, stage-wide (default 20)",
     "apiBurstLimit": "API burst (default 40)",

@@ -12,6 +12,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_lambda as lambda_
 
 from diarist import resources
+from diarist.domain.input_buckets import parse_rules
 from diarist.domain.model_choice import COMMUNITY_1, DEFAULT_ENGINE, DeploymentEngine
 from infra.packaging import REPO_ROOT
 
@@ -74,7 +75,9 @@ class DiaristServiceProps:
     api: ApiProps = field(default_factory=ApiProps)
     # Data.
     retention_days: int = resources.RESULT_RETENTION_DAYS_DEFAULT  # media, incoming/ and results expire
-    allowed_input_buckets: tuple[str, ...] = ()  # extra buckets accepted as s3:// inputs (read-only)
+    # s3:// input rules (diarist.domain.input_buckets), each saying who may read: per-tenant folders
+    # "bucket/prefix/{tenant}/", named tenants "bucket/prefix/=acme+globex", every tenant "bucket=*"
+    allowed_input_buckets: tuple[str, ...] = ()
     webhook_secret_prefix: str = resources.WEBHOOK_SECRET_PREFIX  # Secrets Manager names: <prefix><tenant>
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN  # table and buckets
     log_retention_days: int = 30
@@ -117,3 +120,4 @@ class DiaristServiceProps:
             raise ValueError("api.hosted_zone_id and api.hosted_zone_name go together")
         if self.api.hosted_zone_id and not self.api.domain_name:
             raise ValueError("a hosted zone needs api.domain_name")
+        parse_rules(self.allowed_input_buckets)  # ValueError: which rule, and how to write it

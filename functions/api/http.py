@@ -66,9 +66,32 @@ def json_response(
     )
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice (which one counts is parser-dependent: refused)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise DuplicateKey(key)
+        obj[key] = value
+    return obj
+
+
+def loads_strict(text: str) -> Any:
+    """``json.loads`` that refuses a key repeated in any object (``DuplicateKey``, a ValueError)."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
 def guard(app: BaseRouter) -> None:
     """Auth first (401 before any 400), then the body: size (413), base64, and for JSON routes the
-    content type and JSON syntax, so that Powertools' validation never meets a body it would 500 on."""
+    content type and JSON syntax (a key repeated in an object is a 400 naming it), so that
+    Powertools' validation never meets a body it would 500 on."""
     ev = app.current_event
     tenant_id = deps.apikey_service().authenticate(ev.headers.get("authorization"))
     app.append_context(tenant_id=tenant_id)
@@ -100,7 +123,11 @@ def guard(app: BaseRouter) -> None:
         raise ValidationFailed([{"field": "Content-Type", "message": "must be application/json"}])
     try:
         text = data.decode("utf-8")
-        parsed = json.loads(text) if text.strip() else None
+        parsed = loads_strict(text) if text.strip() else None
+    except DuplicateKey as e:
+        raise ValidationFailed(
+            [{"field": e.key, "message": f"{e.key!r} appears more than once in the JSON body"}]
+        ) from None
     except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError, int too long ...
         raise ValidationFailed([{"field": "body", "message": "malformed JSON"}]) from None
     # Powertools reads these cached properties: hand it what was checked here.

@@ -34,7 +34,8 @@ def _bad(message: str) -> ValidationFailed:
 
 
 def parse_multipart(body: bytes, content_type: str | None) -> dict[str, Part]:
-    """The parts by field name (first one wins). Raises ValidationFailed (400) on a bad body."""
+    """The parts by field name. Raises ValidationFailed (400) on a bad body, and on a field sent
+    twice (naming it): which of two ``file`` parts counts would be the parser's choice."""
     ctype, params = parse_options_header(content_type or "")
     if ctype.lower() != b"multipart/form-data":
         raise ValidationFailed([{"field": "Content-Type", "message": "must be multipart/form-data"}])
@@ -100,5 +101,9 @@ def parse_multipart(body: bytes, content_type: str | None) -> dict[str, Part]:
         raise _bad("malformed multipart body: it ends before the closing boundary")
     out: dict[str, Part] = {}
     for p in parts:
-        out.setdefault(p.name, p)
+        if p.name in out:
+            raise ValidationFailed(
+                [{"field": p.name, "message": f"more than one {p.name!r} part: send each field once"}]
+            )
+        out[p.name] = p
     return out

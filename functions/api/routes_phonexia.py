@@ -7,7 +7,6 @@ service call and encodes the answer (``views_phonexia``); a route about a job ma
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -18,7 +17,7 @@ from diarist.domain.errors import ValidationFailed
 from diarist.observability import metrics
 from diarist.services.submission import new_job_id
 from functions.api import deps
-from functions.api.http import job_scope, json_response, raw_body
+from functions.api.http import DuplicateKey, job_scope, json_response, loads_strict, raw_body
 from functions.api.multipart import parse_multipart
 from functions.api.request_models import phonexia_params
 from functions.api.views_phonexia import PhonexiaError, PhonexiaTaskResponse, task, task_view
@@ -112,7 +111,11 @@ def upload(
     config: Any = None
     if "config" in parts:
         try:
-            config = json.loads(parts["config"].data.decode("utf-8"))
+            config = loads_strict(parts["config"].data.decode("utf-8"))
+        except DuplicateKey as e:
+            raise ValidationFailed(
+                [{"field": "config", "message": f"{e.key!r} appears more than once"}]
+            ) from None
         except (ValueError, RecursionError):
             raise ValidationFailed([{"field": "config", "message": "must be a JSON object"}]) from None
     params = phonexia_params(config, channel_mode)

@@ -7,14 +7,14 @@ Invariants:
   (with ``require_api_gateway_key``), logs and, optionally, applies a WAF web ACL.
 - The API function may: use the table; publish job events (cancel); enqueue jobs and webhook
   deliveries; presign uploads to and read/delete ``media/`` and ``incoming/``; read/delete
-  ``results/``; read the operator's extra input buckets; terminate Batch jobs (cancel).
+  ``results/``; read under the operator's input-bucket rules; terminate Batch jobs (cancel).
 
 Limits worth knowing, because no setting changes them:
 - API Gateway REST payloads are at most 10 MB;
 - a synchronous Lambda invocation takes at most 6 MB, and binary bodies reach the function
   base64-encoded (+33 %), so a multipart upload through the API is capped near 4.5 MB of audio.
 Anything bigger goes straight to S3: a presigned upload (``POST /uploads``), an ``s3://`` input from
-an allowed bucket, or an object dropped under ``incoming/``.
+an input-bucket rule, or an object dropped under ``incoming/``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from diarist import resources
+from infra import table_access
 from infra.constructs.dispatch import JobDispatch
 from infra.constructs.eventbridge import bus_environment
 from infra.constructs.function import FunctionFactory, log_retention
@@ -96,7 +97,6 @@ class Api(Construct):
         engine_model: str,
     ) -> None:
         super().__init__(scope, id)
-        allowed_input_buckets = (storage.media_bucket.bucket_name, *extra_input_buckets)
         public_url = f"https://{props.domain_name}" if props.domain_name else None
         self.function = functions.create(
             self,
@@ -108,7 +108,8 @@ class Api(Construct):
                 **storage.environment,
                 **dispatch.environment,
                 **bus_environment(bus),
-                "DIARIST_ALLOWED_INPUT_BUCKETS": ",".join(allowed_input_buckets),
+                # the operator's input-bucket rules (the media bucket has its own, built in)
+                "DIARIST_ALLOWED_INPUT_BUCKETS": ",".join(extra_input_buckets),
                 "DIARIST_ENGINE_MODEL": engine_model,  # what the worker image runs (model warnings)
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
                 **gpu.launcher_environment,  # cancel terminates the Batch job
@@ -119,7 +120,7 @@ class Api(Construct):
             reserved_concurrency=props.reserved_concurrency,
         )
         role = self.function.role
-        storage.grant_table(role)
+        storage.grant_table(role, table_access.API)
         bus.grant_put_events_to(role)  # a canceled job's event
         dispatch.grant_enqueue(role)
         webhooks.grant_enqueue(role)

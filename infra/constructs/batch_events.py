@@ -15,6 +15,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from constructs import Construct
 
+from infra import table_access
 from infra.constructs.eventbridge import bus_environment, function_target
 from infra.constructs.function import FunctionFactory
 from infra.constructs.gpu_batch import GpuBatch
@@ -49,7 +50,7 @@ class BatchFailureHandler(Construct):
             memory_size=256,
             dead_letter_queue=self.dlq,
         )
-        storage.grant_table(self.function.role)
+        storage.grant_table(self.function.role, table_access.BATCH_EVENTS)
         bus.grant_put_events_to(self.function.role)
 
         self.rule = events.Rule(

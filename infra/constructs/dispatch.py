@@ -20,6 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
+from infra import table_access
 from infra.constructs.eventbridge import bus_environment
 from infra.constructs.function import FunctionFactory
 from infra.constructs.gpu_batch import GpuBatch
@@ -61,7 +62,7 @@ class JobDispatch(Construct):
                 self.queue, batch_size=10, report_batch_item_failures=True, max_concurrency=5
             )
         )
-        storage.grant_table(self.dispatcher.role)
+        storage.grant_table(self.dispatcher.role, table_access.DISPATCHER)
         gpu.grant_submit(self.dispatcher.role)
         gpu.grant_terminate(self.dispatcher.role)
 
@@ -78,7 +79,7 @@ class JobDispatch(Construct):
         self.dlq_consumer.function.add_event_source(
             sources.SqsEventSource(self.dlq, batch_size=10, report_batch_item_failures=True)
         )
-        storage.grant_table(self.dlq_consumer.role)
+        storage.grant_table(self.dlq_consumer.role, table_access.DISPATCHER_DLQ)
         bus.grant_put_events_to(self.dlq_consumer.role)
 
     @property

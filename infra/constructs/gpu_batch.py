@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Size, Stack
 from aws_cdk import aws_batch as batch
@@ -35,6 +36,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from diarist import resources
+from diarist.domain.launches import LAUNCH_TAG_KEYS, TAG_JOB_QUEUE
+from infra import table_access
 from infra.constructs.eventbridge import bus_environment
 from infra.constructs.function import log_retention, observability_environment
 from infra.constructs.network import Network
@@ -67,10 +70,11 @@ IMAGE_PULL_REASON = (
     "is limited to the asset repository)."
 )
 BATCH_JOB_REASON = (
-    "batch:TerminateJob (cancel) and batch:TagResource (SubmitJob with the Diarist job id as tags) "
-    "take a job ARN, which exists only after SubmitJob; this account's jobs in this region is the "
-    "narrowest scope IAM can express. SubmitJob itself is limited to this stack's job queue and "
-    "job definition."
+    "batch:TerminateJob (cancel) and batch:TagResource (SubmitJob with the Diarist tags) take a job "
+    "ARN, which exists only after SubmitJob: job/* in this account and region, narrowed by "
+    "conditions: TerminateJob only on jobs tagged diarist:job-queue=<this stack's queue ARN>, "
+    "TagResource only with the Diarist tag keys and that tag value. SubmitJob itself is limited "
+    "to this stack's job queue and job definition."
 )
 
 
@@ -264,7 +268,7 @@ class GpuBatch(Construct):
 
         # The worker: its job's record in the table and the job's completion event; inputs read
         # (media/ and incoming/, the operator's extra buckets), results written.
-        storage.grant_table(self.job_role)
+        storage.grant_table(self.job_role, table_access.WORKER)
         bus.grant_put_events_to(self.job_role)
         storage.grant_objects(
             self.job_role,
@@ -292,24 +296,39 @@ class GpuBatch(Construct):
 
     def grant_submit(self, role: iam.IRole) -> None:
         """SubmitJob to this job queue with this job definition only, tagging the job with its
-        Diarist ids (SubmitJob with tags needs batch:TagResource on the new job)."""
+        Diarist ids and this queue (SubmitJob with tags needs batch:TagResource on the new job):
+        only the Diarist tag keys, and the queue tag only with this queue's ARN."""
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["batch:SubmitJob"],
                 resources=[self.job_queue.job_queue_arn, self.job_definition.job_definition_arn],
             )
         )
-        self._grant_on_jobs(role, "batch:TagResource")
+        self._grant_on_jobs(
+            role,
+            "batch:TagResource",
+            {
+                "StringEquals": {f"aws:RequestTag/{TAG_JOB_QUEUE}": self.job_queue.job_queue_arn},
+                "ForAllValues:StringEquals": {"aws:TagKeys": list(LAUNCH_TAG_KEYS)},
+            },
+        )
 
     def grant_terminate(self, role: iam.IRole) -> None:
-        """TerminateJob: a canceled job stops running."""
-        self._grant_on_jobs(role, "batch:TerminateJob")
+        """TerminateJob (a canceled job stops running), only on jobs this stack's launcher
+        submitted: tagged ``diarist:job-queue`` = this job queue's ARN (``domain.launches``)."""
+        self._grant_on_jobs(
+            role,
+            "batch:TerminateJob",
+            {"StringEquals": {f"aws:ResourceTag/{TAG_JOB_QUEUE}": self.job_queue.job_queue_arn}},
+        )
 
-    def _grant_on_jobs(self, role: iam.IRole, action: str) -> None:
-        # A job's ARN is unknown until submit: this account's jobs in this region is the
-        # narrowest scope IAM can express.
+    def _grant_on_jobs(self, role: iam.IRole, action: str, conditions: dict[str, Any]) -> None:
+        # A job's ARN is unknown until submit: job/* in this account and region, narrowed by
+        # the tag conditions.
         jobs = Stack.of(self).format_arn(service="batch", resource="job", resource_name="*")
-        role.add_to_principal_policy(iam.PolicyStatement(actions=[action], resources=[jobs]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=[action], resources=[jobs], conditions=conditions)
+        )
         suppress(role, "AwsSolutions-IAM5", BATCH_JOB_REASON, [arn_finding("batch", r"job/\*")])
 
     def _build_image(self, build: WorkerImageBuild) -> ecs.ContainerImage:

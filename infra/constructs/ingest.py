@@ -20,6 +20,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from diarist import resources
+from infra import table_access
 from infra.constructs.dispatch import JobDispatch
 from infra.constructs.eventbridge import bus_environment, queue_target
 from infra.constructs.function import FunctionFactory
@@ -58,7 +59,7 @@ class Ingest(Construct):
             sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)
         )
         role = self.function.role
-        storage.grant_table(role)
+        storage.grant_table(role, table_access.INGEST)
         bus.grant_put_events_to(role)
         dispatch.grant_enqueue(role)
         # HEAD the new object under incoming/.

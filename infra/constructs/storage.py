@@ -5,8 +5,10 @@ Invariants:
 
 - Jobs, API keys and idempotency records share one on-demand table (single-table design); media
   and results live in private, encrypted buckets that forget everything after ``retention_days``.
-- Whoever needs the table or a bucket gets it through ``grant_*`` here: table access covers the
-  table's own index, object access one key prefix of one bucket with named actions, and each
+- Whoever needs the table or a bucket gets it through ``grant_*`` here: table access is per item
+  family (``infra.table_access``: named operations on the items whose partition key starts with
+  the family's prefix, ``dynamodb:LeadingKeys``; queries on the ``by_tenant`` index only in the
+  partitions named), object access one key prefix of one bucket with named actions, and each
   grant carries the cdk-nag suppression of its wildcard with the reason.
 - ``environment`` is diarist.settings.StoreSettings: every function and the worker load it.
 """
@@ -24,19 +26,18 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from diarist import resources
+from diarist.domain.input_buckets import parse_rules
 from infra.nag import arn_finding, finding, suppress
+from infra.table_access import TableAccess
 
-TABLE_INDEX_REASON = (
-    "<table>/index/* covers the table's own GSIs (by_tenant: per-tenant job listing); the table has "
-    "no other index and the wildcard cannot reach any other table."
-)
 OBJECT_PREFIX_REASON = (
     "Object keys are per tenant and per job (<prefix><tenant>/...), unknown at deploy time; the "
     "wildcard is confined to one bucket of this stack and one key prefix, with named actions only."
 )
 EXTRA_INPUT_REASON = (
-    "Read-only (s3:GetObject) on the buckets the operator listed as allowed s3:// inputs "
-    "(allowedInputBuckets); object keys are chosen by API callers."
+    "Read-only (s3:GetObject) on the prefixes of the operator's input-bucket rules "
+    "(allowedInputBuckets); object keys are chosen by API callers, and which tenant may read which "
+    "key under the prefix is checked by the API at submission (diarist.domain.input_buckets)."
 )
 NOTIFICATIONS_HANDLER_REASON = (
     "CDK's internal BucketNotifications custom resource (turns on EventBridge delivery "
@@ -122,12 +123,27 @@ class Storage(Construct):
             "DIARIST_RETENTION_DAYS": str(self.retention_days),
         }
 
-    def grant_table(self, role: iam.IRole) -> None:
-        """Read/write on the table and its index (jobs, API keys, idempotency records)."""
-        self.table.grant_read_write_data(role)
-        suppress(
-            role, "AwsSolutions-IAM5", TABLE_INDEX_REASON, [finding(r"^Resource::<.*Table.*\.Arn>/index/\*$")]
-        )
+    def grant_table(self, role: iam.IRole, access: TableAccess) -> None:
+        """Exactly ``access`` on the table: per item family, its operations on the items whose
+        partition key starts with the family's prefix; ``Query`` on the ``by_tenant`` index in the
+        partitions ``access.index_queries`` names (``dynamodb:LeadingKeys`` is the index's
+        partition key there). The key must be in the request (``Null``): no Scan slips through."""
+        for prefix, operations in sorted(access.items.items()):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[f"dynamodb:{op}" for op in sorted(operations)],
+                    resources=[self.table.table_arn],
+                    conditions=_leading_keys(prefix),
+                )
+            )
+        if access.index_queries:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["dynamodb:Query"],
+                    resources=[f"{self.table.table_arn}/index/{resources.TABLE_GSI_TENANT}"],
+                    conditions=_leading_keys(*sorted(access.index_queries)),
+                )
+            )
 
     def grant_objects(
         self, role: iam.IRole, bucket: s3.IBucket, actions: Sequence[str], *prefixes: str
@@ -178,22 +194,37 @@ class Storage(Construct):
                     )
 
 
-def grant_extra_inputs(role: iam.IRole, buckets: Sequence[str]) -> None:
-    """s3:GetObject on every object of the operator's extra input buckets (none: no statement)."""
-    if not buckets:
+def grant_extra_inputs(role: iam.IRole, rules: Sequence[str]) -> None:
+    """s3:GetObject under each input-bucket rule's fixed prefix (``<bucket>/<prefix>*``; a
+    ``{tenant}`` folder is covered by the prefix before it). No rule: no statement."""
+    scopes = sorted({(r.bucket, r.grant_prefix) for r in parse_rules(rules)})
+    if not scopes:
         return
     partition = Stack.of(role).partition
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            actions=["s3:GetObject"], resources=[f"arn:{partition}:s3:::{b}/*" for b in buckets]
+            actions=["s3:GetObject"],
+            resources=[f"arn:{partition}:s3:::{bucket}/{prefix}*" for bucket, prefix in scopes],
         )
     )
     suppress(
         role,
         "AwsSolutions-IAM5",
         EXTRA_INPUT_REASON,
-        [arn_finding("s3", rf"{re.escape(b)}/\*", regional=False) for b in buckets],
+        [
+            arn_finding("s3", rf"{re.escape(f'{bucket}/{prefix}')}\*", regional=False)
+            for bucket, prefix in scopes
+        ],
     )
+
+
+def _leading_keys(*prefixes: str) -> dict[str, Any]:
+    """Items (or index partitions) whose partition key starts with one of ``prefixes``; the key
+    must be present, since ``ForAllValues`` alone also matches a request without it."""
+    return {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{p}*" for p in prefixes]},
+        "Null": {"dynamodb:LeadingKeys": "false"},
+    }
 
 
 def _private_bucket(removal_policy: RemovalPolicy) -> dict[str, Any]:

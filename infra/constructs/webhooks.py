@@ -24,6 +24,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from diarist import resources
+from infra import table_access
 from infra.constructs.eventbridge import JOB_EVENT_DETAIL_TYPE_PREFIX, bus_environment, queue_target
 from infra.constructs.function import FunctionFactory
 from infra.constructs.queues import work_queue
@@ -69,7 +70,7 @@ class WebhookDelivery(Construct):
             )
         )
         role = self.function.role
-        storage.grant_table(role)
+        storage.grant_table(role, table_access.WEBHOOK)
         self.grant_enqueue(role)  # a failed delivery is re-queued with a delay
         # Presigned result links in the payload.
         storage.grant_objects(role, storage.results_bucket, ["s3:GetObject"], resources.RESULTS_PREFIX)

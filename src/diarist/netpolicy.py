@@ -13,7 +13,9 @@ instance metadata service at 169.254.169.254, localhost ...). The rules:
   link-local, multicast, reserved, unspecified or otherwise not globally routable (IPv4 and IPv6,
   including IPv4 addresses embedded in IPv6: ``::ffff:a.b.c.d``, ``::a.b.c.d``, NAT64, 6to4,
   Teredo), the URL is refused. ``allow_private_networks`` (local mode) allows loopback, private
-  and CGNAT ranges, never link-local (cloud metadata), multicast, broadcast or unspecified.
+  and CGNAT ranges, never link-local (cloud metadata), multicast, broadcast or unspecified, and
+  never the cloud metadata endpoints that sit in a private or CGNAT range (``CLOUD_METADATA``:
+  AWS's ``fd00:ec2::254``, Alibaba's ``100.100.100.200``, Oracle's ``192.0.0.192``).
 - The connection goes to the address that was checked (no second lookup, so no DNS rebinding);
   TLS still verifies the certificate against the original host name (SNI + hostname check) and
   the ``Host`` header carries the original host.
@@ -55,6 +57,16 @@ BROADCAST = ipaddress.ip_address("255.255.255.255")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 SITE_LOCAL_V6 = ipaddress.ip_network("fec0::/10")
+# Cloud instance metadata endpoints. The link-local ones are refused with every link-local
+# address; these sit in ranges a private-network policy (local mode) waives, so they are named:
+# refused under every policy.
+CLOUD_METADATA: frozenset[IPAddress] = frozenset(
+    {
+        ipaddress.ip_address("fd00:ec2::254"),  # AWS instance metadata over IPv6 (Nitro)
+        ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud (CGNAT range)
+        ipaddress.ip_address("192.0.0.192"),  # Oracle Cloud classic (IETF protocol range)
+    }
+)
 
 # Reasons a private-network policy (local mode) may waive. Everything else is always refused.
 _WAIVABLE = frozenset({"loopback", "private network", "shared address space (CGNAT)", "site-local"})
@@ -142,7 +154,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
 
 
 def _classify(ip: IPAddress) -> str | None:
-    """Why this address is not a public internet address, or None when it is one."""
+    """Why this address is not a public internet address, or None when it is one. A cloud
+    metadata endpoint's reason is never one a policy may waive."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.scope_id:
             ip = ipaddress.IPv6Address(str(ip).split("%", 1)[0])
@@ -150,6 +163,14 @@ def _classify(ip: IPAddress) -> str | None:
             reason = _classify(inner)
             if reason is not None:
                 return reason
+    reason = _range(ip)
+    if ip in CLOUD_METADATA:
+        return f"{reason}: a cloud metadata endpoint"
+    return reason
+
+
+def _range(ip: IPAddress) -> str | None:
+    """The special-purpose range ``ip`` is in, or None for a public address."""
     if ip.is_unspecified or (isinstance(ip, ipaddress.IPv4Address) and ip in THIS_NETWORK):
         return "unspecified address"
     if ip.is_multicast:

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from diarist.domain.input_buckets import InputBucketRule, parse_rules, split_rules
 from diarist.domain.model_choice import DEFAULT_ENGINE, DeploymentEngine
 from diarist.resources import WEBHOOK_SECRET_PREFIX
 
@@ -44,7 +45,12 @@ class NetworkPolicySettings(_Base):
 
 
 class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySettings):
-    allowed_input_buckets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allowed_input_buckets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="s3:// input rules, comma-separated: 'bucket/prefix/{tenant}/' (each tenant its own "
+        "folder), 'bucket[/prefix/]=t1+t2' (these tenants), 'bucket[/prefix/]=*' (every tenant); "
+        "see diarist.domain.input_buckets",
+    )
     result_inline_max_bytes: int = Field(default=256 * 1024, ge=0)
     presign_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     public_base_url: str | None = Field(default=None, description="For X-Location; else from the request")
@@ -61,8 +67,20 @@ class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySett
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):
-            return [b.strip() for b in v.split(",") if b.strip()]
+            return split_rules(v)
         return v
+
+    @model_validator(mode="after")
+    def _check_input_rules(self) -> ApiSettings:
+        try:
+            self.input_rules()
+        except ValueError as e:
+            raise ValueError(f"DIARIST_ALLOWED_INPUT_BUCKETS: {e}") from None
+        return self
+
+    def input_rules(self) -> tuple[InputBucketRule, ...]:
+        """``allowed_input_buckets`` parsed (``domain.input_buckets``); checked at start-up."""
+        return parse_rules(self.allowed_input_buckets, media_bucket=self.media_bucket)
 
 
 class LauncherSettings(_Base):

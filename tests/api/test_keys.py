@@ -119,3 +119,27 @@ def test_keys_cli_makes_and_rotates_the_tenants_webhook_secret(
     forget_built()  # a new container reads both: the new one first, the old one still valid
     assert wiring.signing_secrets().signing_secrets("globex")[:2] == [rotated, secret]
     assert main(["keys", "webhook-secret", "--tenant", "no way"]) == 2
+
+
+def test_a_revoked_key_works_until_its_cache_entry_expires(api: Api) -> None:
+    """What docs/api.md promises: up to ``DIARIST_APIKEY_CACHE_TTL_S`` (30 s by default) per warm
+    container after a revocation, not longer; 0 turns the cache off."""
+    from diarist.domain.errors import Unauthorized
+    from diarist.services.apikeys import ApiKeyService
+    from diarist.settings import ApiSettings
+    from functions.api import deps
+
+    assert ApiSettings.model_fields["apikey_cache_ttl_s"].default == 30.0
+    store = deps.apikey_service().store
+    now = [0.0]
+    warm = ApiKeyService(store, cache_ttl_s=30, clock=lambda: now[0])
+    uncached = ApiKeyService(store, cache_ttl_s=0, clock=lambda: now[0])
+    assert warm.authenticate(f"Bearer {api.key_a}") == "tenant-a"
+    ApiKeyService(store).revoke(api.key_a.split("_")[1])
+    with pytest.raises(Unauthorized):
+        uncached.authenticate(f"Bearer {api.key_a}")
+    now[0] = 29.9
+    assert warm.authenticate(f"Bearer {api.key_a}") == "tenant-a"  # the documented window
+    now[0] = 30.1
+    with pytest.raises(Unauthorized):
+        warm.authenticate(f"Bearer {api.key_a}")

@@ -14,7 +14,7 @@ from tests.api.conftest import small_result
 from tests.api.events import multipart_body
 
 
-def test_multipart_binary_parts_and_first_wins() -> None:
+def test_multipart_binary_parts_and_a_field_sent_twice_is_refused() -> None:
     data = bytes(range(256)) * 3 + b"\r\n--notTheBoundary\r\n"
     body, ctype = multipart_body({"file": ("a b.wav", "audio/wav", data), "config": (None, None, b'{"x":1}')})
     parts = parse_multipart(body, ctype)
@@ -24,7 +24,9 @@ def test_multipart_binary_parts_and_first_wins() -> None:
         b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\none\r\n'
         b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\ntwo\r\n--b--\r\n'
     )
-    assert parse_multipart(two, "multipart/form-data; boundary=b")["file"].data == b"one"
+    with pytest.raises(ValidationFailed) as err:
+        parse_multipart(two, "multipart/form-data; boundary=b")
+    assert [e["field"] for e in err.value.errors] == ["file"]
 
 
 @pytest.mark.parametrize(

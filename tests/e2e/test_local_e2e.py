@@ -178,3 +178,46 @@ def test_worker_crash_ends_failed_with_reason(shared_data: Path) -> None:
         assert "exit" in done["error"]["message"].lower()
     finally:
         assert stop_local(lp) == 0
+
+
+def test_restart_with_a_data_dir_runs_waiting_jobs_and_fails_running_ones(tmp_path: Path) -> None:
+    """``diarist local --data-dir``: stopped with one job running and one waiting for the (single)
+    worker, then started again: the waiting job runs to the end, the running one ends failed."""
+    import wave
+
+    audio = tmp_path / "tone.wav"
+    with wave.open(str(audio), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\x01\x00" * 16000 * 3)
+    data_dir, key = tmp_path / "state", "dia_0123abcd_" + "k" * 43
+    common = ("--engine", "fake", "--data-dir", str(data_dir), "--api-key", key)
+
+    lp = start_local(*common, env={"DIARIST_FAKE_BEHAVIOUR": "slow", "DIARIST_FAKE_SLOW_S": "60"})
+    try:
+        client = lp.client()
+        running = client.submit_file(audio)["jobId"]
+        deadline = time.monotonic() + 60
+        while client.job(running)["status"] != "running":
+            assert time.monotonic() < deadline, client.job(running)
+            time.sleep(0.2)
+        waiting = client.submit_file(audio)["jobId"]
+        while client.job(waiting)["status"] not in ("created", "pending"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1.0)  # the dispatcher hands it to the busy pool: "created"
+        assert client.job(waiting)["status"] in ("pending", "created")
+    finally:
+        assert stop_local(lp) == 0, "".join(lp.lines[-30:])
+
+    lp = start_local(*common, env={"DIARIST_FAKE_BEHAVIOUR": "ok"})
+    try:
+        client = lp.client()
+        done = client.wait(waiting, timeout_s=60)
+        assert done["status"] == "succeeded", done
+        failed = client.job(running)
+        assert failed["status"] == "failed" and failed["error"]["code"] == "worker_crashed", failed
+        assert "local mode stopped" in failed["error"]["message"]
+    finally:
+        assert stop_local(lp) == 0, "".join(lp.lines[-30:])

@@ -29,6 +29,8 @@ os.environ.setdefault("JSII_DEPRECATED", "quiet")
 CUSTOM_ACCOUNT = "123456789012"
 CUSTOM_REGION = "eu-west-1"
 EXTRA_INPUT_BUCKET = "acme-call-recordings"
+# per-tenant folders under calls/, and samples/ shared with every tenant (written out)
+EXTRA_INPUT_RULES = (f"{EXTRA_INPUT_BUCKET}/calls/{{tenant}}/", f"{EXTRA_INPUT_BUCKET}/samples/=*")
 WEB_ACL_ARN = f"arn:aws:wafv2:{CUSTOM_REGION}:{CUSTOM_ACCOUNT}:regional/webacl/diarist/abc"
 
 
@@ -150,7 +152,7 @@ def synth(cli_synth: object, tmp_path_factory: pytest.TempPathFactory) -> Synth:
                 reserved_concurrency=50,
             ),
             retention_days=7,
-            allowed_input_buckets=(EXTRA_INPUT_BUCKET,),
+            allowed_input_buckets=EXTRA_INPUT_RULES,
             alarm_email="ops@example.com",
             removal_policy=cdk.RemovalPolicy.DESTROY,
             engine_model="community-1",  # e.g. a prebuilt image that bakes community-1

@@ -56,7 +56,7 @@ def test_every_documented_key_is_parsed() -> None:
             "onDemandMaxVcpus": 32,
             "jobTimeoutHours": "2.5",
             "retentionDays": "3",
-            "allowedInputBuckets": "a-bucket,b-bucket",
+            "allowedInputBuckets": "a-bucket/in/{tenant}/, b-bucket=acme+globex",
             "webhookSecretPrefix": "acme/diarist/",
             "apiRateLimit": "5",
             "apiBurstLimit": "10",
@@ -74,7 +74,10 @@ def test_every_documented_key_is_parsed() -> None:
     assert props.gpu.spot is False and props.gpu.on_demand_fallback is True
     assert (props.gpu.max_vcpus, props.gpu.on_demand_max_vcpus) == (64, 32)
     assert props.gpu.job_timeout.to_minutes() == 150
-    assert props.retention_days == 3 and props.allowed_input_buckets == ("a-bucket", "b-bucket")
+    assert props.retention_days == 3 and props.allowed_input_buckets == (
+        "a-bucket/in/{tenant}/",
+        "b-bucket=acme+globex",
+    )
     assert props.webhook_secret_prefix == "acme/diarist/"
     assert (props.api.rate_limit, props.api.burst_limit, props.api.quota_per_day) == (5, 10, None)
     assert props.api.require_api_gateway_key is True
@@ -100,6 +103,8 @@ def test_documented_keys_match_the_docs() -> None:
         ({"domainName": "d.example.com"}, "go together"),
         ({"removalPolicy": "snapshot"}, "retain or destroy"),
         ({"maxVcpus": "2"}, "no job could ever run"),
+        ({"allowedInputBuckets": "a-bucket"}, "say who may read it"),  # no implicit sharing
+        ({"allowedInputBuckets": "a-bucket/calls=*"}, "end the prefix with '/'"),
     ],
 )
 def test_bad_context_fails_with_a_clear_message(context: dict[str, Any], message: str) -> None:

@@ -98,7 +98,8 @@ def test_webhook_reads_only_secrets_under_the_prefix(synth: Synth) -> None:
 def test_s3_access_is_prefix_scoped_and_extra_buckets_read_only(synth: Synth) -> None:
     object_scopes = (
         *(f"/{p}*" for p in (resources.INCOMING_PREFIX, resources.MEDIA_PREFIX, resources.RESULTS_PREFIX)),
-        f":::{EXTRA_INPUT_BUCKET}/*",
+        f":::{EXTRA_INPUT_BUCKET}/calls/*",
+        f":::{EXTRA_INPUT_BUCKET}/samples/*",
     )
     for stack, lid, s in _statements(synth):
         actions = [a for a in _listify(s["Action"]) if a.startswith("s3:")]
@@ -113,9 +114,21 @@ def test_s3_access_is_prefix_scoped_and_extra_buckets_read_only(synth: Synth) ->
                 lid,
                 resource,
             )
-    worker = _policy_of(synth, "DiaristCustom", "GpuJobRole")
-    extra = [s for s in worker if EXTRA_INPUT_BUCKET in str(s["Resource"])]
-    assert [s["Action"] for s in extra] == ["s3:GetObject"]
+    for role in ("GpuJobRole", "ApiFunctionRole"):
+        # read-only, and only under the rules' prefixes: never the whole bucket
+        extra = [
+            s for s in _policy_of(synth, "DiaristCustom", role) if EXTRA_INPUT_BUCKET in str(s["Resource"])
+        ]
+        assert [s["Action"] for s in extra] == ["s3:GetObject"], role
+        scopes = sorted(
+            str(r).split(":::")[-1].split("'")[0]
+            for s in extra
+            for r in _listify(s["Resource"])
+            if EXTRA_INPUT_BUCKET in str(r)
+        )
+        assert scopes == [f"{EXTRA_INPUT_BUCKET}/calls/*", f"{EXTRA_INPUT_BUCKET}/samples/*"], (role, scopes)
+        # no rule, no grant (the default stack)
+        assert not [s for s in _policy_of(synth, "Diarist", role) if ":::" in str(s.get("Resource"))]
     ingest = _policy_of(synth, "Diarist", "IngestFunctionRole")
     assert not {"s3:PutObject", "s3:DeleteObject"} & _actions(ingest)
 
@@ -126,3 +139,112 @@ def test_each_function_writes_only_its_own_log_group(synth: Synth) -> None:
             if "logs:PutLogEvents" in _listify(s["Action"]):
                 (resource,) = _listify(s["Resource"])
                 assert "Fn::GetAtt" in resource and resource["Fn::GetAtt"][1] == "Arn", lid
+
+
+def test_batch_terminate_only_on_jobs_this_stacks_launcher_tagged(synth: Synth) -> None:
+    """TerminateJob on job/* would stop any Batch job in the account: it is conditioned on the tag
+    the launcher puts on every job it submits (the same key, and the queue ARN it is given)."""
+    from diarist.domain.launches import LAUNCH_TAG_KEYS, TAG_JOB_QUEUE
+
+    for stack in synth.templates:
+        env_of = {
+            lid: res["Properties"].get("Environment", {}).get("Variables", {})
+            for lid, res in synth.resources(stack, "AWS::Lambda::Function").items()
+        }
+        for role, function in (
+            ("ApiFunctionRole", "ApiFunction"),
+            ("DispatcherFunctionRole", "DispatcherFunction"),
+        ):
+            statements = _policy_of(synth, stack, role)
+            (terminate,) = [s for s in statements if "batch:TerminateJob" in _listify(s["Action"])]
+            assert terminate["Action"] == "batch:TerminateJob"
+            condition = terminate["Condition"]["StringEquals"]
+            assert list(condition) == [f"aws:ResourceTag/{TAG_JOB_QUEUE}"], terminate
+            # the value is the queue the function's launcher tags its jobs with
+            (env,) = [v for lid, v in env_of.items() if function in lid and "Dlq" not in lid]
+            assert condition[f"aws:ResourceTag/{TAG_JOB_QUEUE}"] == env["DIARIST_BATCH_JOB_QUEUE"]
+            assert env["DIARIST_BATCH_JOB_QUEUE"]["Fn::GetAtt"][1] == "JobQueueArn"
+        # tagging at submit: only the Diarist keys, and the queue tag only with this queue
+        (tag,) = [
+            s
+            for s in _policy_of(synth, stack, "DispatcherFunctionRole")
+            if "batch:TagResource" in _listify(s["Action"])
+        ]
+        assert tag["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == list(LAUNCH_TAG_KEYS)
+        assert tag["Condition"]["StringEquals"] == {
+            f"aws:RequestTag/{TAG_JOB_QUEUE}": condition[f"aws:ResourceTag/{TAG_JOB_QUEUE}"]
+        }
+        # no other role may tag or terminate Batch jobs
+        for lid, _, s in [(lid, st, s) for st, lid, s in _statements(synth) if st == stack]:
+            actions = set(_listify(s["Action"]))
+            if actions & {"batch:TerminateJob", "batch:TagResource"}:
+                assert "ApiFunctionRole" in lid or "DispatcherFunctionRole" in lid, lid
+
+
+# The role each function (and the worker) runs as, by a fragment of its logical id.
+TABLE_ROLES = {
+    "api": "ApiFunctionRole",
+    "dispatcher": "DispatcherFunctionRole",
+    "dispatcher_dlq": "DispatchDlqFunctionRole",
+    "ingest": "IngestFunctionRole",
+    "batch_events": "BatchEventsFunctionRole",
+    "webhook": "WebhookFunctionRole",
+    "worker": "GpuJobRole",
+}
+
+
+def _table_grants(statements: list[dict[str, Any]]) -> tuple[dict[str, set[str]], set[str]]:
+    """(item family prefix -> operations on the table, index partition prefixes queried), read
+    back from the statements; fails on any DynamoDB statement that is not of that shape."""
+    items: dict[str, set[str]] = {}
+    index: set[str] = set()
+    for s in statements:
+        actions = [a for a in _listify(s["Action"]) if a.startswith("dynamodb:")]
+        if not actions:
+            continue
+        assert len(actions) == len(_listify(s["Action"])), s  # DynamoDB statements are on their own
+        condition = s.get("Condition", {})
+        assert condition.get("Null") == {"dynamodb:LeadingKeys": "false"}, s
+        prefixes = _listify(condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+        assert all(p.endswith("*") and "*" not in p[:-1] for p in prefixes), s
+        (resource,) = _listify(s["Resource"])
+        text = str(resource)
+        if "/index/" in text:
+            assert text.endswith(f"/index/{resources.TABLE_GSI_TENANT}']]}}"), text  # the named index only
+            assert actions == ["dynamodb:Query"], s
+            index |= {p[:-1] for p in prefixes}
+        else:
+            assert "Table" in text and "GetAtt" in text, text
+            (prefix,) = prefixes
+            items.setdefault(prefix[:-1], set()).update(a.split(":", 1)[1] for a in actions)
+    return items, index
+
+
+def test_table_access_is_per_role_and_item_family(synth: Synth) -> None:
+    """Each role gets exactly its ``infra.table_access`` entry: the GPU worker (which decodes
+    untrusted audio) can touch job items only, only the API reads API-key items (get only),
+    nobody may Scan or query the API keys' index partition."""
+    from infra import table_access
+
+    assert set(TABLE_ROLES) == set(table_access.BY_ROLE)
+    for stack in synth.templates:
+        for role, fragment in TABLE_ROLES.items():
+            expected = table_access.BY_ROLE[role]
+            items, index = _table_grants(_policy_of(synth, stack, fragment))
+            assert items == {p: set(ops) for p, ops in expected.items.items()}, (stack, role, items)
+            assert index == set(expected.index_queries), (stack, role, index)
+    worker, _ = _table_grants(_policy_of(synth, "Diarist", "GpuJobRole"))
+    assert set(worker) == {resources.JOB_KEY_PREFIX} and worker[resources.JOB_KEY_PREFIX] == {
+        "GetItem",
+        "UpdateItem",
+    }
+    everything = {
+        a for _, _, s in _statements(synth) for a in _listify(s["Action"]) if a.startswith("dynamodb:")
+    }
+    assert everything <= {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    }

@@ -112,3 +112,78 @@ def test_handler_runs_one_request_at_a_time_like_one_lambda_environment() -> Non
         server.stop()
     assert peak == 1
     assert sorted(results) == sorted(f"/v1/jobs/{i}".encode() for i in range(10))
+
+
+# -- framing: Content-Length only, never trusted --------------------------------------------------
+
+
+def _raw(server: ApiGatewayServer, data: bytes, *, wait_s: float = 5.0) -> bytes:
+    """Send raw bytes to the server (loopback) and read until it closes the connection."""
+    import socket
+
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=wait_s) as sock:
+        sock.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                raise AssertionError(f"no answer and no close within {wait_s} s; got {out!r}") from None
+            if not chunk:
+                return out
+            out += chunk
+
+
+@pytest.fixture
+def quick_server() -> Iterator[ApiGatewayServer]:
+    s = ApiGatewayServer(echo_handler, read_timeout_s=0.5)
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (b"Content-Length: abc\r\n", 400),
+        (b"Content-Length: -5\r\n", 400),
+        (b"Content-Length: 5\r\nContent-Length: 7\r\n", 400),
+        (b"Content-Length: 99999999999999999999999\r\n", 400),
+        (b"Content-Length: 0x10\r\n", 400),
+        (b"Transfer-Encoding: chunked\r\n", 411),
+        (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", 411),
+    ],
+)
+def test_bad_framing_is_refused_and_the_connection_closed(
+    quick_server: ApiGatewayServer, headers: bytes, status: int
+) -> None:
+    seen.clear()
+    request = (
+        b"POST /v1/diarize HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n" + b"5\r\nhello\r\n0\r\n\r\n"
+    )
+    answer = _raw(quick_server, request)
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 1  # the rest of the stream was not read as a request
+    assert seen == []  # the handler never ran
+    # the server still serves
+    assert urllib3.PoolManager().request("GET", quick_server.url + "/ok").status == 201
+
+
+def test_a_body_shorter_than_announced_times_out_instead_of_hanging(quick_server: ApiGatewayServer) -> None:
+    seen.clear()
+    answer = _raw(
+        quick_server, b"POST /v1/diarize HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"
+    )
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert seen == []
+
+
+def test_a_well_framed_request_on_a_raw_socket_still_works(quick_server: ApiGatewayServer) -> None:
+    seen.clear()
+    answer = _raw(
+        quick_server,
+        b"POST /v1/diarize HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+        b"Connection: close\r\n\r\nhello",
+    )
+    assert answer.startswith(b"HTTP/1.1 201 ") and seen[-1]["body"] == "hello"

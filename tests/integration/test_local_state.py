@@ -1,41 +1,181 @@
-"""``diarist local --data-dir``: jobs, keys and objects survive a restart; interrupted jobs end failed."""
+"""``diarist local --data-dir``: jobs, keys and objects survive a restart; jobs that were waiting go
+on, running ones end failed; no object key can write outside the data dir or stop the save."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from diarist.adapters.aws import client
 from diarist.adapters.dynamo_jobs import DynamoJobStore
 from diarist.adapters.s3_store import S3ObjectStore
-from diarist.domain.jobs import Job, JobStatus
+from diarist.domain.jobs import Job, JobStatus, utcnow
 from diarist.local import state
-from diarist.local.provision import provision
+from diarist.local.provision import LocalResources, provision
+from diarist.testing.fake_launcher import FakeLauncher
+from tests.pipeline.conftest import RecordingEventBus
 
 pytestmark = pytest.mark.integration
 
 
-def test_save_then_load_into_a_fresh_emulator(aws, moto_endpoint: str, tmp_path: Path) -> None:
-    import urllib.request
+def _restart(moto_endpoint: str, aws: LocalResources, data_dir: Path) -> tuple[LocalResources, int]:
+    """Save, wipe the emulator (local mode stopping), provision and load again (starting)."""
+    state.save(aws, data_dir)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    fresh = provision()
+    assert DynamoJobStore(fresh.table).list_for_tenant("t", limit=5, cursor=None, status=None)[0] == []
+    return fresh, state.load(fresh, data_dir)
 
+
+def _queued(resources: LocalResources) -> list[dict[str, Any]]:
+    resp = client("sqs").receive_message(QueueUrl=resources.job_queue_url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in resp.get("Messages", [])]
+
+
+def test_save_then_load_and_settle_the_jobs_in_progress(aws, moto_endpoint: str, tmp_path: Path) -> None:
     store = DynamoJobStore(aws.table)
     store.create(Job(job_id="done", tenant_id="t", input_url="s3://b/k"))
     store.transition("done", JobStatus.RUNNING)
     store.transition("done", JobStatus.SUCCEEDED, result_location="s3://r/x.json")
     store.create(Job(job_id="busy", tenant_id="t", input_url="s3://b/k"))
     store.transition("busy", JobStatus.RUNNING)
+    # waiting for a worker: never launched, with the claim of a dispatcher stopped mid-launch
+    store.create(Job(job_id="waiting", tenant_id="t", input_url="s3://b/k"))
+    store.update("waiting", launch_claim="token-of-the-stopped-dispatcher", launch_claimed_at=utcnow())
+    # handed to a worker that had not started it
+    store.create(Job(job_id="handed", tenant_id="t", input_url="s3://b/k"))
+    store.transition("handed", JobStatus.CREATED, launch_id="local-handed")
     S3ObjectStore().put_bytes(aws.media_bucket, "media/t/a.wav", b"RIFF....", "audio/wav")
 
-    state.save(aws, tmp_path)
+    fresh, restored = _restart(moto_endpoint, aws, tmp_path)
+    assert restored == 4
+    launcher, bus = FakeLauncher(), RecordingEventBus()
+    resumed = state.resume_interrupted(fresh, launcher=launcher, events=bus)
+    assert (resumed.requeued, resumed.relaunched, resumed.failed) == (["waiting"], ["handed"], ["busy"])
+
+    jobs = DynamoJobStore(fresh.table)
+    assert jobs.get("done").status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    # running: failed, with its completion event (so its webhook fires)
+    busy = jobs.get("busy")
+    assert busy is not None and busy.status is JobStatus.FAILED and busy.error is not None
+    assert busy.error.code == "worker_crashed" and "local mode stopped" in busy.error.message
+    assert [(d.job_id, d.status) for d in bus.published] == [("busy", JobStatus.FAILED)]
+    # pending: queued again for the dispatcher, the dead claim dropped (or it would wait 5 minutes)
+    waiting = jobs.get("waiting")
+    assert waiting is not None and waiting.status is JobStatus.PENDING and waiting.launch_claim is None
+    assert _queued(fresh) == [{"version": 1, "jobId": "waiting", "tenantId": "t"}]
+    # created: handed to a worker again, still waiting for it
+    handed = jobs.get("handed")
+    assert [s.job_id for s in launcher.launched] == ["handed"]
+    assert handed is not None and handed.status is JobStatus.CREATED and handed.launch_id == "fake-1"
+    assert S3ObjectStore().get_bytes(fresh.media_bucket, "media/t/a.wav") == b"RIFF...."
+    # settling twice fails nothing twice
+    again = state.resume_interrupted(fresh, launcher=FakeLauncher(), events=bus)
+    assert again.failed == [] and len(bus.published) == 1
+
+
+def test_a_restored_waiting_job_runs_through_the_real_dispatcher(
+    aws, moto_endpoint: str, tmp_path: Path
+) -> None:
+    from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
+    from diarist.domain.messages import DispatchMessage
+    from diarist.services.dispatch import Dispatcher
+
+    store = DynamoJobStore(aws.table)
+    store.create(Job(job_id="waiting", tenant_id="t", input_url="s3://b/k"))
+    store.update("waiting", launch_claim="dead", launch_claimed_at=utcnow())
+    fresh, _ = _restart(moto_endpoint, aws, tmp_path)
+    state.resume_interrupted(fresh, launcher=FakeLauncher(), events=RecordingEventBus())
+    (message,) = _queued(fresh)
+    launcher = FakeLauncher()
+    dispatcher = Dispatcher(
+        store=DynamoJobStore(fresh.table), launcher=launcher, claims=DynamoLaunchClaims(fresh.table)
+    )
+    assert dispatcher.dispatch(DispatchMessage.model_validate(message)).action == "launched"
+    assert DynamoJobStore(fresh.table).get("waiting").status is JobStatus.CREATED  # type: ignore[union-attr]
+
+
+def test_hostile_object_keys_stay_inside_the_data_dir(aws, moto_endpoint: str, tmp_path: Path) -> None:
+    data_dir, outside = tmp_path / "data", tmp_path / "outside"
+    keys = {
+        str(outside / "evil.wav"): b"absolute path",  # an absolute path as the key
+        "media/t/../../../../outside/up.wav": b"dot-dot",
+        "../../outside/up2.wav": b"leading dot-dot",
+        "media/t/" + "x" * 300 + "/long.wav": b"a name over the file system's 255 bytes",
+        "media/t/a": b"a file ...",
+        "media/t/a/b": b"... and a folder of the same name",
+        "media/t/./c.wav": b"dot",
+        "media/t/ok.wav": b"plain",
+    }
+    s3 = client("s3")
+    for key, body in keys.items():
+        s3.put_object(
+            Bucket=aws.media_bucket, Key=key, Body=body, ContentType="audio/wav", Metadata={"n": "1"}
+        )
+    report = state.save(aws, data_dir)
+    assert report.failed == [] and report.objects == len(keys)
+    assert not outside.exists()  # nothing was written outside the data dir
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    for path in data_dir.rglob("*"):
+        assert path.resolve().is_relative_to(data_dir.resolve()) and len(path.name) <= 255
+
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
     fresh = provision()
-    assert DynamoJobStore(fresh.table).get("done") is None
+    state.load(fresh, data_dir)
+    for key, body in keys.items():
+        obj = s3.get_object(Bucket=fresh.media_bucket, Key=key)
+        assert obj["Body"].read() == body, key
+        assert obj["ContentType"] == "audio/wav" and obj["Metadata"] == {"n": "1"}  # kept too
+    assert not outside.exists()
 
-    assert state.load(fresh, tmp_path) == 2
-    assert state.fail_interrupted(fresh) == ["busy"]
-    restored = DynamoJobStore(fresh.table)
-    assert restored.get("done").status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
-    busy = restored.get("busy")
-    assert busy is not None and busy.status is JobStatus.FAILED and "local mode stopped" in busy.error.message  # type: ignore[union-attr]
-    assert S3ObjectStore().get_bytes(fresh.media_bucket, "media/t/a.wav") == b"RIFF...."
-    assert state.fail_interrupted(fresh) == []  # idempotent
+
+def test_one_object_that_cannot_be_saved_loses_no_other(
+    aws, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = client("s3")
+    for key in ("media/t/1.wav", "media/t/broken.wav", "media/t/3.wav"):
+        s3.put_object(Bucket=aws.media_bucket, Key=key, Body=key.encode())
+    real_client = state.client
+
+    class Flaky:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        def get_object(self, **kw: Any) -> Any:
+            if kw["Key"].endswith("broken.wav"):
+                raise OSError("disk on fire")
+            return self._inner.get_object(**kw)
+
+    monkeypatch.setattr(
+        state, "client", lambda name: Flaky(real_client(name)) if name == "s3" else real_client(name)
+    )
+    report = state.save(aws, tmp_path)
+    monkeypatch.undo()
+    assert report.objects == 2
+    assert report.failed == [(f"s3://{aws.media_bucket}/media/t/broken.wav", "OSError: disk on fire")]
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    fresh = provision()
+    state.load(fresh, tmp_path)
+    assert S3ObjectStore().get_bytes(fresh.media_bucket, "media/t/1.wav") == b"media/t/1.wav"
+    assert S3ObjectStore().get_bytes(fresh.media_bucket, "media/t/3.wav") == b"media/t/3.wav"
+
+
+def test_a_data_dir_of_the_earlier_layout_loads_without_leaving_it(aws, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    root = data_dir / "s3" / aws.media_bucket
+    (root / "media" / "t").mkdir(parents=True)
+    (root / "media" / "t" / "old.wav").write_bytes(b"old layout")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    (root / "media" / "t" / "link.wav").symlink_to(secret)  # a link out of the data dir: skipped
+    (data_dir / "table.jsonl").write_text(json.dumps({"pk": {"S": "JOB#x"}, "job_id": {"S": "x"}}) + "\n")
+    assert state.load(aws, data_dir) == 1
+    assert S3ObjectStore().get_bytes(aws.media_bucket, "media/t/old.wav") == b"old layout"
+    assert not S3ObjectStore().exists(aws.media_bucket, "media/t/link.wav")

@@ -57,6 +57,13 @@ def test_batch_launcher_on_moto_and_the_failure_event_it_leads_to(aws, store, bu
     assert submitted["jobName"] == "diarist-job-42"
     assert submitted["parameters"] == {"jobId": "job-42", "tenantId": "acme"}
     assert submitted["tags"]["diarist:job-id"] == "job-42"
+    # the queue tag the stack's TerminateJob grant is conditioned on: the queue as configured
+    assert submitted["tags"]["diarist:job-queue"] == "diarist-gpu"
+    assert batch.list_tags_for_resource(resourceArn=submitted["jobArn"])["tags"] == {
+        "diarist:job-id": "job-42",
+        "diarist:tenant-id": "acme",
+        "diarist:job-queue": "diarist-gpu",
+    }
     assert submitted["container"]["command"] == [
         "diarist",
         "worker",

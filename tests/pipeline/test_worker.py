@@ -182,6 +182,31 @@ def test_failures_end_the_job_failed_with_a_code(
     assert [(d.status, d.error.code) for d in bus.published] == [(JobStatus.FAILED, code)]
 
 
+def test_unexpected_error_reaches_the_tenant_as_a_generic_message(aws, store, bus, settings, capfd) -> None:
+    """An exception's text may name paths, hosts or buckets: the job says only that it failed
+    internally; the exception is in the logs, with the job's keys."""
+    from diarist.worker.main import INTERNAL_ERROR_MESSAGE
+
+    class Leaky(FakeJobDiarizer):
+        def diarize(self, path, params, progress):
+            raise RuntimeError("cannot open /opt/secret/model.bin on db.internal:5432")
+
+    url = _upload(aws, "media/t1/leak.wav", wav_bytes(0.5))
+    store.create(make_job("w-leak", input_url=url))
+    capfd.readouterr()
+    with at_info():
+        rc = run_worker("w-leak", "t1", settings=settings, store=store, events=bus, diarizer=Leaky())
+    err = capfd.readouterr().err
+    assert rc == EXIT_ERROR
+    job = store.get("w-leak")
+    assert job.error.code == "internal_error" and job.error.message == INTERNAL_ERROR_MESSAGE
+    assert "secret" not in job.error.message and "RuntimeError" not in job.error.message
+    (event,) = bus.published
+    assert event.error.message == INTERNAL_ERROR_MESSAGE  # the webhook says no more
+    (line,) = [x for x in json_lines(err) if x.get("message") == "worker error"]
+    assert line["job_id"] == "w-leak" and "/opt/secret/model.bin" in str(line), line
+
+
 def test_ssrf_opener_streams_and_maps_errors(tmp_path) -> None:
     """The https opener the worker installs in the engine's fetcher (exercised over local http)."""
     import http.server

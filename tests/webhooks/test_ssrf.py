@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -211,6 +212,43 @@ def test_policy_from_settings_and_local_mode_waivers(monkeypatch: pytest.MonkeyP
         validate_url_syntax("http://10.0.0.5/", Policy(allow_private_networks=True))
 
 
+# Cloud metadata endpoints: refused under every policy, local mode's (private networks allowed) too.
+METADATA_URLS = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00:ec2::254]/latest/meta-data/",  # AWS, IPv6 (a private range)
+    "http://100.100.100.200/latest/meta-data/",  # Alibaba (CGNAT range)
+    "http://192.0.0.192/opc/v1/instance/",  # Oracle classic
+    "http://[::ffff:100.100.100.200]/",  # IPv4-mapped
+    "http://[64:ff9b::6464:64c8]/",  # NAT64 of 100.100.100.200
+]
+
+
+@pytest.mark.parametrize("url", METADATA_URLS)
+@pytest.mark.parametrize("policy", [PRODUCTION, LOCAL, Policy(allow_private_networks=True)])
+def test_cloud_metadata_refused_under_every_policy(url: str, policy: Policy, net: ConnectionLog) -> None:
+    net.block_all = True
+    if not policy.allow_http:
+        url = url.replace("http://", "https://")
+    with pytest.raises(UnsafeUrl) as err:
+        safe_request("GET", url, timeout=1, policy=policy)
+    assert "metadata" in err.value.reason or "link-local" in err.value.reason, err.value.reason
+    # and when a name resolves to one
+    host = url.split("/")[2].strip("[]")
+    resolver = fake_resolver({"meta.test": [host]})
+    with pytest.raises(UnsafeUrl):
+        check_url(url.replace(url.split("/")[2], "meta.test"), policy, resolver=resolver)
+    assert net.connects == []
+
+
+def test_metadata_neighbours_keep_the_local_waiver() -> None:
+    # only the endpoints themselves are named: the rest of their ranges follows the policy
+    for address in ("fd00:ec2::253", "100.100.100.201", "10.0.0.1"):
+        assert address_refusal(address, LOCAL) is None
+        assert address_refusal(address, PRODUCTION) is not None
+    for address in ("fd00:ec2::254", "100.100.100.200", "192.0.0.192", "169.254.169.254"):
+        assert address_refusal(address, LOCAL) is not None
+
+
 def test_connects_to_the_checked_address_once_with_original_host_header(
     receiver: Receiver, net: ConnectionLog
 ) -> None:
@@ -381,3 +419,87 @@ def test_ipv6_literal_connects(net: ConnectionLog) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- redirects under the production policy --------------------------------------------------------
+# The tests above follow redirects under the local policy only. Here the first hop passes the
+# PRODUCTION policy for real: ``hooks.test`` resolves (stub) to a public address, and the
+# connection to that address is handed to the TLS receiver on 127.0.0.1 (``_pool`` wrapped), so
+# every check runs as in production and no traffic leaves loopback.
+
+PRODUCTION_REDIRECTS = [
+    "http://hooks.test/next",  # plain http
+    "https://10.0.0.5/x",  # a private address
+    "https://internal.test/x",  # a name resolving to a private address
+    "https://[fd00:ec2::254]/latest/meta-data/",  # cloud metadata over IPv6
+    "https://169.254.169.254/latest/meta-data/",
+    "https://localhost/x",
+    "https://127.0.0.1/x",
+    "https://100.64.0.7/x",  # CGNAT
+]
+
+
+@pytest.fixture
+def public_tls_receiver(
+    tls_receiver: Receiver, self_signed_cert, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Receiver]:
+    import dataclasses
+
+    from diarist import netpolicy
+
+    real_pool = netpolicy._pool
+
+    def pool(target, address, timeout, ca_certs):  # type: ignore[no-untyped-def]
+        if address == PUBLIC_V4:  # "the internet": the receiver, trusted through its own certificate
+            target = dataclasses.replace(target, port=tls_receiver.port)
+            return real_pool(target, "127.0.0.1", timeout, str(self_signed_cert.cert_path))
+        return real_pool(target, address, timeout, ca_certs)
+
+    monkeypatch.setattr(netpolicy, "_pool", pool)
+    resolver = fake_resolver({"hooks.test": [PUBLIC_V4], "internal.test": ["10.0.0.5"]})
+    previous = netpolicy.set_default_resolver(resolver)
+    try:
+        yield tls_receiver
+    finally:
+        netpolicy.set_default_resolver(previous)
+
+
+def test_production_first_hop_is_followed_to_a_public_address(public_tls_receiver: Receiver, net) -> None:
+    public_tls_receiver.plan = [("redirect", 302, "https://hooks.test/next")]
+    resp = safe_request("GET", "https://hooks.test/start", timeout=3, policy=PRODUCTION, max_redirects=3)
+    assert resp.status == 200 and resp.body == b'{"ok":true}'
+    assert [r.path for r in public_tls_receiver.requests] == ["/start", "/next"]
+    assert {h for h, _ in net.connects} == {"127.0.0.1"}
+
+
+@pytest.mark.parametrize("location", PRODUCTION_REDIRECTS)
+def test_production_redirects_to_http_or_private_addresses_are_refused(
+    location: str, public_tls_receiver: Receiver, net: ConnectionLog
+) -> None:
+    public_tls_receiver.plan = [("redirect", 307, location)]
+    with pytest.raises(UnsafeUrl):
+        safe_request("GET", "https://hooks.test/start", timeout=3, policy=PRODUCTION, max_redirects=3)
+    assert [r.path for r in public_tls_receiver.requests] == ["/start"]  # only the first hop
+    assert {h for h, _ in net.connects} == {"127.0.0.1"}  # never the redirect target
+
+
+@pytest.mark.parametrize("location", ["https://internal.test/a.wav", "http://hooks.test/a.wav"])
+def test_worker_input_download_refuses_a_redirect_under_the_production_policy(
+    location: str, public_tls_receiver: Receiver, net: ConnectionLog, tmp_path
+) -> None:
+    """The worker's https fetch (``worker.inputs``) with the worker's production settings."""
+    from diarist.domain.errors import AudioInputError, ErrorCode
+    from diarist.worker.inputs import fetch
+
+    production = NetworkPolicySettings()
+    assert (production.allow_http, production.allow_private_networks) == (False, False)
+    public_tls_receiver.plan = [("redirect", 302, location)]
+    with pytest.raises(AudioInputError) as err:
+        fetch("https://hooks.test/audio.wav", tmp_path, None, production)
+    assert err.value.code == ErrorCode.INPUT_FORBIDDEN, err.value
+    assert [r.path for r in public_tls_receiver.requests] == ["/audio.wav"]
+    # and a redirect to a public address is followed and downloaded
+    public_tls_receiver.plan = [("redirect", 302, "https://hooks.test/moved.wav")]
+    path = fetch("https://hooks.test/audio.wav", tmp_path, None, production)
+    assert path.read_bytes() == b'{"ok":true}'
+    assert {h for h, _ in net.connects} == {"127.0.0.1"}

@@ -1,7 +1,8 @@
 """AWS Batch launcher (``ports.Launcher``): the production path, ``submit_job`` on the GPU job queue.
 
-The job carries the Diarist job id as Batch parameters, propagated tags and its name
-(``domain.launches``). ``find_launch`` lists the queue's jobs by that name; ``terminate`` of a
+The job carries the Diarist job id as Batch parameters, propagated tags and its name, and its
+queue as the tag ``diarist:job-queue`` (``domain.launches``): the stack lets ``terminate`` stop
+only jobs with its own queue's tag. ``find_launch`` lists the queue's jobs by that name; ``terminate`` of a
 job Batch no longer knows is no error.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from diarist.adapters.aws import client, launch_error
-from diarist.domain.launches import TAG_JOB_ID, TAG_TENANT_ID, job_name_for, worker_environment
+from diarist.domain.launches import TAG_JOB_ID, TAG_JOB_QUEUE, TAG_TENANT_ID, job_name_for, worker_environment
 from diarist.domain.messages import WorkerSpec
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ class BatchLauncher:
                     "command": spec.command(),
                     "environment": [{"name": k, "value": v} for k, v in worker_environment(spec).items()],
                 },
-                tags={TAG_JOB_ID: spec.job_id, TAG_TENANT_ID: spec.tenant_id},
+                # the queue tag is what the stack's TerminateJob grant is conditioned on
+                tags={TAG_JOB_ID: spec.job_id, TAG_TENANT_ID: spec.tenant_id, TAG_JOB_QUEUE: self.job_queue},
                 propagateTags=True,
             )
         except ClientError as e:

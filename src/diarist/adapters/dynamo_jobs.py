@@ -2,14 +2,18 @@
 
 The job item is ``pk = JOB#<id>`` with a GSI ``by_tenant`` (``gsi1pk = TENANT#<tenant>``,
 ``gsi1sk = <created_at>#<id>``) for newest-first listing; a listing cursor is that index's key,
-base64url-encoded. Large things (results) live in S3; the item holds only small fields, stored
+base64url-encoded, and is checked in full before use: exactly the three key attributes, strings of
+the shapes this store writes, in the caller's own ``TENANT#`` partition (anything else, another
+tenant's cursor included, is a 400 naming ``cursor``, never a DynamoDB error). Large things (results) live in S3; the item holds only small fields, stored
 as the ``Job`` model's JSON (floats as numbers).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -169,7 +173,7 @@ class DynamoJobStore:
             kwargs["ExpressionAttributeNames"]["#st"] = "status"
             kwargs["ExpressionAttributeValues"][":st"] = {"S": status.value}
         if cursor:
-            kwargs["ExclusiveStartKey"] = decode_cursor(cursor)
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, tenant_id)
         jobs: list[Job] = []
         next_key: dict[str, Any] | None = None
         # A filter may leave pages short: keep reading until the page is full or the index ends.
@@ -200,13 +204,36 @@ def encode_cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    """The index key ``encode_cursor`` wrote; anything else is ``ValidationFailed`` (field ``cursor``)."""
+MAX_CURSOR_CHARS = 1024
+_CURSOR_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CREATED_AT = re.compile(r"^[0-9][0-9T:.+Z-]{9,39}$")
+_BAD_CURSOR = [{"field": "cursor", "message": "not a cursor this API returned for your jobs"}]
+
+
+def decode_cursor(cursor: str, tenant_id: str) -> dict[str, Any]:
+    """The index key ``encode_cursor`` wrote for a page of ``tenant_id``'s jobs; anything else
+    (malformed, wrong types, extra attributes, deep nesting, another tenant's partition) is
+    ``ValidationFailed`` naming ``cursor``."""
+    if not cursor or len(cursor) > MAX_CURSOR_CHARS or not _CURSOR_CHARS.match(cursor):
+        raise ValidationFailed(_BAD_CURSOR)
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(key, dict) or TABLE_GSI_PK not in key:
-            raise ValueError
-        return key
-    except (ValueError, json.JSONDecodeError):
-        raise ValidationFailed([{"field": "cursor", "message": "not a cursor this API returned"}]) from None
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        raise ValidationFailed(_BAD_CURSOR) from None
+    if not isinstance(key, dict) or set(key) != {TABLE_PK, TABLE_GSI_PK, TABLE_GSI_SK}:
+        raise ValidationFailed(_BAD_CURSOR)
+    values = {}
+    for name, value in key.items():
+        if not (isinstance(value, dict) and list(value) == ["S"] and isinstance(value["S"], str)):
+            raise ValidationFailed(_BAD_CURSOR)
+        values[name] = value["S"]
+    created_at, _, job_id = values[TABLE_GSI_SK].rpartition("#")
+    if (
+        values[TABLE_GSI_PK] != TENANT_KEY_PREFIX + tenant_id
+        or not _CREATED_AT.match(created_at)
+        or not _JOB_ID.match(job_id)
+        or values[TABLE_PK] != JOB_KEY_PREFIX + job_id
+    ):
+        raise ValidationFailed(_BAD_CURSOR)
+    return {name: {"S": text} for name, text in values.items()}

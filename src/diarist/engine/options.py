@@ -11,10 +11,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from diarist.domain.speakers import MAX_SPEAKERS, check_speaker_counts
+from diarist.resources import MAX_INPUT_BYTES, MAX_INPUT_SECONDS
 
 GiB = 1 << 30
-MAX_INPUT_BYTES = 1 * GiB
-MAX_INPUT_DURATION_S = 24 * 3600.0
+# The service's one input limit (diarist.resources, which the API checks too), not a copy.
+MAX_INPUT_DURATION_S = float(MAX_INPUT_SECONDS)
 
 
 class InputLimits(BaseModel):

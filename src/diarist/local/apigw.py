@@ -3,6 +3,12 @@
 Each request becomes an API Gateway proxy event (the shape AWS sends), the handler's proxy
 response becomes the HTTP response. Like API Gateway, bodies over 10 MB get 413 before the
 handler runs, and binary bodies are passed base64-encoded.
+
+The body is framed by ``Content-Length`` only, and never read on trust: a ``Transfer-Encoding``
+(chunked) request gets 411, a ``Content-Length`` that is not one whole number (negative, not
+numeric, two different values) gets 400, and the connection is closed after either (where the
+next request would start is unknown). Reads time out after ``read_timeout_s`` (a client that
+announces more than it sends gets 408), so no request holds a thread forever.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -25,6 +32,7 @@ log = logging.getLogger(__name__)
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded")
+_CONTENT_LENGTH = re.compile(r"^[0-9]{1,19}$")
 
 
 class LambdaContext:
@@ -89,20 +97,47 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.debug("%s " + format, self.address_string(), *args)
 
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+    @property
+    def timeout(self) -> float:  # type: ignore[override]
+        """The socket timeout ``StreamRequestHandler.setup`` applies to the connection."""
+        return self.server.read_timeout_s
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer without running the handler, then close (the rest of the stream is not ours)."""
+        self._reply(status, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode())
+        self.close_connection = True
+
+    def _body_length(self) -> int | None:
+        """The body's length from ``Content-Length``, or None after refusing the request."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            self._refuse(411, "Length Required: send the body with a Content-Length (no chunked encoding)")
+            return None
+        values = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if not values:
+            return 0
+        value = values.pop()
+        if values or not _CONTENT_LENGTH.match(value):
+            self._refuse(400, "Bad Request: Content-Length must be one whole number of bytes")
+            return None
+        length = int(value)
         if length > API_GATEWAY_MAX_BODY_BYTES:
             # API Gateway refuses these before any Lambda runs.
-            self._reply(
-                413,
-                {"Content-Type": "application/json"},
-                json.dumps(
-                    {"message": "Request Entity Too Large: upload large files with POST /v1/media/input"}
-                ).encode(),
-            )
+            self._refuse(413, "Request Entity Too Large: upload large files with POST /v1/media/input")
+            return None
+        return length
+
+    def _handle(self) -> None:
+        length = self._body_length()
+        if length is None:
+            return
+        try:
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            self._refuse(408, "Request Timeout: the body was not sent in time")
+            return
+        if len(body) < length:  # the client closed the connection early
             self.close_connection = True
             return
-        body = self.rfile.read(length) if length else b""
         headers = dict(self.headers.items())
         event = to_proxy_event(self.command, self.path, headers, body)
         try:
@@ -137,9 +172,17 @@ class _Handler(BaseHTTPRequestHandler):
 class ApiGatewayServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, lambda_handler: LambdaHandler, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        lambda_handler: LambdaHandler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        read_timeout_s: float = 60.0,
+    ) -> None:
         super().__init__((host, port), _Handler)
         self.lambda_handler = lambda_handler
+        self.read_timeout_s = read_timeout_s
         self.invoke_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 

@@ -39,7 +39,6 @@ class LocalResources:
             "DIARIST_JOB_QUEUE_URL": self.job_queue_url,
             "DIARIST_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "DIARIST_WEBHOOK_SECRET_PREFIX": resources.WEBHOOK_SECRET_PREFIX,
-            "DIARIST_ALLOWED_INPUT_BUCKETS": self.media_bucket,
         }
         env.update(self.extra_env)
         return env

@@ -140,24 +140,30 @@ class LocalDiarist:
         )
         load.cache_clear()
 
+        restored = 0
         if cfg.data_dir:
             from diarist.local import state
 
             restored = state.load(self.resources, cfg.data_dir)
             if restored:
                 log.info("restored %d records from %s", restored, cfg.data_dir)
-                interrupted = state.fail_interrupted(self.resources)
-                if interrupted:
-                    log.warning(
-                        "%d job(s) were in progress when local mode stopped: failed", len(interrupted)
-                    )
 
         from diarist.adapters.dynamo_jobs import DynamoJobStore
         from diarist.adapters.events import EventBridgeBus
         from diarist.local.worker_pool import start_pool
 
         store, bus = DynamoJobStore(self.resources.table), EventBridgeBus(self.resources.event_bus)
-        start_pool(cfg.workers, work / "workers", store, bus)
+        pool = start_pool(cfg.workers, work / "workers", store, bus)
+        if restored:
+            # jobs in progress at the last stop: waiting ones go on, running ones end failed
+            resumed = state.resume_interrupted(self.resources, launcher=pool, store=store, events=bus)
+            if resumed.requeued or resumed.relaunched:
+                log.warning(
+                    "%d job(s) were waiting when local mode stopped: queued again",
+                    len(resumed.requeued) + len(resumed.relaunched),
+                )
+            if resumed.failed:
+                log.warning("%d job(s) were running when local mode stopped: failed", len(resumed.failed))
         self._ensure_credentials()
         self._start_api(api_port)
         self._start_pollers()

@@ -9,7 +9,8 @@ Like Batch, a job waits in the queue until a slot is free (``created`` until the
 ``running``), and ``terminate`` stops it (the process is killed and replaced). A worker process
 that dies mid-job is handed to ``services.failures.handle_worker_exit``, which fails the job if it
 is still not terminal (``worker_crashed`` and the exit code), as the Batch state-change handler
-does in AWS. One pool per process (``start_pool``): the dispatcher and the API's cancel share it
+does in AWS; not while local mode is stopping, when the job is left for the next start
+(``local.state.resume_interrupted``). One pool per process (``start_pool``): the dispatcher and the API's cancel share it
 (``diarist.launchers.build_launcher``).
 """
 
@@ -105,6 +106,10 @@ class _Slot:
     def _died(self, spec: WorkerSpec, rc: int | None) -> None:
         if self.killed_for == spec.job_id:
             return  # terminated on purpose (cancel): the job already says so
+        if self.pool.stopping.is_set():
+            # local mode is stopping: the job is left running, for the next start with the same
+            # --data-dir to settle ("local mode stopped while this job was running", local.state)
+            return
         job = handle_worker_exit(
             self.pool.store, self.pool.events, spec.job_id, rc, log_hint=str(self.log_path)
         )

@@ -22,10 +22,10 @@ from typing import Any
 
 from diarist.domain.errors import Conflict, DiaristError, Unauthorized, ValidationFailed
 from diarist.domain.jobs import utcnow
+from diarist.domain.tenants import TENANT_ID_RULE, is_tenant_id
 from diarist.ports import ApiKeyStore
 
 KEY_PREFIX = "dia_"
-TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _OUR_KEY_RE = re.compile(r"^dia_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")  # what create() makes
 _TOKEN_RE = re.compile(r"^[\x21-\x7e]{16,256}$")  # anything else is not worth a lookup
 _CACHE_MAX = 4096
@@ -64,10 +64,8 @@ def hash_key(plaintext: str) -> str:
 
 def check_tenant_id(tenant_id: str) -> str:
     """Tenant ids end up in S3 keys and DynamoDB keys: keep them plain."""
-    if not TENANT_RE.match(tenant_id or ""):
-        raise ValidationFailed(
-            [{"field": "tenant", "message": "1-64 characters: letters, digits, '-' or '_' (not first)"}]
-        )
+    if not is_tenant_id(tenant_id):
+        raise ValidationFailed([{"field": "tenant", "message": TENANT_ID_RULE}])
     return tenant_id
 
 

@@ -6,9 +6,13 @@ Invariants:
   ``ValidationFailed`` naming the request's field.
 - ``media://<key>`` is the tenant's own: it names ``media/<tenant>/<key>`` in the media bucket, so a
   tenant never reaches another tenant's uploads. The key is 1-512 characters without empty, ``.``
-  or ``..`` parts; at submission the object must exist, be non-empty and at most 1 GiB.
-- ``s3://bucket/key`` must be in an allowed input bucket; in the media bucket (shared by tenants)
-  only under the tenant's own ``media/<tenant>/`` or ``incoming/<tenant>/`` prefix.
+  or ``..`` parts (the whole S3 key within S3's 1,024 UTF-8 bytes); at submission the object must
+  exist, be non-empty and at most ``MAX_INPUT_BYTES`` (exactly that many is accepted).
+- ``s3://bucket/key``: the key follows the object-key rule (``domain.locations.object_key_problem``:
+  no empty, ``.`` or ``..`` parts, at most 1,024 UTF-8 bytes). In the media bucket (shared by
+  tenants) only the tenant's own ``media/<tenant>/`` or ``incoming/<tenant>/`` keys; in any other
+  bucket only what an input-bucket rule lets this tenant read (``domain.input_buckets``: per-tenant
+  folders, named tenants, or every tenant when the operator wrote ``=*``).
 - ``https://`` URLs (inputs and webhooks) pass the network policy's syntax check here, for a clear
   400 at submission; the host is checked again when resolved, before every connection
   (``netpolicy``).
@@ -17,7 +21,7 @@ Invariants:
 from __future__ import annotations
 
 from diarist.domain.errors import ValidationFailed
-from diarist.domain.locations import s3_url, split_s3_url
+from diarist.domain.locations import object_key_problem, s3_url, split_s3_url
 from diarist.netpolicy import UnsafeUrl, validate_url_syntax
 from diarist.ports import ObjectStore
 from diarist.resources import INCOMING_PREFIX, MAX_INPUT_BYTES, MEDIA_PREFIX
@@ -76,7 +80,11 @@ class InputResolver:
                     }
                 ]
             )
-        return f"{MEDIA_PREFIX}{tenant_id}/{key}"
+        full = f"{MEDIA_PREFIX}{tenant_id}/{key}"
+        problem = object_key_problem(full)
+        if problem:
+            raise ValidationFailed([{"field": field, "message": f"media:// key: {problem}"}])
+        return full
 
     def _resolve_media(self, tenant_id: str, url: str, field: str) -> str:
         bucket = self.settings.media_bucket
@@ -98,14 +106,22 @@ class InputResolver:
             bucket, key = split_s3_url(url)
         except ValueError:
             raise ValidationFailed([{"field": field, "message": "s3 URL needs s3://bucket/key"}]) from None
-        settings = self.settings
-        if bucket not in settings.allowed_input_buckets:
-            raise ValidationFailed(
-                [{"field": field, "message": f"bucket {bucket!r} is not an allowed input bucket"}]
-            )
-        if bucket == settings.media_bucket and not key.startswith(
-            (f"{MEDIA_PREFIX}{tenant_id}/", f"{INCOMING_PREFIX}{tenant_id}/")
-        ):
-            raise ValidationFailed(
-                [{"field": field, "message": "not one of your objects in the media bucket"}]
-            )
+        problem = object_key_problem(key)
+        if problem:
+            raise ValidationFailed([{"field": field, "message": problem}])
+        if bucket == self.settings.media_bucket:
+            if not key.startswith((f"{MEDIA_PREFIX}{tenant_id}/", f"{INCOMING_PREFIX}{tenant_id}/")):
+                raise ValidationFailed(
+                    [{"field": field, "message": "not one of your objects in the media bucket"}]
+                )
+            return
+        rules = [r for r in self.settings.input_rules() if r.bucket == bucket]
+        if any(r.allows(tenant_id, key) for r in rules):
+            return
+        yours = sorted({p for r in rules if (p := r.prefix_for(tenant_id)) is not None})
+        if yours:
+            where = " or ".join(f"s3://{bucket}/{p}…" for p in yours)
+            message = f"in bucket {bucket!r} your inputs must be under {where}"
+        else:
+            message = f"bucket {bucket!r} is not an allowed input bucket for your tenant"
+        raise ValidationFailed([{"field": field, "message": message}])

@@ -3,7 +3,9 @@
 One delivery *round* per job completion (and one more per ``redeliver``): attempt 0 right away,
 then one retry per entry of ``WebhookSettings.webhook_retry_delays_s`` (default 0 s, 60 s, 300 s:
 pyannoteAI's "retried 3 times, immediately, +1 min, +5 min"), each re-enqueued on the webhook
-queue with ``DelaySeconds``. Every attempt lands in ``Job.webhook_attempts``; ``webhook_delivery``
+queue with ``DelaySeconds``. Every attempt lands in ``Job.webhook_attempts`` (which the tenant
+reads: its error is fixed text, e.g. the status and its standard reason, never the receiver's
+answer nor an exception's message); ``webhook_delivery``
 says where the round stands. A 2xx answer delivers; 410 Gone stops; a URL the SSRF policy refuses
 stops; anything else (other status, timeout, connection/DNS/TLS error, no signing secret yet,
 result unreadable) is retried. When the last retry fails the job is marked ``failed`` and the SQS
@@ -26,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Any
 
 from diarist.domain import signing
@@ -43,7 +46,6 @@ USER_AGENT = "Diarist-Webhook/1"
 REDELIVER_REASON = "redeliver"
 REFUSED_PREFIX = "refused: "  # attempt error of a URL the SSRF policy refused (not retried)
 MAX_RECORDED_ATTEMPTS = 100  # the job item must stay far below DynamoDB's 400 KB
-_ERROR_BODY_BYTES = 512
 _MAX_ERROR_CHARS = 500
 
 
@@ -189,16 +191,20 @@ class WebhookService:
             ) as response:
                 status_code = response.status
                 if not 200 <= status_code < 300:
-                    snippet = _snippet(response)
-                    error = f"HTTP {status_code}" + (f": {snippet}" if snippet else "")
+                    # the status and its standard reason only: the receiver's body (or its own
+                    # reason phrase) is never read into the attempt record the tenant sees
+                    error = http_error(status_code)
                     retry_reason = f"http_{status_code}"
         except UnsafeUrl as e:
             error, retry_reason = f"{REFUSED_PREFIX}{e.reason}", ""
         except FetchError as e:
             error, retry_reason = e.message, e.kind
         except Exception as e:  # no secret yet, result unreadable, ...: retried, never lost
-            log.exception("webhook attempt could not be made", extra=ctx)
-            error, retry_reason = f"{type(e).__name__}: {e}", "internal_error"
+            log.exception("webhook attempt could not be made", extra=ctx)  # the detail: logs only
+            error, retry_reason = (
+                f"internal error preparing the webhook ({type(e).__name__})",
+                "internal_error",
+            )
         latency_ms = int((time.monotonic() - t0) * 1000)
 
         if error is not None:
@@ -299,12 +305,13 @@ class WebhookService:
         return headers
 
 
-def _snippet(response: Any) -> str:
+def http_error(status_code: int) -> str:
+    """An attempt's error for a non-2xx answer: ``HTTP 500 Internal Server Error``. Fixed text
+    from the status code alone, whatever the receiver sent."""
     try:
-        raw = response.read(_ERROR_BODY_BYTES)
-    except FetchError:
-        return ""
-    return " ".join(raw.decode("utf-8", "replace").split())[:200]
+        return f"HTTP {status_code} {HTTPStatus(status_code).phrase}"
+    except ValueError:
+        return f"HTTP {status_code}"
 
 
 def completion_detail(job: Job) -> JobFinishedDetail:

@@ -11,7 +11,8 @@
    bucket (layout in docs/pipeline.md), then ``finish_job(succeeded, result_location=<prefix>.json)``.
 
 Exit codes: 0 = the job was handled (succeeded, failed for an input problem, or stopped because it
-was canceled); 1 = unexpected error (the job was marked ``failed``/``internal_error`` if possible);
+was canceled); 1 = unexpected error (the job was marked ``failed``/``internal_error`` if possible,
+with a generic message: the exception itself is logged, never shown to the tenant);
 143 = stopped by SIGTERM (Batch terminate / spot reclaim / local cancel): the job is left as it is,
 for a Batch retry attempt or the failure handlers (``services.failures``) to settle.
 """
@@ -44,6 +45,9 @@ log = logging.getLogger("diarist.worker")
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_TERMINATED = 128 + signal.SIGTERM
+INTERNAL_ERROR_MESSAGE = (
+    "internal error in the worker; the operator's logs have the details (search for this job id)"
+)
 
 
 class JobStopped(Exception):
@@ -217,9 +221,12 @@ def _process(
         log.info("input rejected: %s", e.message, extra={"code": str(e.code)})
         finish_job(store, events, job_id, JobStatus.FAILED, error=e)
         return EXIT_OK
-    except Exception as e:
+    except Exception:
+        # The detail (type, message, traceback) goes to the logs only, with the job's keys: an
+        # exception's text can name paths, buckets, hosts or the input's content.
         log.exception("worker error")
-        message = f"internal error in the worker ({type(e).__name__}: {str(e)[:300]})"
         with contextlib.suppress(Exception):
-            finish_job(store, events, job_id, JobStatus.FAILED, error=(ErrorCode.INTERNAL, message))
+            finish_job(
+                store, events, job_id, JobStatus.FAILED, error=(ErrorCode.INTERNAL, INTERNAL_ERROR_MESSAGE)
+            )
         return EXIT_ERROR

@@ -1,0 +1,86 @@
+"""What each role does on the single DynamoDB table: operations per item family, and the
+``by_tenant`` index partitions it queries. ``Storage.grant_table`` grants exactly this (each item
+family through ``dynamodb:LeadingKeys`` on its partition-key prefix), nothing else.
+
+Pure data (no CDK import), so that the tests can check it from both sides: ``tests/infra`` that
+the template grants it and nothing more, ``tests/api`` and ``tests/pipeline``
+(``test_table_access``) that each entry point's real code calls nothing outside it. A new call
+from a function fails those tests until it is added here.
+
+Item families (``diarist.resources``, ``adapters/dynamo_*.py``):
+
+- ``JOB#<job id>``: the job (job store, launch claims, webhook ledger);
+- ``KEY#<sha256>``: an API key (the API only authenticates; keys are created, listed and revoked
+  by the operator's ``diarist keys`` CLI with the operator's own credentials);
+- ``IDEM#<tenant>#<key>``: an ``Idempotency-Key`` record;
+- index ``by_tenant``: ``TENANT#<tenant>`` partitions list a tenant's jobs; the ``APIKEYS``
+  partition lists keys (the CLI only).
+
+No role may ``Scan``, use batch or PartiQL operations, or describe the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from diarist import resources
+
+JOBS = resources.JOB_KEY_PREFIX
+API_KEYS = resources.APIKEY_KEY_PREFIX
+IDEMPOTENCY = resources.IDEMPOTENCY_KEY_PREFIX
+TENANT_JOBS = resources.TENANT_KEY_PREFIX  # by_tenant partitions of jobs
+
+GET, PUT, UPDATE, DELETE, QUERY = "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"
+
+
+@dataclass(frozen=True)
+class TableAccess:
+    """``items``: partition-key prefix -> DynamoDB operations on those items; ``index_queries``:
+    the ``by_tenant`` partition-key prefixes the role may ``Query``."""
+
+    items: Mapping[str, frozenset[str]]
+    index_queries: frozenset[str] = field(default_factory=frozenset)
+
+    def allows(self, operation: str, leading_key: str, *, index: str | None = None) -> bool:
+        """Whether ``operation`` on the item (or index partition) ``leading_key`` is granted."""
+        if index is not None:
+            return (
+                operation == QUERY
+                and index == resources.TABLE_GSI_TENANT
+                and any(leading_key.startswith(p) for p in self.index_queries)
+            )
+        return any(leading_key.startswith(p) and operation in ops for p, ops in self.items.items())
+
+
+def _access(items: Mapping[str, set[str]], index_queries: set[str] | None = None) -> TableAccess:
+    return TableAccess(
+        items={p: frozenset(ops) for p, ops in items.items()}, index_queries=frozenset(index_queries or ())
+    )
+
+
+# Every role but the API's touches job items only, and never creates one except ingest.
+WORKER = _access({JOBS: {GET, UPDATE}})  # the GPU container: its own job's status and progress
+DISPATCHER = _access({JOBS: {GET, UPDATE}})  # read the job, claim the launch, record it
+DISPATCHER_DLQ = _access({JOBS: {GET, UPDATE}})  # fail a job that could not be launched
+BATCH_EVENTS = _access({JOBS: {GET, UPDATE}})  # fail a job whose container died
+WEBHOOK = _access({JOBS: {GET, UPDATE}})  # read the job, claim and record attempts
+INGEST = _access({JOBS: {GET, PUT, UPDATE}})  # create the job of an upload (and fail it at once)
+API = _access(
+    {
+        JOBS: {GET, PUT, UPDATE},  # submit, read, cancel, purge, redeliver
+        IDEMPOTENCY: {GET, PUT, DELETE},  # claim, read the claim, release it when queueing failed
+        API_KEYS: {GET},  # authenticate
+    },
+    {TENANT_JOBS},  # GET /v2/jobs
+)
+
+BY_ROLE: dict[str, TableAccess] = {
+    "api": API,
+    "dispatcher": DISPATCHER,
+    "dispatcher_dlq": DISPATCHER_DLQ,
+    "ingest": INGEST,
+    "batch_events": BATCH_EVENTS,
+    "webhook": WEBHOOK,
+    "worker": WORKER,
+}

@@ -1,0 +1,132 @@
+"""Each pipeline role's real DynamoDB calls stay within its grants (``infra/table_access.py``, which
+``tests/infra`` holds against the template) and use every one of them: the worker, the
+dispatcher and its DLQ consumer, ingest, batch events and webhook delivery run their real code
+against the emulator while the calls are recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from diarist.adapters.aws import client
+from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
+from diarist.domain.jobs import JobStatus
+from diarist.domain.messages import DispatchMessage
+from diarist.ports import LaunchFailed
+from diarist.services.dispatch import Dispatcher
+from diarist.testing.fake_engine import FakeJobDiarizer
+from diarist.testing.fake_launcher import FakeLauncher
+from tests.events import LambdaContext
+from tests.pipeline.conftest import (
+    load_event,
+    make_job,
+    receive_as_lambda_event,
+    sqs_event,
+    sqs_record,
+    wav_bytes,
+)
+from tests.table_calls import check_granted, granted, recorded_table_calls
+
+pytestmark = pytest.mark.integration
+
+
+def _message(job_id: str, tenant: str = "t1") -> DispatchMessage:
+    return DispatchMessage(job_id=job_id, tenant_id=tenant)
+
+
+def test_worker(aws, store, monkeypatch) -> None:
+    from diarist.settings import WorkerSettings, load
+    from diarist.worker.main import run_worker
+
+    monkeypatch.setenv("DIARIST_PROGRESS_INTERVAL_S", "0.001")
+    load.cache_clear()
+    key = "media/t1/a.wav"
+    client("s3").put_object(Bucket=aws.media_bucket, Key=key, Body=wav_bytes(1.0))
+    store.create(make_job("w-ok", input_url=f"s3://{aws.media_bucket}/{key}"))
+    store.create(make_job("w-gone"))
+    store.transition("w-gone", JobStatus.CANCELED)
+    with recorded_table_calls() as calls:
+        assert run_worker("w-ok", "t1", settings=load(WorkerSettings), diarizer=FakeJobDiarizer()) == 0
+        assert run_worker("w-gone", "t1", settings=load(WorkerSettings), diarizer=FakeJobDiarizer()) == 0
+    assert store.get("w-ok").status is JobStatus.SUCCEEDED
+    assert check_granted("worker", calls) == granted("worker")
+
+
+def test_dispatcher(aws, store) -> None:
+    store.create(make_job("d-ok"))
+    store.create(make_job("d-refused"))
+    ok = Dispatcher(store=store, launcher=FakeLauncher(), claims=DynamoLaunchClaims(aws.table))
+    refused = Dispatcher(
+        store=store, launcher=FakeLauncher(fail_with=LaunchFailed("no")), claims=DynamoLaunchClaims(aws.table)
+    )
+    with recorded_table_calls() as calls:
+        assert ok.dispatch(_message("d-ok")).action == "launched"
+        assert ok.dispatch(_message("d-ok")).action == "already_launched"
+        with pytest.raises(LaunchFailed):
+            refused.dispatch(_message("d-refused"))  # the claim is released with the reason
+    assert check_granted("dispatcher", calls) == granted("dispatcher")
+
+
+def test_dispatcher_dlq(aws, store) -> None:
+    from functions.dispatcher import dlq_handler
+
+    store.create(make_job("q-1"))
+    body = _message("q-1").model_dump_json(by_alias=True)
+    with recorded_table_calls() as calls:
+        assert dlq_handler.lambda_handler(sqs_event(sqs_record(body)), LambdaContext()) == {
+            "batchItemFailures": []
+        }
+    assert store.get("q-1").error.code == "launch_failed"
+    assert check_granted("dispatcher_dlq", calls) == granted("dispatcher_dlq")
+
+
+def test_ingest(aws, store) -> None:
+    from functions.ingest import handler as ingest_handler
+
+    s3 = client("s3")
+    s3.put_object(
+        Bucket=aws.media_bucket, Key="incoming/acme/ok.wav", Body=b"RIFF", Metadata={"num-speakers": "2"}
+    )
+    s3.put_object(
+        Bucket=aws.media_bucket, Key="incoming/acme/bad.wav", Body=b"RIFF", Metadata={"num-speakers": "two"}
+    )
+    event = receive_as_lambda_event(aws.ingest_queue_url, wait_s=1)
+    assert len(event["Records"]) == 2
+    with recorded_table_calls() as calls:
+        assert ingest_handler.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
+        assert ingest_handler.lambda_handler(event, LambdaContext()) == {
+            "batchItemFailures": []
+        }  # redelivered
+    jobs, _ = store.list_for_tenant("acme", limit=5, cursor=None, status=None)
+    assert sorted(j.status.value for j in jobs) == ["failed", "pending"]
+    assert check_granted("ingest", calls) == granted("ingest")
+
+
+def test_batch_events(aws, store) -> None:
+    from functions.batch_events import handler as batch_handler
+
+    store.create(make_job("job-oom"))
+    store.transition("job-oom", JobStatus.RUNNING)
+    with recorded_table_calls() as calls:
+        assert batch_handler.lambda_handler(load_event("batch_failed_oom.json"), LambdaContext()) == {
+            "failedJob": "job-oom"
+        }
+    assert check_granted("batch_events", calls) == granted("batch_events")
+
+
+def test_webhook_delivery(aws, store, monkeypatch) -> None:
+    from diarist import wiring
+    from diarist.services.webhooks import completion_detail
+    from diarist.settings import forget_built, load
+
+    load.cache_clear()
+    forget_built()
+    # a receiver the production policy refuses: the attempt is claimed and recorded, nothing is sent
+    store.create(make_job("h-1", webhook_url="https://127.0.0.1/hook"))
+    store.transition("h-1", JobStatus.FAILED)
+    wiring.ensure_signing_secret("t1", secret="whs_test")
+    service = wiring.webhook_service()
+    with recorded_table_calls() as calls:
+        service.on_job_finished(completion_detail(store.get("h-1")))
+    assert store.get("h-1").webhook_attempts[0].error.startswith("refused")
+    assert check_granted("webhook", calls) == granted("webhook")
+    forget_built()
