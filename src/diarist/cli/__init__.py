@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "diarist.cli.local_cmd",  # diarist local
     "diarist.cli.client_cmd",  # diarist submit/status/result/jobs/cancel
     "diarist.cli.diarize_cmd",  # diarist diarize (the engine, no service)
+    "diarist.cli.voiceprint_cmd",  # diarist voiceprint/identify (the engine, no service)
     "diarist.cli.worker_cmd",  # diarist worker (container entrypoint)
     "diarist.cli.keys_cmd",  # diarist keys create/list/revoke
 )

@@ -4,7 +4,9 @@ Importing this package is cheap: torch and pyannote are imported only when the e
 Without torch: ``options`` (per-job options, input limits), ``settings``, ``fetch`` and ``audio``
 (input), ``hyperparameters``, ``clustering`` and ``formats`` (output). With torch: ``models`` (loading
 the weights), ``embeddings`` and ``campplus`` (speaker embeddings), ``channel_diarizer`` (one channel's
-diarization) and ``engine`` (a file -> ``DiarizationResult``).
+diarization), ``engine`` (a file -> ``DiarizationResult``) and ``voiceprints`` (voiceprints and
+identification: ``Engine.voiceprint``, ``Engine.identify``, ``Engine.extract_voiceprints``; the blob
+format, scores and matching rule are ``diarist.domain.voiceprints``, no torch).
 
     from diarist.engine import EngineSettings, DiarizeOptions, load_engine, fetch_input
 
