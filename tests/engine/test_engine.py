@@ -13,7 +13,7 @@ import pytest
 from diarist.domain.errors import AudioInputError, ErrorCode
 from diarist.domain.results import DiarizationResult
 from diarist.engine import DiarizeOptions
-from diarist.engine.formats import render, to_phonexia_dict
+from diarist.engine.formats import pyannote_output, render, to_phonexia_dict
 from diarist.engine.options import InputLimits
 
 from .conftest import DEV_SET, load_rttm, to_annotation
@@ -257,3 +257,21 @@ def test_cli_diarize_rttm(engine, sample, tmp_path: Path, monkeypatch, capsys) -
     rc = main(["diarize", str(tmp_path / "missing.wav"), "-q"])
     assert rc == 3
     assert "input_unreachable" in capsys.readouterr().err
+
+
+def test_turn_confidence_covers_every_speaker(sample_result: DiarizationResult) -> None:
+    """pyannoteAI's per-turn ``confidence: {SPEAKER_xx: 0-100}``: every speaker of the channel,
+    the turn's own speaker agreeing with the turn's scalar confidence and, outside overlaps,
+    ahead of the others."""
+    channel = sample_result.channels[0]
+    assert len(channel.speakers) >= 2
+    own_first = 0
+    for turn in channel.diarization:
+        per = turn.speaker_confidence
+        assert per is not None and set(per) == set(channel.speakers)
+        assert all(0 <= v <= 100 for v in per.values())
+        assert turn.confidence is not None and abs(per[turn.speaker] - turn.confidence) <= 0.5
+        own_first += per[turn.speaker] == max(per.values())
+    assert own_first >= 0.8 * len(channel.diarization)
+    rendered = pyannote_output(sample_result)["diarization"][0]["confidence"]
+    assert rendered == channel.diarization[0].speaker_confidence

@@ -141,3 +141,16 @@ def test_pyannote_output_follows_the_jobs_options() -> None:
     assert bare["diarization"][0] == {"speaker": "SPEAKER_00", "start": 0.5, "end": 2.25}
     full = formats.pyannote_output(_result())
     assert {"diarization", "exclusiveDiarization", "confidence"} <= set(full) and "model" not in full
+
+
+def test_turn_level_confidence_is_a_map_per_speaker() -> None:
+    """pyannoteAI's per-turn shape; a result stored before the map keeps its number."""
+    result = _result()
+    turn = result.channels[0].diarization[0]
+    with_map = turn.model_copy(update={"speaker_confidence": {"SPEAKER_00": 93, "SPEAKER_01": 16}})
+    channel = result.channels[0].model_copy(update={"diarization": [with_map]})
+    out = formats.pyannote_output(result.model_copy(update={"channels": [channel]}))
+    assert out["diarization"][0]["confidence"] == {"SPEAKER_00": 93, "SPEAKER_01": 16}
+    assert "speakerConfidence" not in turn.model_dump(by_alias=True)  # unset: left out of stored JSON
+    old = formats.pyannote_output(_result(confidence=True))["diarization"]
+    assert any(isinstance(t.get("confidence"), float) for t in old)

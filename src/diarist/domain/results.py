@@ -30,12 +30,20 @@ def _drop_unset(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 class Turn(_Model):
-    """One speaker turn. ``confidence`` (0-100) is set when turn-level confidence was asked for."""
+    """One speaker turn. With turn-level confidence asked for: ``confidence`` (0-100), how active
+    the turn's own speaker is over it, and ``speaker_confidence``, the same for every speaker of the
+    channel (pyannoteAI's per-turn ``confidence: {SPEAKER_xx: 0-100}``; left out of the JSON when
+    unset, so results stored before it are unchanged)."""
 
     speaker: str
     start: float = Field(ge=0)
     end: float = Field(ge=0)
     confidence: float | None = Field(default=None, ge=0, le=100)
+    speaker_confidence: dict[str, int] | None = Field(default=None, alias="speakerConfidence")
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_unset(handler(self), ("speaker_confidence", "speakerConfidence"))
 
 
 class Confidence(_Model):

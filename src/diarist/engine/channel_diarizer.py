@@ -50,12 +50,17 @@ def no_speech_confidence(duration: float) -> np.ndarray:
     return np.full(int(math.ceil(duration / 0.02 - 1e-9)), 100, dtype=np.uint8)
 
 
+TurnRow = tuple[float, float, int, float, dict[int, float]]
+"""start, end, speaker, the speaker's mean activity 0..1 over the turn, and every speaker's mean
+activity over the same frames (pyannoteAI's per-turn ``confidence`` map)."""
+
+
 @dataclass
 class ChannelOutput:
     """Frame-level output of one channel, speakers numbered by first appearance."""
 
-    turns: list[tuple[float, float, int, float]]  # start, end, speaker, mean activity 0..1
-    exclusive: list[tuple[float, float, int, float]]
+    turns: list[TurnRow]
+    exclusive: list[TurnRow]
     num_speakers: int
     confidence: np.ndarray | None  # uint8 per 20 ms
     stats: dict[str, Any] = field(default_factory=dict)
@@ -319,11 +324,19 @@ class ChannelDiarizer:
         exclusive = self._to_turns(excl, act_q, ts, duration, hp.min_duration_off)
         # number speakers by first appearance
         first: dict[int, float] = {}
-        for st, _, k, _ in sorted(turns):
+        for st, _, k, _, _ in sorted(turns, key=lambda row: row[:4]):
             first.setdefault(k, st)
         relabel = {k: i for i, k in enumerate(sorted(first, key=lambda k: first[k]))}
-        turns = sorted((s, e, relabel[k], c) for s, e, k, c in turns)
-        exclusive = sorted((s, e, relabel[k], c) for s, e, k, c in exclusive if k in relabel)
+
+        def renumbered(rows: list[TurnRow]) -> list[TurnRow]:
+            out = [
+                (s, e, relabel[k], c, {relabel[j]: v for j, v in per.items() if j in relabel})
+                for s, e, k, c, per in rows
+                if k in relabel
+            ]
+            return sorted(out, key=lambda row: row[:4])
+
+        turns, exclusive = renumbered(turns), renumbered(exclusive)
         confidence = None
         if want_confidence:
             n20 = int(math.ceil(duration / 0.02 - 1e-9))
@@ -335,8 +348,8 @@ class ChannelDiarizer:
     @staticmethod
     def _to_turns(
         binary: np.ndarray, act_q: np.ndarray, ts: np.ndarray, duration: float, min_duration_off: float
-    ) -> list[tuple[float, float, int, float]]:
-        out: list[tuple[float, float, int, float]] = []
+    ) -> list[TurnRow]:
+        out: list[TurnRow] = []
         total = len(ts)
         for k in range(binary.shape[1]):
             x = binary[:, k].astype(np.int8)
@@ -360,6 +373,8 @@ class ChannelDiarizer:
                 s, e = max(0.0, float(s)), min(duration, float(e))
                 if e - s <= 1e-3:
                     continue
-                seg_act = act_q[int(i_on) : max(int(i_on) + 1, int(i_off)), k].astype(np.float32) / 255.0
-                out.append((round(s, 3), round(e, 3), k, float(seg_act.mean())))
+                seg_act = act_q[int(i_on) : max(int(i_on) + 1, int(i_off))].astype(np.float32) / 255.0
+                means = seg_act.mean(axis=0)  # every speaker's activity over this turn's frames
+                per = {j: float(means[j]) for j in range(len(means))}
+                out.append((round(s, 3), round(e, 3), k, per[k], per))
         return out

@@ -23,7 +23,7 @@ from diarist.domain.results import (
 from diarist.domain.voiceprints import DEFAULT_THRESHOLD
 from diarist.engine import voiceprints
 from diarist.engine.audio import SILENCE_PEAK, AudioStore, DecodedAudio, decode, probe
-from diarist.engine.channel_diarizer import ChannelDiarizer, ChannelOutput, no_speech_confidence
+from diarist.engine.channel_diarizer import ChannelDiarizer, ChannelOutput, TurnRow, no_speech_confidence
 from diarist.engine.hyperparameters import Hyperparameters
 from diarist.engine.models import LoadedModels, load_models
 from diarist.engine.options import DiarizeOptions, InputLimits
@@ -198,15 +198,20 @@ class Engine:
 
     @staticmethod
     def _channel_result(ch: int | None, out: ChannelOutput, options: DiarizeOptions) -> ChannelResult:
-        def turns(rows: list[tuple[float, float, int, float]]) -> list[Turn]:
+        def turns(rows: list[TurnRow]) -> list[Turn]:
             return [
                 Turn(
                     speaker=_label(k),
                     start=s,
                     end=e,
                     confidence=round(100 * c, 1) if options.confidence else None,
+                    speaker_confidence=(
+                        {_label(j): int(round(100 * v)) for j, v in sorted(per.items())}
+                        if options.confidence
+                        else None
+                    ),
                 )
-                for s, e, k, c in rows
+                for s, e, k, c, per in rows
             ]
 
         conf = None

@@ -54,7 +54,9 @@ def _t(x: float) -> float:
 
 def _turn(t: Turn, with_confidence: bool) -> dict[str, Any]:
     d: dict[str, Any] = {"speaker": t.speaker, "start": _t(t.start), "end": _t(t.end)}
-    if with_confidence and t.confidence is not None:
+    if with_confidence and t.speaker_confidence is not None:  # pyannoteAI: {SPEAKER_xx: 0-100}
+        d["confidence"] = dict(t.speaker_confidence)
+    elif with_confidence and t.confidence is not None:  # results stored before the per-speaker map
         d["confidence"] = round(float(t.confidence), 1)
     return d
 
