@@ -98,7 +98,7 @@ def main() -> int:
                 out = diarizer.run(store, num_speakers=ns, want_confidence=False)
             times["ours"] += time.perf_counter() - t0
             hyp = Annotation(uri=it.uri)
-            for i, (s, e, k, _) in enumerate(out.turns):
+            for i, (s, e, k, *_) in enumerate(out.turns):
                 hyp[Segment(s, e), i] = f"S{k}"
             hyps["ours"], found["ours"] = hyp, out.num_speakers
             if pipeline is not None:
