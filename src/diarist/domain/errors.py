@@ -20,6 +20,10 @@ class ErrorCode(StrEnum):
     INPUT_TOO_LONG = "input_too_long"
     INPUT_UNREACHABLE = "input_unreachable"
     INPUT_FORBIDDEN = "input_forbidden"
+    INPUT_NO_SPEECH = "input_no_speech"  # a voiceprint needs speech, and there is (almost) none
+    INPUT_TOO_LONG_FOR_VOICEPRINT = "input_too_long_for_voiceprint"  # voiceprint audio over 30 s
+    VOICEPRINT_INVALID = "voiceprint_invalid"  # not a Diarist voiceprint, truncated, corrupted
+    VOICEPRINT_MODEL_MISMATCH = "voiceprint_model_mismatch"  # made by another embedding model
     # platform problems
     WORKER_CRASHED = "worker_crashed"
     WORKER_TIMEOUT = "worker_timeout"
@@ -43,6 +47,35 @@ class AudioInputError(DiaristError):
     """The input cannot be diarized: empty, corrupt, not audio, over a limit, unreachable ..."""
 
     code = ErrorCode.INPUT_CORRUPT
+
+
+class VoiceprintError(AudioInputError):
+    """A voiceprint given with a job cannot be used: not a Diarist voiceprint, truncated or corrupted
+    (``voiceprint_invalid``), or made by another embedding model (``voiceprint_model_mismatch``).
+
+    An input problem like unusable audio (the worker ends the job ``failed``, without retry); the API
+    should find it first, when the job is submitted. ``field`` names the offending voiceprint (e.g.
+    ``voiceprints[2].voiceprint``) when the caller said which one it was.
+    """
+
+    code = ErrorCode.VOICEPRINT_INVALID
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, field: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.field = field
+
+
+class VoiceprintInvalid(VoiceprintError):
+    """Not a Diarist voiceprint (not base64, wrong magic), truncated, corrupted, or an unknown version."""
+
+    code = ErrorCode.VOICEPRINT_INVALID
+
+
+class VoiceprintModelMismatch(VoiceprintError):
+    """A well-formed voiceprint made by another embedding model: never compared (the scores would be
+    meaningless)."""
+
+    code = ErrorCode.VOICEPRINT_MODEL_MISMATCH
 
 
 class JobNotFound(DiaristError):

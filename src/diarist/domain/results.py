@@ -2,13 +2,20 @@
 
 Times are seconds from the start of the recording. Speaker labels are ``SPEAKER_00``, ``SPEAKER_01`` ...
 numbered by first appearance. Channels are 0-based here; RTTM output uses 1-based channel numbers.
+
+An identification (diarization + voiceprint matching) is a ``DiarizationResult`` whose ``identification``
+says what was matched and whose channels carry ``identification`` turns and ``voiceprintMatches``; these
+optional parts are left out of the JSON when unset, so a plain diarization's JSON is unchanged (and
+still version 1). A voiceprint job's result is a :class:`VoiceprintResult`; Phonexia's per-channel
+voiceprint extraction a :class:`VoiceprintExtraction`. Blob format, scores and matching rule:
+``diarist.domain.voiceprints``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 CONFIDENCE_RESOLUTION_S = 0.02
 RESULT_SCHEMA_VERSION: Literal[1] = 1
@@ -16,6 +23,10 @@ RESULT_SCHEMA_VERSION: Literal[1] = 1
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _drop_unset(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if not (k in keys and v is None)}
 
 
 class Turn(_Model):
@@ -34,6 +45,27 @@ class Confidence(_Model):
     resolution: float = CONFIDENCE_RESOLUTION_S
 
 
+class IdentifiedTurn(_Model):
+    """A diarization turn with its speaker's match: ``speaker`` is the matched voiceprint label, or the
+    diarization label (``diarizationSpeaker``) when the speaker matched none (``match`` None)."""
+
+    speaker: str
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    diarization_speaker: str = Field(alias="diarizationSpeaker")
+    match: str | None
+    confidence: float | None = Field(default=None, ge=0, le=100, description="the turn's, as in Turn")
+
+
+class SpeakerMatch(_Model):
+    """One diarized speaker against every voiceprint: ``confidence`` maps each label (in the order the
+    voiceprints were given) to a 0-100 score; ``match`` is the label it was matched to, or None."""
+
+    speaker: str
+    match: str | None
+    confidence: dict[str, int]
+
+
 class ChannelResult(_Model):
     """The diarization of one audio channel (or of the downmix when ``channel`` is None)."""
 
@@ -42,6 +74,27 @@ class ChannelResult(_Model):
     diarization: list[Turn] = Field(description="Overlap-aware turns")
     exclusive_diarization: list[Turn] = Field(alias="exclusiveDiarization", description="No overlaps")
     confidence: Confidence | None = None
+    identification: list[IdentifiedTurn] | None = Field(
+        default=None, description="Identification only: the turns of ``diarization`` with their matches"
+    )
+    voiceprint_matches: list[SpeakerMatch] | None = Field(
+        default=None, alias="voiceprintMatches", description="Identification only: one per speaker"
+    )
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        keys = ("identification", "voiceprint_matches", "voiceprintMatches")
+        return _drop_unset(handler(self), keys)
+
+
+class Identification(_Model):
+    """What an identification matched against: the labels in the order given, the matching options and
+    the embedding model of the voiceprints."""
+
+    labels: list[str]
+    exclusive: bool
+    threshold: float = Field(ge=0, le=100)
+    embedding_model: str = Field(alias="embeddingModel")
 
 
 class DiarizationResult(_Model):
@@ -54,4 +107,46 @@ class DiarizationResult(_Model):
     channel_mode: Literal["split", "mix"] = Field(alias="channelMode")
     channels: list[ChannelResult]
     model: str = Field(description="Which weights produced this result")
+    warnings: list[str] = Field(default_factory=list)
+    identification: Identification | None = Field(default=None, description="Set for an identification")
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_unset(handler(self), ("identification",))
+
+
+class VoiceprintResult(_Model):
+    """A voiceprint job's result: the voiceprint (base64) of the most talkative speaker of <= 30 s."""
+
+    version: Literal[1] = RESULT_SCHEMA_VERSION
+    voiceprint: str = Field(description="base64 blob, see diarist.domain.voiceprints")
+    embedding_model: str = Field(alias="embeddingModel", description="The embedding model id in the blob")
+    speaker: str = Field(description="The diarization label of the speaker used")
+    speech_s: float = Field(alias="speechSeconds", ge=0, description="Seconds of speech used")
+    num_speakers: int = Field(alias="numSpeakers", ge=1, description="Speakers found in the audio")
+    duration: float = Field(ge=0, description="Seconds of audio")
+    model: str = Field(description="Which weights produced this result")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ChannelVoiceprint(_Model):
+    """Phonexia's per-channel voiceprint: the channel's most talkative speaker."""
+
+    channel: int | None = Field(description="0-based audio channel; None for a downmix of all channels")
+    voiceprint: str
+    speech_s: float = Field(alias="speechSeconds", ge=0, description="Seconds of speech used")
+    speaker: str = Field(description="The diarization label of the speaker used")
+    num_speakers: int = Field(alias="numSpeakers", ge=1, description="Speakers found in the channel")
+
+
+class VoiceprintExtraction(_Model):
+    """Phonexia's voiceprint extraction: one voiceprint per channel with speech (the whole file)."""
+
+    version: Literal[1] = RESULT_SCHEMA_VERSION
+    duration: float = Field(ge=0)
+    num_channels: int = Field(alias="numChannels", ge=1)
+    channel_mode: Literal["split", "mix"] = Field(alias="channelMode")
+    channels: list[ChannelVoiceprint] = Field(description="Channels without speech are left out")
+    embedding_model: str = Field(alias="embeddingModel")
+    model: str
     warnings: list[str] = Field(default_factory=list)

