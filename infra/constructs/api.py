@@ -94,6 +94,7 @@ class Api(Construct):
         extra_input_buckets: tuple[str, ...],
         log_retention_days: int,
         engine_model: str,
+        embedding_model_id: str,
     ) -> None:
         super().__init__(scope, id)
         allowed_input_buckets = (storage.media_bucket.bucket_name, *extra_input_buckets)
@@ -110,6 +111,8 @@ class Api(Construct):
                 **bus_environment(bus),
                 "DIARIST_ALLOWED_INPUT_BUCKETS": ",".join(allowed_input_buckets),
                 "DIARIST_ENGINE_MODEL": engine_model,  # what the worker image runs (model warnings)
+                # the worker's embedding model: voiceprints of another are refused at submission
+                "DIARIST_EMBEDDING_MODEL_ID": embedding_model_id,
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
                 **gpu.launcher_environment,  # cancel terminates the Batch job
                 **webhooks.environment,  # POST /v1/jobs/{id}/webhook re-queues a delivery

@@ -29,6 +29,7 @@ os.environ.setdefault("JSII_DEPRECATED", "quiet")
 CUSTOM_ACCOUNT = "123456789012"
 CUSTOM_REGION = "eu-west-1"
 EXTRA_INPUT_BUCKET = "acme-call-recordings"
+CUSTOM_EMBEDDING_MODEL_ID = "pipeline-embedding-0123456789ab"
 WEB_ACL_ARN = f"arn:aws:wafv2:{CUSTOM_REGION}:{CUSTOM_ACCOUNT}:regional/webacl/diarist/abc"
 
 
@@ -154,6 +155,7 @@ def synth(cli_synth: object, tmp_path_factory: pytest.TempPathFactory) -> Synth:
             alarm_email="ops@example.com",
             removal_policy=cdk.RemovalPolicy.DESTROY,
             engine_model="community-1",  # e.g. a prebuilt image that bakes community-1
+            embedding_model_id=CUSTOM_EMBEDDING_MODEL_ID,  # ... and says its embedding model's id
         )
 
     custom_stack = DiaristStack(
