@@ -18,7 +18,7 @@ def test_the_default_is_the_pinned_campplus_weights_id() -> None:
     fetch_weights = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fetch_weights)
     (digest,) = [d for rel, d in fetch_weights.FILES.items() if rel.endswith("campplus_cn_en_common.pt")]
-    assert DEFAULT_EMBEDDING_MODEL_ID == f"campplus-3dspeaker-{digest[:12]}"
+    assert f"campplus-3dspeaker-{digest[:12]}" == DEFAULT_EMBEDDING_MODEL_ID
     assert ApiSettings.model_fields["embedding_model_id"].default == DEFAULT_EMBEDDING_MODEL_ID
 
 

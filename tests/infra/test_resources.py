@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from diarist import resources
+from diarist.domain.model_choice import DEFAULT_EMBEDDING_MODEL_ID
 from infra import outputs
 from infra.constructs.queues import VISIBILITY_FACTOR
 from infra.service import HANDLERS
-from diarist.domain.model_choice import DEFAULT_EMBEDDING_MODEL_ID
 from tests.infra.conftest import CUSTOM_EMBEDDING_MODEL_ID, EXTRA_INPUT_BUCKET, WEB_ACL_ARN, Synth
 
 DEFAULT, CUSTOM = "Diarist", "DiaristCustom"
