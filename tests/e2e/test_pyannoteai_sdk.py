@@ -226,3 +226,23 @@ def test_our_cli_pages_with_next_cursor(
     assert main([*args, "--cursor", cursor]) == 0
     second = capsys.readouterr().out.splitlines()
     assert len(second) == 1 and second[0].split()[0] != first.out.split()[0]
+
+
+def test_our_cli_voiceprint_and_identify_through_the_api(
+    local: LocalProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from diarist.cli import main
+
+    api = ["--api", "--api-url", local.api_url, "--api-key", local.api_key, "--quiet"]
+    lex_vp = tmp_path / "lex.vp"
+    assert main(["voiceprint", str(_tones(tmp_path / "lex.wav", 300, 300)), *api, "-o", str(lex_vp)]) == 0
+    assert lex_vp.read_text().startswith("RFZQUg")  # b"DVPR", base64
+    mark = _tones(tmp_path / "mark.wav", 500, 500)  # an audio VPFILE: its voiceprint is made first
+    meeting = _tones(tmp_path / "meeting.wav", 500, 300, 500, 300)
+    argv = ["identify", str(meeting), "-v", f"lex={lex_vp}", "-v", f"mark={mark}", "--format", "rttm", *api]
+    assert main(argv) == 0
+    rttm = capsys.readouterr().out.splitlines()
+    assert [line.split()[7] for line in rttm] == ["mark", "lex", "mark", "lex"]
+    # a 40 s recording uploaded as WAV is refused at submission (400 naming url): exit 2
+    assert main(["voiceprint", str(_tones(tmp_path / "long.wav", 300, each_s=40.0)), *api]) == 2
+    assert "url: a voiceprint is made from at most 30 s" in capsys.readouterr().err
