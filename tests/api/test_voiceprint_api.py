@@ -515,3 +515,24 @@ def test_a_finished_diarization_is_still_rendered_as_before(api: Api) -> None:
     finish_with_result(api, job_id, "tenant-a", small_result())
     body = api.call("GET", f"/v1/jobs/{job_id}").body
     assert body["kind"] == "diarize" and set(body["output"]) == {"diarization"}
+
+
+def test_a_comparison_whose_result_cannot_be_stored_ends_failed(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from diarist.adapters.s3_store import S3ObjectStore
+
+    real = S3ObjectStore.put_bytes
+
+    def put_bytes(self: S3ObjectStore, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        if bucket == api.resources.results_bucket:
+            raise RuntimeError("S3 is down")
+        real(self, bucket, key, data, content_type)
+
+    monkeypatch.setattr(S3ObjectStore, "put_bytes", put_bytes)
+    r = api.call("POST", COMPARISON, body={"voiceprints_a": [vp(1)], "voiceprints_b": [vp(2)]})
+    assert r.status == 500, r.body
+    from functions.api import deps
+
+    (job,) = deps.reader().list("tenant-a").jobs
+    assert job.status is JobStatus.FAILED and job.error is not None and job.error.code == "internal_error"

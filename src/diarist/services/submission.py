@@ -252,12 +252,23 @@ class SubmissionService:
             raise
         if mark_running(self.store, job_id) is None:  # deleted meanwhile: nothing more to do
             return self.store.get(job_id) or job
-        self.objects.put_bytes(
-            settings.results_bucket,
-            result_key,
-            result.model_dump_json(by_alias=True).encode(),
-            "application/json",
-        )
+        try:
+            self.objects.put_bytes(
+                settings.results_bucket,
+                result_key,
+                result.model_dump_json(by_alias=True).encode(),
+                "application/json",
+            )
+        except Exception:  # the job ends failed (never left running); the caller gets the error
+            log.exception("could not store the comparison's result")
+            finish_job(
+                self.store,
+                self.events,
+                job_id,
+                JobStatus.FAILED,
+                error=(ErrorCode.INTERNAL, "the scores could not be stored; submit again"),
+            )
+            raise
         done = finish_job(
             self.store,
             self.events,
