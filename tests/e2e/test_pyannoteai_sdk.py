@@ -246,3 +246,21 @@ def test_our_cli_voiceprint_and_identify_through_the_api(
     # a 40 s recording uploaded as WAV is refused at submission (400 naming url): exit 2
     assert main(["voiceprint", str(_tones(tmp_path / "long.wav", 300, each_s=40.0)), *api]) == 2
     assert "url: a voiceprint is made from at most 30 s" in capsys.readouterr().err
+
+
+def test_local_no_auth_serves_requests_without_a_key_as_the_local_tenant(tmp_path: Path) -> None:
+    lp = start_local("--engine", "fake", "--no-auth")
+    try:
+        assert any("--no-auth" in line and "WARNING" in line for line in lp.lines)
+        assert lp.api_url.startswith("http://127.0.0.1:")
+        http = urllib3.PoolManager()
+        audio = _tones(tmp_path / "a.wav", 300, 300).read_bytes()
+        url = lp.api_url + "/api/technology/speaker-identification-voiceprint-extraction"
+        resp = http.request("POST", url, fields={"file": ("a.wav", audio, "audio/wav")})  # no Authorization
+        assert resp.status == 202, resp.data
+        task_id = json.loads(resp.data)["task"]["task_id"]
+        assert lp.client().job(task_id)["kind"] == "voiceprint_extraction"  # the local tenant's job
+        bad = http.request("GET", lp.api_url + "/v1/test", headers={"Authorization": "Bearer dia_nope"})
+        assert bad.status == 401  # a wrong key is still refused
+    finally:
+        assert stop_local(lp) == 0
