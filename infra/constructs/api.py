@@ -127,7 +127,9 @@ class Api(Construct):
         dispatch.grant_enqueue(role)
         webhooks.grant_enqueue(role)
         # Presigned uploads to media/ and incoming/, results read (inline or presigned), deletes
-        # when a job is deleted; HEAD on s3:// inputs to check their size.
+        # when a job is deleted; HEAD on s3:// inputs to check their size (and a ranged GET of a
+        # voiceprint's media:// header). Results written by the API itself: the stored rendering of
+        # a large output, and Phonexia's voiceprint comparison (computed at submission).
         storage.grant_objects(
             role,
             storage.media_bucket,
@@ -136,7 +138,10 @@ class Api(Construct):
             resources.INCOMING_PREFIX,
         )
         storage.grant_objects(
-            role, storage.results_bucket, ["s3:GetObject", "s3:DeleteObject"], resources.RESULTS_PREFIX
+            role,
+            storage.results_bucket,
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            resources.RESULTS_PREFIX,
         )
         storage.grant_list(role, storage.media_bucket, resources.MEDIA_PREFIX, resources.INCOMING_PREFIX)
         storage.grant_list(role, storage.results_bucket, resources.RESULTS_PREFIX)

@@ -126,3 +126,11 @@ def test_each_function_writes_only_its_own_log_group(synth: Synth) -> None:
             if "logs:PutLogEvents" in _listify(s["Action"]):
                 (resource,) = _listify(s["Resource"])
                 assert "Fn::GetAtt" in resource and resource["Fn::GetAtt"][1] == "Arn", lid
+
+
+def test_the_api_writes_results_only_under_results(synth: Synth) -> None:
+    """The API stores a large output's rendering and a voiceprint comparison's scores in the results
+    bucket itself: PutObject there, scoped to results/ (the object-scope test above)."""
+    api = _policy_of(synth, "Diarist", "ApiFunctionRole")
+    puts = [s for s in api if "s3:PutObject" in _listify(s["Action"])]
+    assert any(f"/{resources.RESULTS_PREFIX}*" in str(s["Resource"]).replace('", "', "") for s in puts), puts
