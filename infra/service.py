@@ -115,6 +115,7 @@ class DiaristService(Construct):
             extra_input_buckets=props.allowed_input_buckets,
             log_retention_days=props.log_retention_days,
             engine_model=props.deployment_engine,
+            embedding_model_id=props.deployment_embedding_model,
         )
 
         self.functions: dict[str, lambda_.Function] = {

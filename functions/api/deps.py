@@ -63,6 +63,7 @@ def _build_submissions(s: ApiSettings) -> SubmissionService:
         store=job_store(),
         queue=SqsJobQueue(s.job_queue_url),
         objects=object_store(),
+        events=EventBridgeBus(s.event_bus_name),
         inputs=inputs(),
         idempotency=DynamoIdempotencyStore(s.table_name),
         settings=s,

@@ -54,15 +54,26 @@ _AWS_THROTTLING = {
 
 def field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     """Powertools/pydantic ``loc`` -> the field name the client sent (``("body","numSpeakers")`` ->
-    ``numSpeakers``; ``("header","idempotency-key")`` -> ``Idempotency-Key``)."""
+    ``numSpeakers``; ``("body","voiceprints",3,"label")`` -> ``voiceprints[3].label``;
+    ``("header","idempotency-key")`` -> ``Idempotency-Key``)."""
     loc = list(loc)
     where = loc[0] if loc else "body"
-    rest = [str(x) for x in loc[1:] if not isinstance(x, int)]
+    rest = loc[1:]
     if where == "header" and rest:
-        return "-".join(w.capitalize() for w in rest[0].split("-"))
+        return "-".join(w.capitalize() for w in str(rest[0]).split("-"))
     if where in ("body", "query", "path", "header", "cookie"):
-        return ".".join(rest) if rest else "body"
-    return ".".join(str(x) for x in loc)
+        return _path(rest) if rest else "body"
+    return _path(loc)
+
+
+def _path(parts: list[Any]) -> str:
+    out = ""
+    for x in parts:
+        if isinstance(x, int):
+            out += f"[{x}]"
+        else:
+            out += f".{x}" if out else str(x)
+    return out
 
 
 def _message(err: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ DESCRIPTION = (
 def spec() -> dict[str, Any]:
     from diarist import __version__
     from functions.api.handler import app
-    from functions.api.routes_phonexia import BASE, UPLOAD_REQUEST_BODY
+    from functions.api.routes_phonexia import BASE, EXTRACTION, EXTRACTION_REQUEST_BODY, UPLOAD_REQUEST_BODY
 
     doc = json.loads(
         app.get_openapi_json_schema(
@@ -34,6 +34,7 @@ def spec() -> dict[str, Any]:
     )
     # The upload route parses its multipart body itself (python-multipart): describe that body here.
     doc["paths"][BASE]["post"]["requestBody"] = UPLOAD_REQUEST_BODY
+    doc["paths"][EXTRACTION]["post"]["requestBody"] = EXTRACTION_REQUEST_BODY
     # Powertools adds its own 422 shape to validated routes; this API answers 400 with ErrorBody instead.
     for ops in doc["paths"].values():
         for op in ops.values():

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from diarist.domain.errors import ValidationFailed
-from diarist.domain.jobs import JobParams
+from diarist.domain.jobs import JobKind, JobParams, LabeledVoiceprint, Matching
 from diarist.domain.model_choice import ACCEPTED_MODELS, model_problem
 from diarist.domain.speakers import MAX_SPEAKERS, Which, speaker_count_problems
 
@@ -36,23 +36,30 @@ class TranscriptionConfig(_Request):
     model: TranscriptionModel | None = None
 
 
-class DiarizeRequest(_Request):
-    """``POST /v1/diarize``. Unknown fields are refused (400) so a typo never goes unnoticed; every
-    optional field may be ``null``, which means the same as leaving it out (the pyannoteAI SDK
-    always sends every field)."""
+class _UrlJobRequest(_Request):
+    """What every pyannoteAI job request has: the audio URL and the webhook."""
 
     url: str = Field(min_length=1, max_length=2048, description="https://..., s3://bucket/key or media://key")
     webhook: str | None = Field(
         default=None, min_length=1, max_length=2048, description="https URL called when done"
     )
     webhook_status_only: bool | None = Field(default=None, alias="webhookStatusOnly")
-    model: str | None = Field(
+
+
+def _model_field(kind: JobKind) -> Any:
+    names = ACCEPTED_MODELS[kind]
+    return Field(
         default=None,
         max_length=64,
-        description="precision-2 or community-1; what runs is this deployment's engine (a warning "
-        "says so when it is not the one named)",
-        json_schema_extra={"enum": [*ACCEPTED_MODELS["diarize"], None]},
+        description=f"{' or '.join(names)}; what runs is this deployment's engine (a warning says so "
+        "when it is not the one named)",
+        json_schema_extra={"enum": [*names, None]},
     )
+
+
+class _DiarizingRequest(_UrlJobRequest):
+    """The diarization options: diarize's and identify's."""
+
     num_speakers: int | None = Field(
         default=None, ge=1, le=MAX_SPEAKERS, alias="numSpeakers", description="Exact count (excludes min/max)"
     )
@@ -65,24 +72,13 @@ class DiarizeRequest(_Request):
     exclusive: bool | None = Field(
         default=None, description="Add exclusiveDiarization (no overlapping turns)"
     )
-    transcription: bool | None = Field(
-        default=None, description="Only false (or null): transcription is not available yet"
-    )
-    transcription_config: TranscriptionConfig | None = Field(default=None, alias="transcriptionConfig")
 
-    def job_params(self) -> JobParams:
-        """The job's parameters; ValidationFailed naming each field the request breaks together:
-        ``model`` (not a name the API accepts), ``transcription`` (true), and
-        ``minSpeakers``/``maxSpeakers`` against the counts rule (each count's range is its field's
+    def _count_errors(self) -> list[dict[str, str]]:
+        """``minSpeakers``/``maxSpeakers`` against the counts rule (each count's range is its field's
         bounds, checked before). This dialect reports a bound given with ``numSpeakers`` and,
         besides, bounds out of order."""
         num, min_, max_ = self.num_speakers, self.min_speakers, self.max_speakers
         errors = []
-        problem = model_problem("diarize", self.model)
-        if problem:
-            errors.append({"field": "model", "message": problem})
-        if self.transcription:
-            errors.append({"field": "transcription", "message": NO_TRANSCRIPTION})
         if num is not None:
             errors += [
                 {"field": PYANNOTE_COUNT_FIELDS[which], "message": "cannot be combined with numSpeakers"}
@@ -92,8 +88,9 @@ class DiarizeRequest(_Request):
             {"field": PYANNOTE_COUNT_FIELDS[which], "message": "must not be greater than maxSpeakers"}
             for which, _ in speaker_count_problems(None, min_, max_)
         ]
-        if errors:
-            raise ValidationFailed(errors)
+        return errors
+
+    def _diarization_params(self, **extra: Any) -> JobParams:
         return JobParams(
             num_speakers=self.num_speakers,
             min_speakers=self.min_speakers,
@@ -102,7 +99,97 @@ class DiarizeRequest(_Request):
             turn_level_confidence=bool(self.turn_level_confidence),
             exclusive=bool(self.exclusive),
             channel_mode="mix",
+            **extra,
         )
+
+
+def _model_errors(kind: JobKind, model: str | None) -> list[dict[str, str]]:
+    problem = model_problem(kind, model)
+    return [{"field": "model", "message": problem}] if problem else []
+
+
+class DiarizeRequest(_DiarizingRequest):
+    """``POST /v1/diarize``. Unknown fields are refused (400) so a typo never goes unnoticed; every
+    optional field may be ``null``, which means the same as leaving it out (the pyannoteAI SDK
+    always sends every field)."""
+
+    model: str | None = _model_field("diarize")
+    transcription: bool | None = Field(
+        default=None, description="Only false (or null): transcription is not available yet"
+    )
+    transcription_config: TranscriptionConfig | None = Field(default=None, alias="transcriptionConfig")
+
+    def job_params(self) -> JobParams:
+        """The job's parameters; ValidationFailed naming each field the request breaks together:
+        ``model`` (not a name the API accepts), ``transcription`` (true), and the speaker counts."""
+        errors = _model_errors("diarize", self.model)
+        if self.transcription:
+            errors.append({"field": "transcription", "message": NO_TRANSCRIPTION})
+        errors += self._count_errors()
+        if errors:
+            raise ValidationFailed(errors)
+        return self._diarization_params()
+
+
+class VoiceprintRequest(_UrlJobRequest):
+    """``POST /v1/voiceprint``: the voiceprint of the speaker of ``url`` (at most 30 s of audio; with
+    several speakers, the most talkative one's). The pyannoteAI SDK sends ``{url, model}``."""
+
+    model: str | None = _model_field("voiceprint")
+
+    def job_params(self) -> JobParams:
+        errors = _model_errors("voiceprint", self.model)
+        if errors:
+            raise ValidationFailed(errors)
+        return JobParams(channel_mode="mix")
+
+
+class VoiceprintItem(_Request):
+    """One voiceprint to match: its rules (label 1-100 characters, not ``SPEAKER_...``, unique; a
+    valid voiceprint of this deployment's embedding model) are the domain's, checked at submission."""
+
+    label: str = Field(description="The name to give a matched speaker (not starting with SPEAKER_)")
+    voiceprint: str = Field(description="A voiceprint from POST /v1/voiceprint (base64)")
+
+
+class MatchingOptions(_Request):
+    exclusive: bool | None = Field(
+        default=None, description="One voiceprint per speaker and one speaker per voiceprint (default true)"
+    )
+    threshold: float | None = Field(
+        default=None, ge=0, le=100, description="No match scoring below this (0-100, default 0)"
+    )
+
+
+class IdentifyRequest(_DiarizingRequest):
+    """``POST /v1/identify``: diarize ``url``, then match the speakers to ``voiceprints``. Every
+    optional field may be ``null`` (the pyannoteAI SDK sends every one)."""
+
+    model: str | None = _model_field("identify")
+    voiceprints: list[VoiceprintItem] = Field(description="1 to 50 {label, voiceprint}, labels unique")
+    matching: MatchingOptions | None = None
+
+    def job_params(self) -> JobParams:
+        """The job's parameters; the voiceprints' own rules are checked by the submission (they
+        need this deployment's embedding model)."""
+        errors = _model_errors("identify", self.model) + self._count_errors()
+        if errors:
+            raise ValidationFailed(errors)
+        m = self.matching or MatchingOptions()
+        return self._diarization_params(
+            voiceprints=[LabeledVoiceprint(label=v.label, voiceprint=v.voiceprint) for v in self.voiceprints],
+            matching=Matching(
+                exclusive=True if m.exclusive is None else m.exclusive,
+                threshold=0.0 if m.threshold is None else m.threshold,
+            ),
+        )
+
+
+class ComparisonRequest(_Request):
+    """Phonexia ``POST /api/technology/speaker-identification-voiceprint-comparison``."""
+
+    voiceprints_a: list[str] = Field(description="1 to 50,000 voiceprints (the columns)")
+    voiceprints_b: list[str] = Field(description="1 to 50,000 voiceprints (the rows)")
 
 
 class MediaInputRequest(_Request):

@@ -1,4 +1,7 @@
-"""Phonexia Speech Platform-style routes: multipart upload -> 202 + X-Location, then polling.
+"""Phonexia Speech Platform-style routes: multipart upload (or, for the voiceprint comparison, a JSON
+body) -> 202 + X-Location, then polling. Three technologies: speaker diarization, voiceprint
+extraction and voiceprint comparison; each polls its own tasks (a task of another technology is not
+found there).
 
 Each route decodes the request (``multipart``, ``request_models.phonexia_params``), makes one
 service call and encodes the answer (``views_phonexia``); a route about a job makes its call in
@@ -10,20 +13,34 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 from diarist.domain.errors import ValidationFailed
+from diarist.domain.jobs import JobKind, JobParams
 from diarist.observability import metrics
 from diarist.services.submission import new_job_id
 from functions.api import deps
 from functions.api.http import DuplicateKey, job_scope, json_response, loads_strict, raw_body
 from functions.api.multipart import parse_multipart
-from functions.api.request_models import phonexia_params
-from functions.api.views_phonexia import PhonexiaError, PhonexiaTaskResponse, task, task_view
+from functions.api.request_models import ComparisonRequest, phonexia_params
+from functions.api.views_phonexia import (
+    PhonexiaComparisonResponse,
+    PhonexiaError,
+    PhonexiaExtractionResponse,
+    PhonexiaTaskCreated,
+    PhonexiaTaskResponse,
+    task,
+    task_view,
+)
 
 router = Router()  # routes return a Response; each body schema is declared in responses=
 BASE = "/api/technology/speaker-diarization"
+EXTRACTION = "/api/technology/speaker-identification-voiceprint-extraction"
+COMPARISON = "/api/technology/speaker-identification-voiceprint-comparison"
+DIARIZATION_KINDS: tuple[JobKind, ...] = ("diarize",)
+EXTRACTION_KINDS: tuple[JobKind, ...] = ("voiceprint_extraction",)
+COMPARISON_KINDS: tuple[JobKind, ...] = ("voiceprint_comparison",)
 
 UPLOAD_REQUEST_BODY = {
     "required": True,
@@ -50,6 +67,31 @@ UPLOAD_REQUEST_BODY = {
 }
 """The upload's body for the OpenAPI document (the route parses the body itself; see ``openapi``)."""
 
+EXTRACTION_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The audio (at most 10 MB): one voiceprint per channel, from the whole file",
+                    }
+                },
+            }
+        }
+    },
+}
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="idempotency-key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+]
+ChannelMode = Annotated[Literal["split", "mix"], Query(description="split: one result per channel")]
+TaskId = Annotated[str, Path(min_length=1, max_length=64)]
+
 
 def _errors(*codes: int) -> dict[int, Any]:
     text = {
@@ -65,9 +107,9 @@ def _errors(*codes: int) -> dict[int, Any]:
     }
 
 
-def polling_url(task_id: str) -> str:
+def polling_url(task_id: str, technology: str = BASE) -> str:
     """Absolute URL of the polling endpoint: ``DIARIST_PUBLIC_BASE_URL`` or the request's host + stage."""
-    path = f"{BASE}/{task_id}"
+    path = f"{technology}/{task_id}"
     base = deps.settings().public_base_url
     if base:
         return base.rstrip("/") + path
@@ -96,14 +138,7 @@ def polling_url(task_id: str) -> str:
         **_errors(400, 401, 409, 413, 429),
     },
 )
-def upload(
-    channel_mode: Annotated[
-        Literal["split", "mix"], Query(description="split: one result per channel")
-    ] = "split",
-    idempotency_key: Annotated[
-        str | None, Header(alias="idempotency-key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
-    ] = None,
-):
+def upload(channel_mode: ChannelMode = "split", idempotency_key: IdempotencyKey = None):
     parts = parse_multipart(raw_body(router), router.current_event.headers.get("content-type"))
     file = parts.get("file")
     if file is None:
@@ -146,7 +181,107 @@ def upload(
         **_errors(401, 404),
     },
 )
-def poll(task_id: Annotated[str, Path(min_length=1, max_length=64)]):
+def poll(task_id: TaskId):
     with job_scope(router, task_id) as tenant_id:
-        found = deps.reader().with_result(tenant_id, task_id)
+        found = deps.reader().with_result(tenant_id, task_id, kinds=DIARIZATION_KINDS)
+    return json_response(task_view(found.job, found.result))
+
+
+def _accepted(description: str) -> dict[int, Any]:
+    return {
+        202: {
+            "description": description,
+            "content": {"application/json": {"model": PhonexiaTaskCreated}},
+            "headers": {"X-Location": {"description": "Absolute polling URL", "schema": {"type": "string"}}},
+        }
+    }
+
+
+@router.post(
+    EXTRACTION,
+    summary="Upload audio for voiceprint extraction: one voiceprint per channel (Phonexia dialect)",
+    tags=["Phonexia"],
+    status_code=202,
+    responses={**_accepted("Task accepted; poll the X-Location URL"), **_errors(400, 401, 409, 413, 429)},
+)
+def extract(channel_mode: ChannelMode = "split", idempotency_key: IdempotencyKey = None):
+    parts = parse_multipart(raw_body(router), router.current_event.headers.get("content-type"))
+    file = parts.get("file")
+    if file is None:
+        raise ValidationFailed([{"field": "file", "message": "required (multipart field 'file')"}])
+    job_id = new_job_id()
+    with job_scope(router, job_id) as tenant_id:
+        job = deps.submissions().submit_upload(
+            tenant_id,
+            job_id=job_id,
+            data=file.data,
+            filename=file.filename,
+            content_type=file.content_type,
+            params=JobParams(channel_mode=channel_mode),
+            idempotency_key=idempotency_key,
+            kind="voiceprint_extraction",
+        )
+    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    headers = {"X-Location": polling_url(job.job_id, EXTRACTION)}
+    return json_response({"task": task(job)}, status=202, headers=headers)
+
+
+@router.get(
+    f"{EXTRACTION}/<task_id>",
+    summary="Poll a voiceprint extraction task (Phonexia dialect)",
+    tags=["Phonexia"],
+    responses={
+        200: {
+            "description": "Task state, the voiceprints when done",
+            "content": {"application/json": {"model": PhonexiaExtractionResponse}},
+        },
+        **_errors(401, 404),
+    },
+)
+def poll_extraction(task_id: TaskId):
+    with job_scope(router, task_id) as tenant_id:
+        found = deps.reader().with_result(tenant_id, task_id, kinds=EXTRACTION_KINDS)
+    return json_response(task_view(found.job, found.result))
+
+
+@router.post(
+    COMPARISON,
+    summary="Compare every voiceprint of voiceprints_b with every one of voiceprints_a (Phonexia dialect)",
+    tags=["Phonexia"],
+    status_code=202,
+    responses={
+        **_accepted("Task accepted (already done: the scores are computed at once); poll X-Location"),
+        **_errors(400, 401, 409, 413, 429),
+    },
+)
+def compare(body: Annotated[ComparisonRequest, Body()], idempotency_key: IdempotencyKey = None):
+    job_id = new_job_id()
+    with job_scope(router, job_id) as tenant_id:
+        job = deps.submissions().compare_voiceprints(
+            tenant_id,
+            job_id=job_id,
+            voiceprints_a=body.voiceprints_a,
+            voiceprints_b=body.voiceprints_b,
+            idempotency_key=idempotency_key,
+        )
+    metrics.add_metric(name="VoiceprintComparisons", unit=MetricUnit.Count, value=1)
+    headers = {"X-Location": polling_url(job.job_id, COMPARISON)}
+    return json_response({"task": task(job)}, status=202, headers=headers)
+
+
+@router.get(
+    f"{COMPARISON}/<task_id>",
+    summary="Poll a voiceprint comparison task (Phonexia dialect)",
+    tags=["Phonexia"],
+    responses={
+        200: {
+            "description": "Task state, the score matrix when done",
+            "content": {"application/json": {"model": PhonexiaComparisonResponse}},
+        },
+        **_errors(401, 404),
+    },
+)
+def poll_comparison(task_id: TaskId):
+    with job_scope(router, task_id) as tenant_id:
+        found = deps.reader().with_result(tenant_id, task_id, kinds=COMPARISON_KINDS)
     return json_response(task_view(found.job, found.result))

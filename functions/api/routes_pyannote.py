@@ -1,4 +1,5 @@
-"""pyannoteAI-style routes: /v1/test, /v1/diarize, /v1/media/input, /v1/jobs/..., /v2/jobs.
+"""pyannoteAI-style routes: /v1/test, /v1/diarize, /v1/voiceprint, /v1/identify, /v1/media/input,
+/v1/jobs/..., /v2/jobs.
 
 Each route decodes the request (``request_models``), makes one service call and encodes the answer
 (``views_pyannote``); a route about a job makes its call in ``http.job_scope``. Errors are raised,
@@ -19,7 +20,12 @@ from diarist.observability import metrics
 from diarist.services.submission import new_job_id
 from functions.api import deps
 from functions.api.http import job_scope, json_response, tenant
-from functions.api.request_models import DiarizeRequest, MediaInputRequest
+from functions.api.request_models import (
+    DiarizeRequest,
+    IdentifyRequest,
+    MediaInputRequest,
+    VoiceprintRequest,
+)
 from functions.api.views_pyannote import (
     CancelResponse,
     DeleteResponse,
@@ -101,6 +107,62 @@ def diarize(body: Annotated[DiarizeRequest, Body()], idempotency_key: Idempotenc
             webhook_status_only=bool(body.webhook_status_only),
             idempotency_key=idempotency_key,
             model=body.model,
+        )
+    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    return json_response(created_view(job))
+
+
+@router.post(
+    "/v1/voiceprint",
+    summary="Submit a voiceprint job: the voiceprint of the speaker of <= 30 s of audio",
+    tags=["pyannoteAI"],
+    responses={
+        **_ok(DiarizeResponse, "Job accepted; its output is {voiceprint: <base64>}"),
+        **_errors(400, 401, 409, 413, 429, 503),
+    },
+)
+def voiceprint(body: Annotated[VoiceprintRequest, Body()], idempotency_key: IdempotencyKey = None):
+    params = body.job_params()
+    job_id = new_job_id()
+    with job_scope(router, job_id) as tenant_id:
+        job = deps.submissions().submit_url(
+            tenant_id,
+            job_id=job_id,
+            url=body.url,
+            params=params,
+            webhook=body.webhook,
+            webhook_status_only=bool(body.webhook_status_only),
+            idempotency_key=idempotency_key,
+            model=body.model,
+            kind="voiceprint",
+        )
+    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    return json_response(created_view(job))
+
+
+@router.post(
+    "/v1/identify",
+    summary="Submit an identification job: diarize, then match the speakers to voiceprints",
+    tags=["pyannoteAI"],
+    responses={
+        **_ok(DiarizeResponse, "Job accepted; its output adds identification and voiceprints"),
+        **_errors(400, 401, 409, 413, 429, 503),
+    },
+)
+def identify(body: Annotated[IdentifyRequest, Body()], idempotency_key: IdempotencyKey = None):
+    params = body.job_params()
+    job_id = new_job_id()
+    with job_scope(router, job_id) as tenant_id:
+        job = deps.submissions().submit_url(
+            tenant_id,
+            job_id=job_id,
+            url=body.url,
+            params=params,
+            webhook=body.webhook,
+            webhook_status_only=bool(body.webhook_status_only),
+            idempotency_key=idempotency_key,
+            model=body.model,
+            kind="identify",
         )
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
     return json_response(created_view(job))

@@ -1,13 +1,17 @@
-"""Responses of the Phonexia dialect (``/api/technology/speaker-diarization``): their wire shapes
-and how a job becomes a task.
+"""Responses of the Phonexia dialect (``/api/technology/speaker-diarization``,
+``.../speaker-identification-voiceprint-extraction``, ``.../speaker-identification-voiceprint-comparison``):
+their wire shapes and how a job becomes a task.
 
 Invariants:
 
 - A task's ``state`` is ``domain.jobs.phonexia_state`` of the job's status (input errors show as
   ``rejected``).
-- ``result`` is only on ``done`` tasks whose result is still stored: one entry per channel,
-  integer speaker ids, non-overlapping segments (the engine's ``to_phonexia_dict`` fed with the
-  exclusive turns, as ``diarist diarize --format phonexia`` renders it).
+- ``result`` is only on ``done`` tasks whose result is still stored, rendered for the job's kind
+  (``render_phonexia``): a diarization has one entry per channel, integer speaker ids,
+  non-overlapping segments (the engine's ``to_phonexia_dict`` fed with the exclusive turns, as
+  ``diarist diarize --format phonexia`` renders it); an extraction ``{channels: [{channel_number,
+  voiceprint, speech_length, model}]}``; a comparison ``{scores: {rows_count, columns_count,
+  values}}`` (``engine.formats``).
 - ``error`` is only on ``failed`` and ``rejected`` tasks, Phonexia's ``{type, title, detail[]}``
   (the same object the error responses use, ``errors.render``).
 """
@@ -19,8 +23,13 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from diarist.domain.jobs import Job, JobStatus, phonexia_state
-from diarist.domain.results import DiarizationResult
-from diarist.engine.formats import to_phonexia_dict
+from diarist.domain.results import (
+    DiarizationResult,
+    JobResult,
+    VoiceprintComparison,
+    VoiceprintExtraction,
+)
+from diarist.engine.formats import phonexia_comparison, phonexia_voiceprints, to_phonexia_dict
 
 
 class PhonexiaError(BaseModel):
@@ -58,6 +67,43 @@ class PhonexiaTaskResponse(BaseModel):
     error: PhonexiaError | None = None
 
 
+class PhonexiaTaskCreated(BaseModel):
+    task: PhonexiaTask
+
+
+class PhonexiaChannelVoiceprint(BaseModel):
+    channel_number: int
+    voiceprint: str
+    speech_length: float
+    model: str
+
+
+class PhonexiaExtractionResult(BaseModel):
+    channels: list[PhonexiaChannelVoiceprint]
+
+
+class PhonexiaExtractionResponse(BaseModel):
+    task: PhonexiaTask
+    result: PhonexiaExtractionResult | None = None
+    error: PhonexiaError | None = None
+
+
+class PhonexiaScores(BaseModel):
+    rows_count: int
+    columns_count: int
+    values: list[float]
+
+
+class PhonexiaComparisonResult(BaseModel):
+    scores: PhonexiaScores
+
+
+class PhonexiaComparisonResponse(BaseModel):
+    task: PhonexiaTask
+    result: PhonexiaComparisonResult | None = None
+    error: PhonexiaError | None = None
+
+
 def render_phonexia_result(result: DiarizationResult) -> dict[str, Any]:
     """Phonexia ``result``: one entry per channel, integer speaker ids. The engine's renderer
     (``engine.formats.to_phonexia_dict``, shared with ``diarist diarize --format phonexia``) fed with
@@ -77,14 +123,25 @@ def task(job: Job) -> dict[str, Any]:
     return {"task_id": job.job_id, "state": phonexia_state(job.status, _error_code(job))}
 
 
-def task_view(job: Job, result: DiarizationResult | None = None) -> dict[str, Any]:
+def render_phonexia(result: JobResult) -> dict[str, Any]:
+    """The Phonexia ``result`` of a job's result, by its kind."""
+    if isinstance(result, VoiceprintExtraction):
+        return phonexia_voiceprints(result)
+    if isinstance(result, VoiceprintComparison):
+        return phonexia_comparison(result.matrix())
+    if isinstance(result, DiarizationResult):
+        return render_phonexia_result(result)
+    raise TypeError(f"no Phonexia rendering of a {type(result).__name__}")
+
+
+def task_view(job: Job, result: JobResult | None = None) -> dict[str, Any]:
     """``GET .../{task_id}``: ``{task, result?, error?}``; ``result`` is the stored result of a
     ``done`` task (``services.reading``), None when it is gone."""
     code = _error_code(job)
     state = phonexia_state(job.status, code)
     body: dict[str, Any] = {"task": task(job)}
     if state == "done" and result is not None:
-        body["result"] = render_phonexia_result(result)
+        body["result"] = render_phonexia(result)
     elif state in ("failed", "rejected"):
         canceled = job.status is JobStatus.CANCELED
         message = job.error.message if job.error else ("the task was canceled" if canceled else "failed")

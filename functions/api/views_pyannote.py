@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from diarist.domain.jobs import Job, JobStatus, WebhookAttempt
-from diarist.domain.results import DiarizationResult
+from diarist.domain.jobs import Job, JobKind, JobStatus, WebhookAttempt
+from diarist.domain.results import JobResult
 from diarist.services.reading import render_pyannote_output
 
 
@@ -54,6 +54,10 @@ class JobView(_View):
 
     job_id: str = Field(alias="jobId")
     status: JobStatus
+    kind: JobKind = Field(
+        default="diarize",
+        description="What the job computes (diarize, voiceprint, identify, or a Phonexia kind)",
+    )
     requested_model: str | None = Field(
         default=None, alias="requestedModel", description="The model the request named"
     )
@@ -99,7 +103,7 @@ class JobStatusResponse(BaseModel):
 
 
 class DiarizeResponse(JobStatusResponse):
-    """pyannoteAI's JobCreated."""
+    """pyannoteAI's JobCreated (``POST /v1/diarize``, ``/v1/voiceprint``, ``/v1/identify``)."""
 
     warning: str | None = Field(
         default=None, description="e.g. the model named is not the one this deployment runs"
@@ -159,7 +163,7 @@ def job_list_view(jobs: list[Job], cursor: str | None) -> dict[str, Any]:
 def job_view(
     job: Job,
     *,
-    result: DiarizationResult | None = None,
+    result: JobResult | None = None,
     output_url: str | None = None,
     with_output: bool = True,
 ) -> JobView:
@@ -169,6 +173,7 @@ def job_view(
     view = JobView(
         job_id=job.job_id,
         status=job.status,
+        kind=job.kind,
         requested_model=job.requested_model,
         result_model=job.result_model,
         created_at=job.created_at,
@@ -184,7 +189,7 @@ def job_view(
     if not with_output:
         return view
     if result is not None:
-        view.output = render_pyannote_output(result, job.params)
+        view.output = render_pyannote_output(job, result)
     elif job.status is JobStatus.FAILED:
         view.output = {"error": job.error.message if job.error else FAILED_MESSAGE}
     elif job.status is JobStatus.CANCELED:

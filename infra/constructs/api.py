@@ -95,6 +95,7 @@ class Api(Construct):
         extra_input_buckets: tuple[str, ...],
         log_retention_days: int,
         engine_model: str,
+        embedding_model_id: str,
     ) -> None:
         super().__init__(scope, id)
         public_url = f"https://{props.domain_name}" if props.domain_name else None
@@ -111,6 +112,8 @@ class Api(Construct):
                 # the operator's input-bucket rules (the media bucket has its own, built in)
                 "DIARIST_ALLOWED_INPUT_BUCKETS": ",".join(extra_input_buckets),
                 "DIARIST_ENGINE_MODEL": engine_model,  # what the worker image runs (model warnings)
+                # the worker's embedding model: voiceprints of another are refused at submission
+                "DIARIST_EMBEDDING_MODEL_ID": embedding_model_id,
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
                 **gpu.launcher_environment,  # cancel terminates the Batch job
                 **webhooks.environment,  # POST /v1/jobs/{id}/webhook re-queues a delivery
@@ -125,7 +128,9 @@ class Api(Construct):
         dispatch.grant_enqueue(role)
         webhooks.grant_enqueue(role)
         # Presigned uploads to media/ and incoming/, results read (inline or presigned), deletes
-        # when a job is deleted; HEAD on s3:// inputs to check their size.
+        # when a job is deleted; HEAD on s3:// inputs to check their size (and a ranged GET of a
+        # voiceprint's media:// header). Results written by the API itself: the stored rendering of
+        # a large output, and Phonexia's voiceprint comparison (computed at submission).
         storage.grant_objects(
             role,
             storage.media_bucket,
@@ -134,7 +139,10 @@ class Api(Construct):
             resources.INCOMING_PREFIX,
         )
         storage.grant_objects(
-            role, storage.results_bucket, ["s3:GetObject", "s3:DeleteObject"], resources.RESULTS_PREFIX
+            role,
+            storage.results_bucket,
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            resources.RESULTS_PREFIX,
         )
         storage.grant_list(role, storage.media_bucket, resources.MEDIA_PREFIX, resources.INCOMING_PREFIX)
         storage.grant_list(role, storage.results_bucket, resources.RESULTS_PREFIX)

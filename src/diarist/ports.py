@@ -145,6 +145,9 @@ class ObjectStore(Protocol):
 
     def get_bytes(self, bucket: str, key: str) -> bytes: ...
 
+    def get_head(self, bucket: str, key: str, length: int) -> bytes:
+        """The object's first ``length`` bytes (fewer when it is shorter): a ranged read."""
+
     def exists(self, bucket: str, key: str) -> bool: ...
 
     def head(self, bucket: str, key: str) -> Mapping[str, Any] | None:

@@ -14,7 +14,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from diarist.domain.input_buckets import InputBucketRule, parse_rules, split_rules
-from diarist.domain.model_choice import DEFAULT_ENGINE, DeploymentEngine
+from diarist.domain.job_kinds import MAX_COMPARISON_PAIRS
+from diarist.domain.model_choice import DEFAULT_EMBEDDING_MODEL_ID, DEFAULT_ENGINE, DeploymentEngine
 from diarist.resources import WEBHOOK_SECRET_PREFIX
 
 
@@ -61,6 +62,19 @@ class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySett
         default=DEFAULT_ENGINE,
         description="What the worker image runs (diarist | community-1): a job asking for another "
         "model gets a warning (diarist.domain.model_choice)",
+    )
+    embedding_model_id: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL_ID,
+        pattern=r"^[A-Za-z0-9._:+-]{1,64}$",
+        description="The embedding model id of the worker image's weights: voiceprints of any other "
+        "model are refused at submission (the default is the pinned CAM++ weights')",
+    )
+    comparison_max_pairs: int = Field(
+        default=MAX_COMPARISON_PAIRS // 2,
+        ge=1,
+        le=MAX_COMPARISON_PAIRS,
+        description="Phonexia's voiceprint comparison: at most this many pairs (len(a) * len(b)); "
+        "the API computes them itself and a result over ~6 MB could not be returned by Lambda",
     )
 
     @field_validator("allowed_input_buckets", mode="before")

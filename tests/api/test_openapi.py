@@ -28,6 +28,12 @@ def test_openapi_documents_every_route_and_the_error_shapes() -> None:
         ("/v2/jobs", "get"),
         ("/api/technology/speaker-diarization", "post"),
         ("/api/technology/speaker-diarization/{task_id}", "get"),
+        ("/v1/voiceprint", "post"),
+        ("/v1/identify", "post"),
+        ("/api/technology/speaker-identification-voiceprint-extraction", "post"),
+        ("/api/technology/speaker-identification-voiceprint-extraction/{task_id}", "get"),
+        ("/api/technology/speaker-identification-voiceprint-comparison", "post"),
+        ("/api/technology/speaker-identification-voiceprint-comparison/{task_id}", "get"),
     }
     text = json.dumps(doc)
     assert "422" not in json.dumps(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from diarist.domain.errors import ValidationFailed
-from diarist.domain.jobs import JobParams
+from diarist.domain.jobs import Job, JobParams
 from functions.api.errors import field_of
 from functions.api.multipart import parse_multipart
 from functions.api.request_models import phonexia_params
@@ -63,7 +63,8 @@ def test_field_of_maps_powertools_locations() -> None:
     assert field_of(("body",)) == "body"
     assert field_of(("query", "limit")) == "limit"
     assert field_of(("header", "idempotency-key")) == "Idempotency-Key"
-    assert field_of(("body", "items", 0, "x")) == "items.x"
+    assert field_of(("body", "items", 0, "x")) == "items[0].x"
+    assert field_of(("body", "voiceprints", 3, "voiceprint")) == "voiceprints[3].voiceprint"
 
 
 def test_phonexia_config() -> None:
@@ -86,7 +87,10 @@ def test_renderers() -> None:
     from diarist.services.reading import render_pyannote_output
     from functions.api.views_phonexia import render_phonexia_result
 
-    out = render_pyannote_output(small_result(), JobParams())
+    def job(params: JobParams) -> Job:
+        return Job(job_id="j", tenant_id="t", input_url="s3://b/k", params=params)
+
+    out = render_pyannote_output(job(JobParams()), small_result())
     assert out == {
         "diarization": [
             {"speaker": "SPEAKER_00", "start": 0.5, "end": 4.0},
@@ -95,8 +99,8 @@ def test_renderers() -> None:
         ]
     }
     full = render_pyannote_output(
+        job(JobParams(exclusive=True, confidence=True, turn_level_confidence=True)),
         small_result(2, confidence=True),
-        JobParams(exclusive=True, confidence=True, turn_level_confidence=True),
     )
     assert full["diarization"][0]["confidence"] == 91.0 and full["confidence"]["score"] == [90, 80, 70]
     assert [c["channel"] for c in full["channels"]] == [0, 1] and "exclusiveDiarization" in full["channels"][

@@ -31,6 +31,7 @@ CUSTOM_REGION = "eu-west-1"
 EXTRA_INPUT_BUCKET = "acme-call-recordings"
 # per-tenant folders under calls/, and samples/ shared with every tenant (written out)
 EXTRA_INPUT_RULES = (f"{EXTRA_INPUT_BUCKET}/calls/{{tenant}}/", f"{EXTRA_INPUT_BUCKET}/samples/=*")
+CUSTOM_EMBEDDING_MODEL_ID = "pipeline-embedding-0123456789ab"
 WEB_ACL_ARN = f"arn:aws:wafv2:{CUSTOM_REGION}:{CUSTOM_ACCOUNT}:regional/webacl/diarist/abc"
 
 
@@ -156,6 +157,7 @@ def synth(cli_synth: object, tmp_path_factory: pytest.TempPathFactory) -> Synth:
             alarm_email="ops@example.com",
             removal_policy=cdk.RemovalPolicy.DESTROY,
             engine_model="community-1",  # e.g. a prebuilt image that bakes community-1
+            embedding_model_id=CUSTOM_EMBEDDING_MODEL_ID,  # ... and says its embedding model's id
         )
 
     custom_stack = DiaristStack(

@@ -248,3 +248,11 @@ def test_table_access_is_per_role_and_item_family(synth: Synth) -> None:
         "dynamodb:DeleteItem",
         "dynamodb:Query",
     }
+
+
+def test_the_api_writes_results_only_under_results(synth: Synth) -> None:
+    """The API stores a large output's rendering and a voiceprint comparison's scores in the results
+    bucket itself: PutObject there, scoped to results/ (the object-scope test above)."""
+    api = _policy_of(synth, "Diarist", "ApiFunctionRole")
+    puts = [s for s in api if "s3:PutObject" in _listify(s["Action"])]
+    assert any(f"/{resources.RESULTS_PREFIX}*" in str(s["Resource"]).replace('", "', "") for s in puts), puts

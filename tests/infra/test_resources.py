@@ -8,10 +8,16 @@ from typing import Any
 import pytest
 
 from diarist import resources
+from diarist.domain.model_choice import DEFAULT_EMBEDDING_MODEL_ID
 from infra import outputs
 from infra.constructs.queues import VISIBILITY_FACTOR
 from infra.service import HANDLERS
-from tests.infra.conftest import EXTRA_INPUT_RULES, WEB_ACL_ARN, Synth
+from tests.infra.conftest import (
+    CUSTOM_EMBEDDING_MODEL_ID,
+    EXTRA_INPUT_RULES,
+    WEB_ACL_ARN,
+    Synth,
+)
 
 DEFAULT, CUSTOM = "Diarist", "DiaristCustom"
 HOURS = 3600
@@ -355,6 +361,12 @@ def test_function_environment_satisfies_its_settings(
     assert env["DIARIST_RETENTION_DAYS"] == str(resources.RESULT_RETENTION_DAYS_DEFAULT)
     if "ApiSettings" in settings_classes:  # the default image runs Diarist's engine
         assert diarist.settings.ApiSettings().engine_model == env["DIARIST_ENGINE_MODEL"] == "diarist"
+        # the pinned CAM++ weights' id: what the default image's engine writes into voiceprints
+        assert (
+            diarist.settings.ApiSettings().embedding_model_id
+            == env["DIARIST_EMBEDDING_MODEL_ID"]
+            == DEFAULT_EMBEDDING_MODEL_ID
+        )
     if "LauncherSettings" in settings_classes or "DispatcherSettings" in settings_classes:
         assert env["DIARIST_LAUNCHER"] == "batch"
 
@@ -376,6 +388,7 @@ def test_api_function_gets_allowed_input_buckets_and_public_url(synth: Synth) ->
     assert env["DIARIST_ALLOWED_INPUT_BUCKETS"] == ",".join(EXTRA_INPUT_RULES)
     assert env["DIARIST_PUBLIC_BASE_URL"] == "https://diarist.example.com"
     assert env["DIARIST_ENGINE_MODEL"] == "community-1"
+    assert env["DIARIST_EMBEDDING_MODEL_ID"] == CUSTOM_EMBEDDING_MODEL_ID
     assert props["ReservedConcurrentExecutions"] == 50
 
 

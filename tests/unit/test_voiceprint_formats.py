@@ -214,4 +214,12 @@ def test_phonexia_extraction_and_comparison_shapes() -> None:
 
 
 def test_turn_type_unchanged() -> None:
-    assert set(Turn.model_fields) == {"speaker", "start", "end", "confidence"}
+    """Identification adds nothing to a turn; the per-speaker turn confidence is the one addition,
+    and it is left out of the JSON when unset (stored turns read back unchanged)."""
+    assert set(Turn.model_fields) == {"speaker", "start", "end", "confidence", "speaker_confidence"}
+    assert Turn(speaker="SPEAKER_00", start=0, end=1).model_dump(by_alias=True) == {
+        "speaker": "SPEAKER_00",
+        "start": 0,
+        "end": 1,
+        "confidence": None,
+    }

@@ -21,6 +21,10 @@ class S3ObjectStore:
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
+    def get_head(self, bucket: str, key: str, length: int) -> bytes:
+        resp = self._s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max(0, length - 1)}")
+        return bytes(resp["Body"].read())
+
     def head(self, bucket: str, key: str) -> Mapping[str, Any] | None:
         try:
             return dict(self._s3.head_object(Bucket=bucket, Key=key))

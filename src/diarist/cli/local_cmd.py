@@ -24,6 +24,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="'fake' skips the model: for trying the plumbing only",
     )
     p.add_argument("--workers", type=int, default=1, help="local worker processes (each loads the model)")
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve requests without an Authorization header as the local tenant (as Phonexia's guides "
+        "call their server); 127.0.0.1 only",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=_local)
 
@@ -42,6 +48,7 @@ def _local(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         engine=args.engine,
         workers=args.workers,
+        no_auth=args.no_auth,
     )
     local = LocalDiarist(cfg)
     stop = threading.Event()
@@ -52,6 +59,11 @@ def _local(args: argparse.Namespace) -> int:
         print(f"diarist: error: cannot start local mode: {e}", file=sys.stderr)
         return 1
     try:
+        if args.no_auth:
+            from diarist.local.no_auth import WARNING
+
+            print(WARNING, file=sys.stderr, flush=True)
+            print(WARNING, flush=True)
         print(f"Diarist local mode is ready (engine: {args.engine}).", flush=True)
         print(f"  API URL:        {local.api_url}", flush=True)
         print(f"  API key:        {local.api_key}", flush=True)

@@ -13,7 +13,7 @@ import mimetypes
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,30 @@ class DiaristClient:
     def submit_url(self, url: str, **params: Any) -> dict[str, Any]:
         body = {"url": url, **{k: v for k, v in params.items() if v is not None}}
         return self.request("POST", "/v1/diarize", body)[2]
+
+    def voiceprint(self, url: str, **params: Any) -> dict[str, Any]:
+        """``POST /v1/voiceprint``: a voiceprint job for ``url`` (<= 30 s of audio); JobCreated."""
+        body = {"url": url, **{k: v for k, v in params.items() if v is not None}}
+        return self.request("POST", "/v1/voiceprint", body)[2]
+
+    def identify(
+        self,
+        url: str,
+        voiceprints: Mapping[str, str],
+        *,
+        exclusive: bool = True,
+        threshold: float = 0.0,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """``POST /v1/identify``: diarize ``url`` and match its speakers to ``{label: voiceprint}``
+        (labels in the order given); JobCreated."""
+        body = {
+            "url": url,
+            "voiceprints": [{"label": label, "voiceprint": vp} for label, vp in voiceprints.items()],
+            "matching": {"exclusive": exclusive, "threshold": threshold},
+            **{k: v for k, v in params.items() if v is not None},
+        }
+        return self.request("POST", "/v1/identify", body)[2]
 
     def upload(self, path: str | Path, progress: Callable[[int, int], None] | None = None) -> str:
         """Upload a local file through a presigned PUT URL; returns its ``media://`` URL."""

@@ -2,6 +2,17 @@
 
 Statuses follow pyannoteAI: ``pending -> created -> running -> succeeded | failed | canceled``.
 
+A job has a *kind* (``JobKind``): what it computes. Every kind goes through the same statuses, the
+same queue, dispatcher, worker, webhooks, listing, cancel and delete; only its parameters, what the
+worker runs and how its result is rendered differ (``domain.job_kinds`` has the kind rules):
+
+- ``diarize`` (the default, so stored items without a kind still load): who spoke when;
+- ``voiceprint``: the voiceprint of the speaker of <= 30 s of audio (pyannoteAI ``/v1/voiceprint``);
+- ``identify``: a diarization whose speakers are matched to given voiceprints (``/v1/identify``);
+- ``voiceprint_extraction``: one voiceprint per channel (Phonexia);
+- ``voiceprint_comparison``: every voiceprint of one list against every one of another (Phonexia);
+  it needs no audio and is computed by the API itself (it is never queued).
+
 - ``pending``: accepted and queued, no GPU job yet.
 - ``created``: the dispatcher launched a container job (Batch/ECS/local worker).
 - ``running``: the worker started processing.
@@ -15,9 +26,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from diarist.domain.errors import ErrorCode, InvalidTransition
 from diarist.domain.speakers import MAX_SPEAKERS, check_speaker_counts
@@ -104,8 +122,44 @@ class WebhookAttempt(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
+JobKind = Literal["diarize", "voiceprint", "identify", "voiceprint_extraction", "voiceprint_comparison"]
+JOB_KINDS: tuple[JobKind, ...] = (
+    "diarize",
+    "voiceprint",
+    "identify",
+    "voiceprint_extraction",
+    "voiceprint_comparison",
+)
+
+
+class LabeledVoiceprint(BaseModel):
+    """One voiceprint an identify job matches speakers against (``domain.voiceprints`` blob)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    voiceprint: str
+
+
+class Matching(BaseModel):
+    """How an identify job matches speakers to voiceprints (``domain.voiceprints.match_speakers``):
+    ``exclusive`` one voiceprint per speaker and one speaker per voiceprint; no match scoring under
+    ``threshold`` (0-100; pyannoteAI's default 0 lets every pair match)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exclusive: bool = True
+    threshold: float = Field(default=0.0, ge=0, le=100)
+
+
 class JobParams(BaseModel):
-    """What the diarization should do. Same for every dialect and for S3-triggered jobs."""
+    """What the job should do. Same for every dialect and for S3-triggered jobs.
+
+    The speaker counts, confidence and exclusive flags and ``channel_mode`` serve every kind that
+    diarizes; ``voiceprints`` and ``matching`` are identify's (left out of the stored item and of
+    ``model_dump`` when unset, so a diarization's parameters are what they always were). The rules of
+    each kind's parameters are ``domain.job_kinds.param_problems``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -116,11 +170,23 @@ class JobParams(BaseModel):
     turn_level_confidence: bool = False
     exclusive: bool = False
     channel_mode: Literal["split", "mix"] = "mix"
+    voiceprints: list[LabeledVoiceprint] | None = Field(
+        default=None, description="identify: the voiceprints to match, labels in the order given"
+    )
+    matching: Matching | None = Field(default=None, description="identify: the matching options")
 
     @model_validator(mode="after")
     def _speaker_counts(self) -> JobParams:
         check_speaker_counts(self.num_speakers, self.min_speakers, self.max_speakers)
         return self
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k in _KIND_ONLY and v is None)}
+
+
+_KIND_ONLY = ("voiceprints", "matching")
 
 
 JobSource = Literal["api", "phonexia", "s3"]
@@ -136,6 +202,7 @@ class Job(BaseModel):
     job_id: str
     tenant_id: str
     status: JobStatus = JobStatus.PENDING
+    kind: JobKind = "diarize"
     source: JobSource = "api"
     input_url: str = Field(description="s3://bucket/key or https://... (media:// is resolved at submit)")
     params: JobParams = Field(default_factory=JobParams)
@@ -170,3 +237,12 @@ class Job(BaseModel):
     webhook_delivery: WebhookDelivery = "none"
     webhook_attempts: list[WebhookAttempt] = Field(default_factory=list)
     expires_at: int | None = Field(default=None, description="epoch seconds; DynamoDB TTL")
+
+    @model_validator(mode="after")
+    def _kind_params(self) -> Job:
+        # identify needs its voiceprints; no other kind carries any
+        if (self.kind == "identify") != (self.params.voiceprints is not None):
+            raise ValueError(
+                f"a {self.kind} job {'needs' if self.kind == 'identify' else 'has no'} voiceprints"
+            )
+        return self

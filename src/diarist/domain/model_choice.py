@@ -24,13 +24,24 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from diarist.domain.jobs import JobKind
+
 PRECISION_2: Final = "precision-2"
 COMMUNITY_1: Final = "community-1"
 
-JobKind = Literal["diarize"]
+ACCEPTED_MODELS: dict[JobKind, tuple[str, ...]] = {
+    "diarize": (PRECISION_2, COMMUNITY_1),
+    "voiceprint": (PRECISION_2,),
+    "identify": (PRECISION_2,),
+}
+"""The pyannoteAI model names each job kind accepts, in the order error messages list them (the
+Phonexia kinds name no model: only null is accepted for them)."""
 
-ACCEPTED_MODELS: dict[JobKind, tuple[str, ...]] = {"diarize": (PRECISION_2, COMMUNITY_1)}
-"""The pyannoteAI model names each job kind accepts, in the order error messages list them."""
+DEFAULT_EMBEDDING_MODEL_ID: Final = "campplus-3dspeaker-92f29b94e694"
+"""The embedding model id of the default worker image's weights: the pinned CAM++ of
+``scripts/fetch_weights.py`` (``engine.models.embedding_model_id``: ``campplus-3dspeaker-`` + the
+first 12 hex digits of their sha256). Voiceprints carry it; the API refuses voiceprints of any other
+id (``ApiSettings.embedding_model_id``: set it for an image with other weights)."""
 
 DeploymentEngine = Literal["diarist", "community-1"]
 """What a deployment's worker image runs (``DIARIST_ENGINE_MODEL``)."""
@@ -51,9 +62,11 @@ SERVES: dict[DeploymentEngine, frozenset[str]] = {
 
 def model_problem(kind: JobKind, model: str | None) -> str | None:
     """Why ``model`` cannot be asked for on a job of ``kind`` (None: it can; None is "no model")."""
-    accepted = ACCEPTED_MODELS[kind]
+    accepted = ACCEPTED_MODELS.get(kind, ())
     if model is None or model in accepted:
         return None
+    if not accepted:
+        return "must be null: this kind of job names no model"
     return f"must be one of {', '.join(accepted)} (or null)"
 
 

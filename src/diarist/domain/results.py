@@ -7,8 +7,9 @@ An identification (diarization + voiceprint matching) is a ``DiarizationResult``
 says what was matched and whose channels carry ``identification`` turns and ``voiceprintMatches``; these
 optional parts are left out of the JSON when unset, so a plain diarization's JSON is unchanged (and
 still version 1). A voiceprint job's result is a :class:`VoiceprintResult`; Phonexia's per-channel
-voiceprint extraction a :class:`VoiceprintExtraction`. Blob format, scores and matching rule:
-``diarist.domain.voiceprints``.
+voiceprint extraction a :class:`VoiceprintExtraction`; its comparison a :class:`VoiceprintComparison`.
+Blob format, scores and matching rule: ``diarist.domain.voiceprints``. Which result a job kind stores:
+``RESULT_TYPES`` (``parse_result``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from diarist.domain.jobs import JobKind
+from diarist.domain.voiceprints import ScoreMatrix
 
 CONFIDENCE_RESOLUTION_S = 0.02
 RESULT_SCHEMA_VERSION: Literal[1] = 1
@@ -158,3 +162,46 @@ class VoiceprintExtraction(_Model):
     embedding_model: str = Field(alias="embeddingModel")
     model: str
     warnings: list[str] = Field(default_factory=list)
+
+
+class VoiceprintComparison(_Model):
+    """Phonexia's voiceprint comparison: ``values[j * columnsCount + i]`` is the log-likelihood ratio
+    of ``voiceprints_b[j]`` against ``voiceprints_a[i]`` (``domain.voiceprints.compare_voiceprints``)."""
+
+    version: Literal[1] = RESULT_SCHEMA_VERSION
+    columns_count: int = Field(alias="columnsCount", ge=0, description="len(voiceprints_a)")
+    rows_count: int = Field(alias="rowsCount", ge=0, description="len(voiceprints_b)")
+    values: list[float]
+    embedding_model: str = Field(alias="embeddingModel")
+    model: str = Field(description="What computed the scores (the embedding model's calibration)")
+    warnings: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, matrix: ScoreMatrix, embedding_model: str) -> VoiceprintComparison:
+        return cls(
+            columns_count=matrix.columns_count,
+            rows_count=matrix.rows_count,
+            values=list(matrix.values),
+            embedding_model=embedding_model,
+            model=embedding_model,
+        )
+
+    def matrix(self) -> ScoreMatrix:
+        return ScoreMatrix(columns_count=self.columns_count, rows_count=self.rows_count, values=self.values)
+
+
+JobResult = DiarizationResult | VoiceprintResult | VoiceprintExtraction | VoiceprintComparison
+"""What a job of some kind produced (stored as JSON in S3 by alias)."""
+
+RESULT_TYPES: dict[JobKind, type[JobResult]] = {
+    "diarize": DiarizationResult,
+    "identify": DiarizationResult,
+    "voiceprint": VoiceprintResult,
+    "voiceprint_extraction": VoiceprintExtraction,
+    "voiceprint_comparison": VoiceprintComparison,
+}
+
+
+def parse_result(kind: JobKind, data: bytes | str) -> JobResult:
+    """A stored result of a ``kind`` job."""
+    return RESULT_TYPES[kind].model_validate_json(data)

@@ -40,6 +40,7 @@ class LocalConfig:
     engine: str = "pyannote"  # or "fake" (tests of the plumbing)
     workers: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
+    no_auth: bool = False  # requests without Authorization act as the local tenant (local.no_auth)
 
 
 def _free_port() -> int:
@@ -188,7 +189,12 @@ class LocalDiarist:
         from diarist.local.apigw import ApiGatewayServer
         from functions.api.handler import lambda_handler
 
-        self._api = ApiGatewayServer(lambda_handler, port=port)
+        handler = lambda_handler
+        if self.config.no_auth:
+            from diarist.local.no_auth import with_local_key
+
+            handler = with_local_key(lambda_handler, self.api_key)
+        self._api = ApiGatewayServer(handler, port=port)
         self._api.start()
 
     def _start_pollers(self) -> None:

@@ -16,11 +16,19 @@ Invariants:
 - ``https://`` URLs (inputs and webhooks) pass the network policy's syntax check here, for a clear
   400 at submission; the host is checked again when resolved, before every connection
   (``netpolicy``).
+- A voiceprint's input (``kind="voiceprint"``) given as ``media://`` is also checked against the
+  voiceprint limits (``domain.job_kinds.voiceprint_input_problem``) as far as is cheap: its size
+  (HEAD), and its duration when its first ``HEAD_BYTES`` state it (WAV, FLAC:
+  ``domain.audio_header``). Other formats and other URLs are left to the worker, which fails the job
+  with ``input_too_long_for_voiceprint``.
 """
 
 from __future__ import annotations
 
+from diarist.domain.audio_header import HEAD_BYTES, header_duration
 from diarist.domain.errors import ValidationFailed
+from diarist.domain.job_kinds import voiceprint_input_problem
+from diarist.domain.jobs import JobKind
 from diarist.domain.locations import object_key_problem, s3_url, split_s3_url
 from diarist.netpolicy import UnsafeUrl, validate_url_syntax
 from diarist.ports import ObjectStore
@@ -35,10 +43,11 @@ class InputResolver:
         self.objects = objects
         self.settings = settings
 
-    def resolve(self, tenant_id: str, url: str, field: str) -> str:
-        """Check an input URL and return what the worker reads (s3:// or https://). ValidationFailed."""
+    def resolve(self, tenant_id: str, url: str, field: str, kind: JobKind = "diarize") -> str:
+        """Check an input URL for a ``kind`` job and return what the worker reads (s3:// or https://).
+        ValidationFailed."""
         if url.startswith(MEDIA_SCHEME):
-            return self._resolve_media(tenant_id, url, field)
+            return self._resolve_media(tenant_id, url, field, kind)
         if url.startswith("s3://"):
             self._check_s3(tenant_id, url, field)
             return url
@@ -86,17 +95,22 @@ class InputResolver:
             raise ValidationFailed([{"field": field, "message": f"media:// key: {problem}"}])
         return full
 
-    def _resolve_media(self, tenant_id: str, url: str, field: str) -> str:
+    def _resolve_media(self, tenant_id: str, url: str, field: str, kind: JobKind) -> str:
         bucket = self.settings.media_bucket
         key = self._media_key(tenant_id, url, field)
         head = self.objects.head(bucket, key)
         problem = None
+        size = int(head.get("ContentLength", 0)) if head is not None else 0
         if head is None:
             problem = f"{url} was not uploaded (POST /v1/media/input, then PUT the file)"
         elif int(head.get("ContentLength", 1)) == 0:
             problem = f"{url} is empty"
-        elif int(head.get("ContentLength", 0)) > MAX_INPUT_BYTES:
+        elif size > MAX_INPUT_BYTES:
             problem = f"{url} is over the 1 GiB input limit"
+        elif kind == "voiceprint":
+            problem = voiceprint_input_problem(size=size) or voiceprint_input_problem(
+                duration_s=header_duration(self.objects.get_head(bucket, key, HEAD_BYTES), size)
+            )
         if problem:
             raise ValidationFailed([{"field": field, "message": problem}])
         return s3_url(bucket, key)

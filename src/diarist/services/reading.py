@@ -9,23 +9,37 @@ Invariants:
   (``rendered_output_key``) and only a presigned GET of that rendering is returned, so a large
   result never passes through the API's response. A result that is gone (purged, expired) gives
   neither.
-- The pyannoteAI rendering of a job's result is ``render_pyannote_output``: the engine's one
-  renderer with the parts the job asked for; the API's inline output, the stored large rendering
-  and the webhook's payload all come from it.
+- A stored result is read as its job kind's result (``domain.results.parse_result``).
+- The pyannoteAI rendering of a job's result is ``render_pyannote_output``: the engine's renderer
+  of the job's kind (``engine.formats``) with the parts the job asked for; the API's inline output,
+  the stored large rendering and the webhook's payload all come from it.
 - Lists are newest first, at most ``MAX_LIST_LIMIT`` jobs a page, without outputs.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from diarist.domain.errors import JobNotFound
-from diarist.domain.jobs import Job, JobParams, JobStatus
+from diarist.domain.jobs import Job, JobKind, JobStatus
 from diarist.domain.locations import split_s3_url
-from diarist.domain.results import DiarizationResult
-from diarist.engine.formats import pyannote_output
+from diarist.domain.results import (
+    JobResult,
+    VoiceprintComparison,
+    VoiceprintExtraction,
+    VoiceprintResult,
+    parse_result,
+)
+from diarist.engine.formats import (
+    identify_output,
+    phonexia_comparison,
+    phonexia_voiceprints,
+    pyannote_output,
+    voiceprint_output,
+)
 from diarist.ports import JobStore, ObjectStore
 from diarist.settings import ApiSettings
 
@@ -40,7 +54,7 @@ class JobOutput:
     for inlining) or ``url`` (a presigned GET of the stored pyannoteAI rendering)."""
 
     job: Job
-    result: DiarizationResult | None = None
+    result: JobResult | None = None
     url: str | None = None
 
 
@@ -50,9 +64,20 @@ class JobPage:
     cursor: str | None
 
 
-def render_pyannote_output(result: DiarizationResult, params: JobParams) -> dict[str, Any]:
-    """pyannoteAI job ``output`` with the parts the job asked for (``engine.formats.pyannote_output``)."""
-    return pyannote_output(
+def render_pyannote_output(job: Job, result: JobResult) -> dict[str, Any]:
+    """pyannoteAI job ``output`` of ``job``'s ``result``: the renderer of its kind (``engine.formats``)
+    with the parts the job asked for. diarize: ``pyannote_output``; identify: ``identify_output``;
+    voiceprint: ``voiceprint_output``; the Phonexia kinds (seen through /v1/jobs) their Phonexia
+    ``result``."""
+    if isinstance(result, VoiceprintResult):
+        return voiceprint_output(result)
+    if isinstance(result, VoiceprintExtraction):
+        return phonexia_voiceprints(result)
+    if isinstance(result, VoiceprintComparison):
+        return phonexia_comparison(result.matrix())
+    params = job.params
+    render = identify_output if job.kind == "identify" else pyannote_output
+    return render(
         result,
         exclusive=params.exclusive,
         confidence=params.confidence,
@@ -93,24 +118,27 @@ class JobReader:
         if head is None:
             return JobOutput(job)
         if int(head.get("ContentLength", 0)) <= self.settings.result_inline_max_bytes:
-            return JobOutput(job, result=self._result(bucket, key))
+            return JobOutput(job, result=self._result(job, bucket, key))
         out_key = rendered_output_key(key)
         if not self.objects.exists(bucket, out_key):
-            rendering = render_pyannote_output(self._result(bucket, key), job.params)
+            rendering = render_pyannote_output(job, self._result(job, bucket, key))
             body = json.dumps(rendering, separators=(",", ":")).encode()
             self.objects.put_bytes(bucket, out_key, body, "application/json")
         return JobOutput(job, url=self.objects.presign_get(bucket, out_key, self.settings.presign_expiry_s))
 
-    def with_result(self, tenant_id: str, job_id: str) -> JobOutput:
-        """Phonexia ``GET .../{task_id}``: the job, and its whole result while it is stored (the
-        Phonexia dialect has no URL form)."""
+    def with_result(self, tenant_id: str, job_id: str, kinds: Collection[JobKind] | None = None) -> JobOutput:
+        """Phonexia ``GET /api/technology/<technology>/{task_id}``: the job, and its whole result while
+        it is stored (the Phonexia dialect has no URL form). With ``kinds``, a job of another kind is
+        not found (each Phonexia technology polls its own tasks)."""
         job = require_job(self.store, tenant_id, job_id)
+        if kinds is not None and job.kind not in kinds:
+            raise JobNotFound(f"task {job_id} not found")
         if job.status is not JobStatus.SUCCEEDED or not job.result_location:
             return JobOutput(job)
         bucket, key = split_s3_url(job.result_location)
         if not self.objects.exists(bucket, key):
             return JobOutput(job)
-        return JobOutput(job, result=self._result(bucket, key))
+        return JobOutput(job, result=self._result(job, bucket, key))
 
     def list(
         self,
@@ -125,8 +153,8 @@ class JobReader:
         jobs, next_cursor = self.store.list_for_tenant(tenant_id, limit=limit, cursor=cursor, status=status)
         return JobPage(jobs, next_cursor)
 
-    def _result(self, bucket: str, key: str) -> DiarizationResult:
-        return DiarizationResult.model_validate_json(self.objects.get_bytes(bucket, key))
+    def _result(self, job: Job, bucket: str, key: str) -> JobResult:
+        return parse_result(job.kind, self.objects.get_bytes(bucket, key))
 
 
 def _plausible_id(job_id: str) -> bool:

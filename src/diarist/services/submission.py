@@ -1,7 +1,17 @@
-"""Submitting jobs: a URL (pyannoteAI ``POST /v1/diarize``) or an upload (Phonexia), once per
-Idempotency-Key.
+"""Submitting jobs: a URL (pyannoteAI ``POST /v1/diarize``, ``/v1/voiceprint``, ``/v1/identify``)
+or an upload (Phonexia), once per Idempotency-Key; and Phonexia's voiceprint comparison, which needs
+no audio and is computed here.
 
 Invariants:
+
+- A job has a kind (``domain.jobs.JobKind``); its parameters obey the kind's rules
+  (``domain.job_kinds.param_problems``, voiceprints checked against ``ApiSettings.
+  embedding_model_id``) and its input the kind's limits (``InputResolver.resolve``), all before
+  anything is claimed, stored or queued: bad input is a ``ValidationFailed`` naming each field.
+- A voiceprint comparison is checked (``domain.job_kinds.compare``), computed, and only then
+  recorded as a job that goes ``pending -> running -> succeeded`` at once through the lifecycle
+  (``mark_running``, ``finish_job``: one completion event, like every job); its request is stored
+  as the job's input and its scores as the job's result. It is never queued.
 
 - Record first, then queue: the job is written ``pending``, then a ``DispatchMessage`` goes to the
   job queue. If the send fails, the job is moved ``pending -> failed`` (``launch_failed``, no
@@ -35,13 +45,16 @@ from datetime import timedelta
 from typing import Any
 
 from diarist.domain.errors import Conflict, DiaristError, ErrorCode, InvalidTransition, ValidationFailed
-from diarist.domain.jobs import Job, JobError, JobParams, JobSource, JobStatus, utcnow
+from diarist.domain.job_kinds import ComparisonRefused, compare, param_problems
+from diarist.domain.jobs import Job, JobError, JobKind, JobParams, JobSource, JobStatus, utcnow
 from diarist.domain.locations import s3_url
 from diarist.domain.messages import DispatchMessage
 from diarist.domain.model_choice import model_warning
-from diarist.ports import IdempotencyStore, JobQueue, JobStore, ObjectStore
-from diarist.resources import MEDIA_PREFIX
+from diarist.domain.results import VoiceprintComparison
+from diarist.ports import EventBus, IdempotencyStore, JobQueue, JobStore, ObjectStore
+from diarist.resources import MEDIA_PREFIX, RESULTS_PREFIX
 from diarist.services.inputs import InputResolver
+from diarist.services.lifecycle import finish_job, mark_running
 from diarist.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -87,6 +100,7 @@ class Submission:
     source: JobSource
     input_url: str
     params: JobParams
+    kind: JobKind = "diarize"
     webhook_url: str | None = None
     webhook_status_only: bool = False
     requested_model: str | None = None
@@ -100,6 +114,7 @@ class SubmissionService:
         store: JobStore,
         queue: JobQueue,
         objects: ObjectStore,
+        events: EventBus,
         inputs: InputResolver,
         idempotency: IdempotencyStore,
         settings: ApiSettings,
@@ -107,6 +122,7 @@ class SubmissionService:
     ) -> None:
         self.store = store
         self.queue = queue
+        self.events = events
         self.objects = objects
         self.inputs = inputs
         self.idempotency = idempotency
@@ -124,16 +140,19 @@ class SubmissionService:
         webhook_status_only: bool = False,
         idempotency_key: str | None = None,
         model: str | None = None,
+        kind: JobKind = "diarize",
     ) -> Job:
-        """pyannoteAI ``POST /v1/diarize``: check the URLs, then create the job and queue it.
-        ``model``: the model the request named (an accepted name, or None)."""
-        input_url = self.inputs.resolve(tenant_id, url, "url")
+        """pyannoteAI ``POST /v1/diarize`` (``/v1/voiceprint``, ``/v1/identify`` with ``kind``):
+        check the parameters and the URLs, then create the job and queue it. ``model``: the model the
+        request named (an accepted name, or None)."""
+        self._check_params(kind, params)
+        input_url = self.inputs.resolve(tenant_id, url, "url", kind)
         if webhook is not None:
             self.inputs.check_public_url(webhook, "webhook")
         meaning: list[Any] = [url, webhook, webhook_status_only, params.model_dump()]
         if model is not None:
             meaning.append({"model": model})
-        request_hash = fingerprint("v1/diarize", *meaning)
+        request_hash = fingerprint(f"v1/{kind}", *meaning)
         if idempotency_key:
             replay = self._claim(tenant_id, idempotency_key, request_hash, job_id)
             if replay is not None:
@@ -142,6 +161,7 @@ class SubmissionService:
             source="api",
             input_url=input_url,
             params=params,
+            kind=kind,
             webhook_url=webhook,
             webhook_status_only=webhook_status_only,
             requested_model=model,
@@ -159,11 +179,15 @@ class SubmissionService:
         content_type: str | None,
         params: JobParams,
         idempotency_key: str | None = None,
+        kind: JobKind = "diarize",
     ) -> Job:
-        """Phonexia ``POST /api/technology/speaker-diarization``: store the bytes, then submit."""
+        """Phonexia ``POST /api/technology/speaker-diarization`` (``.../speaker-identification-
+        voiceprint-extraction`` with ``kind``): store the bytes, then submit."""
         if not data:
             raise ValidationFailed([{"field": "file", "message": "the file is empty"}])
-        request_hash = fingerprint("phonexia", data, params.model_dump())
+        self._check_params(kind, params)
+        parts: list[Any] = [data, params.model_dump()]
+        request_hash = fingerprint("phonexia", *parts) if kind == "diarize" else fingerprint(kind, *parts)
         if idempotency_key:
             replay = self._claim(tenant_id, idempotency_key, request_hash, job_id)
             if replay is not None:
@@ -175,8 +199,91 @@ class SubmissionService:
         except Exception:
             self._release(tenant_id, idempotency_key, job_id)
             raise
-        sub = Submission(source="phonexia", input_url=s3_url(bucket, key), params=params)
+        sub = Submission(source="phonexia", input_url=s3_url(bucket, key), params=params, kind=kind)
         return self._create_and_queue(tenant_id, job_id, sub, idempotency_key, request_hash)
+
+    def compare_voiceprints(
+        self,
+        tenant_id: str,
+        *,
+        job_id: str,
+        voiceprints_a: list[str],
+        voiceprints_b: list[str],
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Phonexia ``POST /api/technology/speaker-identification-voiceprint-comparison``: check and
+        score every pair here (no audio, no GPU: ``domain.job_kinds.compare``), then record the job,
+        its request and its result; the job has succeeded when this returns."""
+        settings = self.settings
+        try:
+            matrix = compare(
+                voiceprints_a, voiceprints_b, settings.embedding_model_id, settings.comparison_max_pairs
+            )
+        except ComparisonRefused as e:
+            raise ValidationFailed(e.problems) from None
+        request = {"voiceprints_a": voiceprints_a, "voiceprints_b": voiceprints_b}
+        request_hash = fingerprint("voiceprint_comparison", request)
+        if idempotency_key:
+            replay = self._claim(tenant_id, idempotency_key, request_hash, job_id)
+            if replay is not None:
+                return replay
+        input_key = f"{MEDIA_PREFIX}{tenant_id}/uploads/{job_id}/comparison.json"
+        result_key = f"{RESULTS_PREFIX}{tenant_id}/{job_id}/result.json"
+        result = VoiceprintComparison.of(matrix, settings.embedding_model_id)
+        now = utcnow()
+        job = Job(
+            job_id=job_id,
+            tenant_id=tenant_id,
+            kind="voiceprint_comparison",
+            source="phonexia",
+            input_url=s3_url(settings.media_bucket, input_key),
+            created_at=now,
+            updated_at=now,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            expires_at=int((now + timedelta(days=settings.retention_days + 1)).timestamp()),
+        )
+        try:
+            body = json.dumps(request, separators=(",", ":")).encode()
+            self.objects.put_bytes(settings.media_bucket, input_key, body, "application/json")
+            self.store.create(job)
+        except Exception:
+            self._release(tenant_id, idempotency_key, job_id)
+            raise
+        if mark_running(self.store, job_id) is None:  # deleted meanwhile: nothing more to do
+            return self.store.get(job_id) or job
+        try:
+            self.objects.put_bytes(
+                settings.results_bucket,
+                result_key,
+                result.model_dump_json(by_alias=True).encode(),
+                "application/json",
+            )
+        except Exception:  # the job ends failed (never left running); the caller gets the error
+            log.exception("could not store the comparison's result")
+            finish_job(
+                self.store,
+                self.events,
+                job_id,
+                JobStatus.FAILED,
+                error=(ErrorCode.INTERNAL, "the scores could not be stored; submit again"),
+            )
+            raise
+        done = finish_job(
+            self.store,
+            self.events,
+            job_id,
+            JobStatus.SUCCEEDED,
+            result_location=s3_url(settings.results_bucket, result_key),
+            result_model=result.model,
+        )
+        log.info("voiceprints compared", extra={"pairs": matrix.columns_count * matrix.rows_count})
+        return done or self.store.get(job_id) or job
+
+    def _check_params(self, kind: JobKind, params: JobParams) -> None:
+        problems = param_problems(kind, params, self.settings.embedding_model_id)
+        if problems:
+            raise ValidationFailed(problems)
 
     def _claim(self, tenant_id: str, key: str, request_hash: str, job_id: str) -> Job | None:
         """Claim the key for ``job_id``; None when claimed, else the job of the earlier request."""
@@ -213,6 +320,7 @@ class SubmissionService:
         job = Job(
             job_id=job_id,
             tenant_id=tenant_id,
+            kind=sub.kind,
             source=sub.source,
             input_url=sub.input_url,
             params=sub.params,

@@ -35,7 +35,7 @@ from diarist.domain import signing
 from diarist.domain.errors import Conflict, JobNotFound
 from diarist.domain.jobs import Job, JobStatus, WebhookAttempt
 from diarist.domain.messages import JobFinishedDetail, WebhookRetryMessage
-from diarist.domain.results import DiarizationResult
+from diarist.domain.results import parse_result
 from diarist.netpolicy import PRODUCTION, FetchError, NetworkPolicy, Resolver, UnsafeUrl, safe_request
 from diarist.ports import Claim, JobStore, ObjectStore, RetryQueue, SecretStore, WebhookLedger, is_placeholder
 from diarist.services.reading import render_pyannote_output
@@ -289,8 +289,7 @@ class WebhookService:
         if not job.result_location:
             raise RuntimeError(f"job {job.job_id} succeeded without a result location")
         bucket, key = split_s3_url(job.result_location)
-        result = DiarizationResult.model_validate_json(self.objects.get_bytes(bucket, key))
-        return render_pyannote_output(result, job.params)
+        return render_pyannote_output(job, parse_result(job.kind, self.objects.get_bytes(bucket, key)))
 
     def _headers(self, job: Job, body: bytes, *, attempt: int, reason: str) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}

@@ -11,6 +11,15 @@ local-mode test can make a worker process misbehave:
   (``os._exit(DIARIST_FAKE_EXIT_CODE)``, default 137 as after an OOM kill).
 - ``error``: raises ``RuntimeError`` (an unexpected engine failure -> ``internal_error``).
 - ``input_error``: raises ``AudioInputError`` (``input_corrupt``).
+
+Voiceprints (``voiceprint``, ``identify``, ``extract_voiceprints``) are valid blobs of the deployment's
+embedding model id (``DIARIST_FAKE_EMBEDDING_MODEL_ID``, default ``model_choice.
+DEFAULT_EMBEDDING_MODEL_ID``, what the API expects), of a deterministic vector: a bump at the audio's
+dominant frequency (``fake_vector``). So a voiceprint of a 300 Hz tone matches the speaker of a
+conversation whose turns (every ``turn_s``, speakers in turn) are a 300 Hz tone, and not one whose
+turns are a 500 Hz tone: identify matches labels the way a test can predict. Voiceprint inputs over
+30 s (+0.5 s) fail ``input_too_long_for_voiceprint`` and silent ones ``input_no_speech``, as the
+engine's do.
 """
 
 from __future__ import annotations
@@ -21,14 +30,63 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from diarist.domain.errors import AudioInputError, ErrorCode
 from diarist.domain.jobs import JobParams
-from diarist.domain.results import ChannelResult, DiarizationResult, Turn
+from diarist.domain.model_choice import DEFAULT_EMBEDDING_MODEL_ID
+from diarist.domain.results import (
+    ChannelResult,
+    ChannelVoiceprint,
+    DiarizationResult,
+    Identification,
+    IdentifiedTurn,
+    SpeakerMatch,
+    Turn,
+    VoiceprintExtraction,
+    VoiceprintResult,
+)
+from diarist.domain.voiceprints import (
+    MAX_VOICEPRINT_INPUT_S,
+    VOICEPRINT_INPUT_GRACE_S,
+    confidence_from_cosine,
+    decode_voiceprint,
+    encode_voiceprint,
+    match_speakers,
+)
 
 Behaviour = Literal["ok", "slow", "crash", "error", "input_error"]
 FAKE_MODEL = "diarist-fake-engine"
+FAKE_DIM = 192
+FAKE_HZ_PER_BIN = 20.0
+SILENCE_RMS = 1e-4
+
+
+def fake_vector(samples: Any, sample_rate: int) -> list[float]:
+    """A deterministic unit-able vector for mono ``samples`` (numpy): a bump at the dominant frequency
+    (``FAKE_HZ_PER_BIN`` Hz per value), so tones a few bins apart are near-orthogonal."""
+    import numpy as np
+
+    x = np.asarray(samples, dtype=np.float64)
+    if x.size < 2:
+        peak = 0.0
+    else:
+        spectrum = np.abs(np.fft.rfft(x - x.mean()))
+        peak = float(np.argmax(spectrum)) * sample_rate / x.size
+    center = min(FAKE_DIM - 1.0, peak / FAKE_HZ_PER_BIN)
+    i = np.arange(FAKE_DIM, dtype=np.float64)
+    return (np.exp(-0.5 * ((i - center) / 1.5) ** 2) + 1e-3).tolist()
+
+
+def read_mono(path: Path) -> tuple[Any, int, Any]:
+    """(downmix, sample rate, frames x channels) of an audio file, as float32 (soundfile)."""
+    import soundfile
+
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioInputError(f"not a readable audio file ({e})", code=ErrorCode.INPUT_CORRUPT) from None
+    return data.mean(axis=1), int(rate), data
 
 
 def audio_info(path: Path) -> tuple[float, int, int]:
@@ -56,6 +114,7 @@ class FakeJobDiarizer:
     slow_s: float = 20.0
     exit_code: int = 137
     calls: int = 0
+    embedding_model_id: str = DEFAULT_EMBEDDING_MODEL_ID
 
     @classmethod
     def from_env(cls) -> FakeJobDiarizer:
@@ -67,6 +126,7 @@ class FakeJobDiarizer:
             turn_s=float(os.environ.get("DIARIST_FAKE_TURN_S", "2.0")),
             slow_s=float(os.environ.get("DIARIST_FAKE_SLOW_S", "20")),
             exit_code=int(os.environ.get("DIARIST_FAKE_EXIT_CODE", "137")),
+            embedding_model_id=os.environ.get("DIARIST_FAKE_EMBEDDING_MODEL_ID", DEFAULT_EMBEDDING_MODEL_ID),
         )
 
     def diarize(self, path: Path, params: JobParams, progress: Callable[[float], None]) -> DiarizationResult:
@@ -116,4 +176,154 @@ class FakeJobDiarizer:
             channel_mode="split" if split else "mix",
             channels=chans,
             model=FAKE_MODEL,
+        )
+
+    # -- voiceprints and identification ---------------------------------------------------------------
+
+    def _vector_of(self, samples: Any, rate: int, turns: list[Turn]) -> list[float]:
+        import numpy as np
+
+        parts = [samples[int(t.start * rate) : int(t.end * rate)] for t in turns]
+        return fake_vector(np.concatenate(parts) if parts else samples[:0], rate)
+
+    def voiceprint(
+        self, path: Path, params: JobParams, progress: Callable[[float], None]
+    ) -> VoiceprintResult:
+        self.calls += 1
+        progress(0.0)
+        if self.behaviour == "input_error":
+            raise AudioInputError(
+                "the fake engine was told to reject this input", code=ErrorCode.INPUT_CORRUPT
+            )
+        duration, _, _ = audio_info(Path(path))
+        if duration > MAX_VOICEPRINT_INPUT_S + VOICEPRINT_INPUT_GRACE_S:
+            raise AudioInputError(
+                f"a voiceprint is made from at most {MAX_VOICEPRINT_INPUT_S:g} s of audio; this input lasts "
+                f"{duration:.1f} s: cut an excerpt where the speaker talks",
+                code=ErrorCode.INPUT_TOO_LONG_FOR_VOICEPRINT,
+            )
+        mono, rate, _ = read_mono(Path(path))
+        if mono.size == 0 or float((mono.astype("float64") ** 2).mean()) ** 0.5 < SILENCE_RMS:
+            raise AudioInputError(
+                "no speech found in the audio: a voiceprint needs at least 1 s of one speaker's speech",
+                code=ErrorCode.INPUT_NO_SPEECH,
+            )
+        progress(50.0)
+        speech_s = round(duration, 2)
+        text = encode_voiceprint(self.embedding_model_id, fake_vector(mono, rate), speech_s)
+        progress(100.0)
+        return VoiceprintResult(
+            voiceprint=text,
+            embedding_model=self.embedding_model_id,
+            speaker="SPEAKER_00",
+            speech_s=speech_s,
+            num_speakers=1,
+            duration=round(duration, 3),
+            model=FAKE_MODEL,
+        )
+
+    def identify(self, path: Path, params: JobParams, progress: Callable[[float], None]) -> DiarizationResult:
+        labels = [v.label for v in params.voiceprints or []]
+        prints = [
+            decode_voiceprint(v.voiceprint, self.embedding_model_id, field=f"voiceprints[{i}].voiceprint")
+            for i, v in enumerate(params.voiceprints or [])
+        ]
+        exclusive = params.matching.exclusive if params.matching else True
+        threshold = params.matching.threshold if params.matching else 0.0
+        result = self.diarize(path, params, progress)
+        _, rate, frames = read_mono(Path(path))
+        channels = []
+        for ch in result.channels:
+            samples = frames.mean(axis=1) if ch.channel is None else frames[:, ch.channel]
+            vectors = [
+                self._vector_of(samples, rate, [t for t in ch.diarization if t.speaker == s])
+                for s in ch.speakers
+            ]
+            scores = []
+            for v in vectors:
+                norm = sum(x * x for x in v) ** 0.5
+                scores.append(
+                    [
+                        confidence_from_cosine(sum(a * b for a, b in zip(v, p.vector, strict=True)) / norm)
+                        for p in prints
+                    ]
+                )
+            matched = match_speakers(scores, exclusive=exclusive, threshold=threshold)
+            names = {
+                s: (labels[j] if j is not None else None) for s, j in zip(ch.speakers, matched, strict=True)
+            }
+            channels.append(
+                ch.model_copy(
+                    update={
+                        "voiceprint_matches": [
+                            SpeakerMatch(
+                                speaker=s, match=names[s], confidence=dict(zip(labels, row, strict=True))
+                            )
+                            for s, row in zip(ch.speakers, scores, strict=True)
+                        ],
+                        "identification": [
+                            IdentifiedTurn(
+                                speaker=names.get(t.speaker) or t.speaker,
+                                start=t.start,
+                                end=t.end,
+                                diarization_speaker=t.speaker,
+                                match=names.get(t.speaker),
+                                confidence=t.confidence,
+                            )
+                            for t in ch.diarization
+                        ],
+                    }
+                )
+            )
+        return result.model_copy(
+            update={
+                "channels": channels,
+                "identification": Identification(
+                    labels=labels,
+                    exclusive=exclusive,
+                    threshold=threshold,
+                    embedding_model=self.embedding_model_id,
+                ),
+            }
+        )
+
+    def extract_voiceprints(
+        self, path: Path, params: JobParams, progress: Callable[[float], None]
+    ) -> VoiceprintExtraction:
+        self.calls += 1
+        progress(0.0)
+        duration, _, num_channels = audio_info(Path(path))
+        mono, rate, frames = read_mono(Path(path))
+        split = params.channel_mode == "split" and num_channels > 1
+        sources = [(c, frames[:, c]) for c in range(num_channels)] if split else [(None, mono)]
+        channels, warnings = [], []
+        for c, samples in sources:
+            if samples.size == 0 or float((samples.astype("float64") ** 2).mean()) ** 0.5 < SILENCE_RMS:
+                warnings.append(f"{'the audio' if c is None else f'channel {c}'}: no speech, no voiceprint")
+                continue
+            speech_s = round(samples.size / rate, 2)
+            channels.append(
+                ChannelVoiceprint(
+                    channel=c,
+                    voiceprint=encode_voiceprint(
+                        self.embedding_model_id, fake_vector(samples, rate), speech_s
+                    ),
+                    speech_s=speech_s,
+                    speaker="SPEAKER_00",
+                    num_speakers=1,
+                )
+            )
+        if not channels:
+            raise AudioInputError(
+                "no channel has 1 s of speech: no voiceprint can be made", code=ErrorCode.INPUT_NO_SPEECH
+            )
+        progress(100.0)
+        return VoiceprintExtraction(
+            duration=round(duration, 3),
+            num_channels=num_channels,
+            channel_mode="split" if split else "mix",
+            channels=channels,
+            embedding_model=self.embedding_model_id,
+            model=FAKE_MODEL,
+            warnings=warnings,
         )

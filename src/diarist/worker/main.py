@@ -5,10 +5,12 @@
 1. Load the job. Missing, another tenant's, or already terminal (canceled while queued) -> exit 0.
 2. ``mark_running`` (conditional; a Batch retry attempt resumes a running job). Refused -> exit 0.
 3. Fetch the input to a temp dir (``s3://`` streamed to disk, ``https://`` via the engine's fetcher).
-4. Diarize; progress goes to the job through a throttled, conditional writer. When a progress
+4. Run the job's kind (``worker.diarizer.run_job``: diarize, voiceprint, identify, voiceprint
+   extraction); progress goes to the job through a throttled, conditional writer. When a progress
    write is refused the job was canceled (or failed) meanwhile: stop at once, exit 0.
-5. Write ``<prefix>.json`` (``DiarizationResult``, by alias) and ``<prefix>.rttm`` to the results
-   bucket (layout in docs/pipeline.md), then ``finish_job(succeeded, result_location=<prefix>.json)``.
+5. Write ``<prefix>.json`` (the kind's result, by alias) and, for a diarization or identification,
+   ``<prefix>.rttm`` to the results bucket (layout in docs/pipeline.md), then
+   ``finish_job(succeeded, result_location=<prefix>.json)``.
 
 Exit codes: 0 = the job was handled (succeeded, failed for an input problem, or stopped because it
 was canceled); 1 = unexpected error (the job was marked ``failed``/``internal_error`` if possible,
@@ -30,14 +32,14 @@ from typing import Any
 from diarist.domain.errors import AudioInputError, ErrorCode
 from diarist.domain.jobs import Job, JobStatus
 from diarist.domain.locations import s3_url, split_s3_url
-from diarist.domain.results import DiarizationResult
+from diarist.domain.results import DiarizationResult, JobResult
 from diarist.engine.formats import to_rttm  # pure functions, no torch
 from diarist.observability import job_context
 from diarist.ports import EventBus, JobStore, ObjectStore
 from diarist.resources import RESULTS_PREFIX
 from diarist.services.lifecycle import ProgressReporter, finish_job, mark_running, report_progress
 from diarist.settings import WorkerSettings, load
-from diarist.worker.diarizer import JobDiarizer, build_diarizer
+from diarist.worker.diarizer import JobDiarizer, build_diarizer, run_job
 from diarist.worker.inputs import fetch
 
 log = logging.getLogger("diarist.worker")
@@ -70,13 +72,15 @@ def result_locations(job: Job, results_bucket: str) -> tuple[str, str]:
     return prefix + ".json", prefix + ".rttm"
 
 
-def write_results(objects: ObjectStore, job: Job, result: DiarizationResult, results_bucket: str) -> str:
+def write_results(objects: ObjectStore, job: Job, result: JobResult, results_bucket: str) -> str:
     json_url, rttm_url = result_locations(job, results_bucket)
     file_id = PurePosixPath(job.input_url.split("?", 1)[0]).name or job.job_id
     objects.put_bytes(
         *split_s3_url(json_url), result.model_dump_json(by_alias=True).encode(), "application/json"
     )
-    objects.put_bytes(*split_s3_url(rttm_url), to_rttm(result, file_id).encode(), "text/plain")
+    if isinstance(result, DiarizationResult):  # identify: the turns named by their match
+        rttm = to_rttm(result, file_id, identified=job.kind == "identify")
+        objects.put_bytes(*split_s3_url(rttm_url), rttm.encode(), "text/plain")
     return json_url
 
 
@@ -195,7 +199,7 @@ def _process(
             diarizer = build_diarizer(settings)
         with tempfile.TemporaryDirectory(prefix="diarist-job-") as tmp, sigterm.interruptible_section():
             path = fetch(job.input_url, Path(tmp), s3_client, settings)
-            result = diarizer.diarize(path, job.params, on_progress)
+            result = run_job(diarizer, job, path, on_progress)
         # last check before writing results: do not leave files behind for a canceled job
         if report_progress(store, job_id, 99) is None:
             raise JobStopped()
