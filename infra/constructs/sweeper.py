@@ -6,8 +6,8 @@ Invariants:
 - An EventBridge schedule (``rate``, every minute by default: EventBridge's shortest) invokes the
   function asynchronously; an invocation that fails all retries goes to the DLQ. One sweep is
   idempotent and safe to run concurrently (every resolution is one conditional write), so a
-  late or doubled invocation is harmless. Reserved concurrency 1 keeps two schedules from
-  piling up anyway.
+  late or doubled invocation is harmless: no reserved concurrency (which a new account's
+  concurrency quota of 10 could not spare).
 - It reads the sparse ``by_state`` index (the ``STATUS#`` and ``OUTBOX`` partitions only), reads
   and writes job items (``infra.table_access.SWEEPER``), re-sends dispatch messages on the job
   queue, and publishes completion events on the job-event bus: nothing else.
@@ -57,7 +57,6 @@ class Sweeper(Construct):
             environment={**storage.environment, **dispatch.environment, **bus_environment(bus)},
             timeout=SWEEPER_TIMEOUT,
             memory_size=256,
-            reserved_concurrency=1,
             dead_letter_queue=self.dlq,
         )
         role = self.function.role
