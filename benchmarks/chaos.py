@@ -12,6 +12,9 @@ N jobs (fake engine) are submitted over real HTTP while, at random:
 
 Printed: jobs per end state, webhooks delivered, jobs lost or stuck (target 0), and the time from
 each injected fault to the job's terminal state (p50/p99). Loopback only; every loop is bounded.
+The sweeper's deadlines are shortened for the run (pending 30 s, outbox 2 s, every 2 s). The
+dropper's receives count towards the job queue's maxReceiveCount, so a message it receives
+three times lands in the job DLQ and its job ends ``launch_failed``: expected, not lost.
 
     .venv/bin/python benchmarks/chaos.py [--jobs 200] [--workers 2] [--timeout 600]
 """
@@ -113,17 +116,21 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         target = urllib.parse.urlparse(os.environ["AWS_ENDPOINT_URL"])
         conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port or 80, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-        conn.request("POST", self.path, body=body, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        self.send_response(resp.status)
-        for k, v in resp.getheaders():
-            if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        conn.close()
+        try:
+            conn.request("POST", self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the worker gave up on this request (killed, or its own timeout): it retries
+        finally:
+            conn.close()
 
     def log_message(self, *args: Any) -> None:
         pass
