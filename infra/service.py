@@ -32,6 +32,7 @@ from infra.constructs.ingest import INGEST_HANDLER, Ingest
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.network import Network
 from infra.constructs.storage import Storage
+from infra.constructs.sweeper import SWEEPER_HANDLER, Sweeper
 from infra.constructs.webhooks import WEBHOOK_HANDLER, WebhookDelivery
 from infra.packaging import build_lambda_asset, light_asset_requested
 from infra.props import DiaristServiceProps
@@ -44,6 +45,7 @@ HANDLERS = {
     "Ingest": INGEST_HANDLER,
     "BatchEvents": BATCH_EVENTS_HANDLER,
     "Webhook": WEBHOOK_HANDLER,
+    "Sweeper": SWEEPER_HANDLER,
 }
 
 
@@ -102,6 +104,9 @@ class DiaristService(Construct):
         self.batch_events = BatchFailureHandler(
             self, "BatchEvents", functions=functions, storage=self.storage, bus=self.bus, gpu=self.gpu
         )
+        self.sweeper = Sweeper(
+            self, "Sweeper", functions=functions, storage=self.storage, bus=self.bus, dispatch=self.dispatch
+        )
         self.api = Api(
             self,
             "Api",
@@ -125,6 +130,7 @@ class DiaristService(Construct):
             "Ingest": self.ingest.function.function,
             "BatchEvents": self.batch_events.function.function,
             "Webhook": self.webhooks.function.function,
+            "Sweeper": self.sweeper.function.function,
         }
         self.monitoring = Monitoring(
             self,
@@ -134,6 +140,7 @@ class DiaristService(Construct):
                 "IngestDlq": self.ingest.dlq,
                 "WebhookDlq": self.webhooks.dlq,
                 "BatchEventsDlq": self.batch_events.dlq,
+                "SweeperDlq": self.sweeper.dlq,
             },
             consumed_dlqs={"JobDlq": (self.dispatch.dlq, self.dispatch.dlq_consumer.function)},
             job_queue=self.dispatch.queue,

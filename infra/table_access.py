@@ -14,7 +14,9 @@ Item families (``diarist.resources``, ``adapters/dynamo_*.py``):
   by the operator's ``diarist keys`` CLI with the operator's own credentials);
 - ``IDEM#<tenant>#<key>``: an ``Idempotency-Key`` record;
 - index ``by_tenant``: ``TENANT#<tenant>`` partitions list a tenant's jobs; the ``APIKEYS``
-  partition lists keys (the CLI only).
+  partition lists keys (the CLI only);
+- index ``by_state`` (sparse, the sweeper's only): ``STATUS#<status>`` partitions hold the jobs
+  that are not terminal, ``OUTBOX`` the terminal jobs whose completion event is still owed.
 
 No role may ``Scan``, use batch or PartiQL operations, or describe the table.
 """
@@ -30,6 +32,8 @@ JOBS = resources.JOB_KEY_PREFIX
 API_KEYS = resources.APIKEY_KEY_PREFIX
 IDEMPOTENCY = resources.IDEMPOTENCY_KEY_PREFIX
 TENANT_JOBS = resources.TENANT_KEY_PREFIX  # by_tenant partitions of jobs
+JOBS_BY_STATUS = resources.STATUS_KEY_PREFIX  # by_state partitions of jobs that are not terminal
+OUTBOX = resources.OUTBOX_PARTITION  # by_state partition of owed completion events
 
 GET, PUT, UPDATE, DELETE, QUERY = "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"
 
@@ -37,25 +41,36 @@ GET, PUT, UPDATE, DELETE, QUERY = "GetItem", "PutItem", "UpdateItem", "DeleteIte
 @dataclass(frozen=True)
 class TableAccess:
     """``items``: partition-key prefix -> DynamoDB operations on those items; ``index_queries``:
-    the ``by_tenant`` partition-key prefixes the role may ``Query``."""
+    the ``by_tenant`` partition-key prefixes the role may ``Query``; ``state_queries``: the same
+    for the ``by_state`` index."""
 
     items: Mapping[str, frozenset[str]]
     index_queries: frozenset[str] = field(default_factory=frozenset)
+    state_queries: frozenset[str] = field(default_factory=frozenset)
+
+    def queries_of(self, index: str) -> frozenset[str]:
+        """The partition-key prefixes the role may ``Query`` in ``index``."""
+        return {
+            resources.TABLE_GSI_TENANT: self.index_queries,
+            resources.TABLE_GSI_STATE: self.state_queries,
+        }.get(index, frozenset())
 
     def allows(self, operation: str, leading_key: str, *, index: str | None = None) -> bool:
         """Whether ``operation`` on the item (or index partition) ``leading_key`` is granted."""
         if index is not None:
-            return (
-                operation == QUERY
-                and index == resources.TABLE_GSI_TENANT
-                and any(leading_key.startswith(p) for p in self.index_queries)
-            )
+            return operation == QUERY and any(leading_key.startswith(p) for p in self.queries_of(index))
         return any(leading_key.startswith(p) and operation in ops for p, ops in self.items.items())
 
 
-def _access(items: Mapping[str, set[str]], index_queries: set[str] | None = None) -> TableAccess:
+def _access(
+    items: Mapping[str, set[str]],
+    index_queries: set[str] | None = None,
+    state_queries: set[str] | None = None,
+) -> TableAccess:
     return TableAccess(
-        items={p: frozenset(ops) for p, ops in items.items()}, index_queries=frozenset(index_queries or ())
+        items={p: frozenset(ops) for p, ops in items.items()},
+        index_queries=frozenset(index_queries or ()),
+        state_queries=frozenset(state_queries or ()),
     )
 
 
@@ -65,6 +80,8 @@ DISPATCHER = _access({JOBS: {GET, UPDATE}})  # read the job, claim the launch, r
 DISPATCHER_DLQ = _access({JOBS: {GET, UPDATE}})  # fail a job that could not be launched
 BATCH_EVENTS = _access({JOBS: {GET, UPDATE}})  # fail a job whose container died
 WEBHOOK = _access({JOBS: {GET, UPDATE}})  # read the job, claim and record attempts
+# find stuck jobs and owed events (by_state), resolve each with one conditional write
+SWEEPER = _access({JOBS: {GET, UPDATE}}, state_queries={JOBS_BY_STATUS, OUTBOX})
 INGEST = _access({JOBS: {GET, PUT, UPDATE}})  # create the job of an upload (and fail it at once)
 API = _access(
     {
@@ -82,5 +99,6 @@ BY_ROLE: dict[str, TableAccess] = {
     "ingest": INGEST,
     "batch_events": BATCH_EVENTS,
     "webhook": WEBHOOK,
+    "sweeper": SWEEPER,
     "worker": WORKER,
 }

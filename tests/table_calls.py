@@ -35,7 +35,11 @@ def describe(operation: str, params: dict[str, Any]) -> TableCall:
         return TableCall(operation, str(params["Item"][resources.TABLE_PK].get("S", "")))
     if operation == "Query":
         index = params.get("IndexName")
-        attribute = resources.TABLE_GSI_PK if index else resources.TABLE_PK
+        attribute = {
+            None: resources.TABLE_PK,
+            resources.TABLE_GSI_TENANT: resources.TABLE_GSI_PK,
+            resources.TABLE_GSI_STATE: resources.TABLE_GSI2_PK,
+        }.get(index, resources.TABLE_GSI_PK)
         return TableCall(operation, _partition_value(params, attribute), index)
     return TableCall(operation, "")  # Scan, batch, PartiQL, DescribeTable ...: never granted
 
@@ -66,6 +70,8 @@ def family(call: TableCall) -> str:
         resources.APIKEY_KEY_PREFIX,
         resources.IDEMPOTENCY_KEY_PREFIX,
         resources.TENANT_KEY_PREFIX,
+        resources.STATUS_KEY_PREFIX,
+        resources.OUTBOX_PARTITION,
     ):
         if call.leading_key.startswith(prefix):
             return prefix
@@ -90,5 +96,5 @@ def granted(role: str) -> set[tuple[str, str]]:
 
     access = BY_ROLE[role]
     return {(p, op) for p, ops in access.items.items() for op in ops} | {
-        (p, QUERY) for p in access.index_queries
+        (p, QUERY) for p in access.index_queries | access.state_queries
     }

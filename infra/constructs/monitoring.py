@@ -1,8 +1,9 @@
 """Alarms, a dashboard and the SNS topic alarms publish to (optionally with an e-mail subscription).
 
 Alarms: every DLQ not empty, each function's errors and throttles, Batch job failures (the
-count of FAILED state-change events our rule matched), API 5xx, and a job queue whose oldest
-message waits too long (the dispatcher is stuck).
+count of FAILED state-change events our rule matched), API 5xx, a job queue whose oldest
+message waits too long (the dispatcher is stuck), and each kind of job the sweeper had to resolve
+(its metrics: an event published late, a lost dispatch message, no GPU capacity, a lost worker).
 """
 
 from __future__ import annotations
@@ -20,11 +21,22 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.function import METRICS_NAMESPACE
+from infra.constructs.sweeper import SWEEPER_SERVICE
+
 FIVE_MINUTES = Duration.minutes(5)
 API_5XX_THRESHOLD = 5  # per 5 minutes
 BATCH_FAILURES_THRESHOLD = 3  # per hour; a single bad file fails one job, a broken image fails all
 JOB_QUEUE_MAX_AGE = Duration.minutes(15)
 DLQ_CONSUMER_MAX_AGE = Duration.minutes(15)
+# metric (services.sweeper) -> what it means for the operator; any one in an hour alarms
+SWEEP_ALARMS = {
+    "SweepEventRepublished": "Completion events had to be published by the sweeper: EventBridge refused them.",
+    "SweepJobRequeued": "Pending jobs were requeued by the sweeper: dispatch messages were lost.",
+    "SweepLaunchFailed": "Jobs never launched after the sweeper's requeues: see the dispatcher.",
+    "SweepNoCapacity": "Jobs failed no_capacity: no GPU capacity came (quotas, spot, max vCPUs).",
+    "SweepWorkerLost": "Running jobs lost their worker without a Batch event: see the worker logs.",
+}
 
 
 class Monitoring(Construct):
@@ -111,6 +123,18 @@ class Monitoring(Construct):
             BATCH_FAILURES_THRESHOLD,
             "GPU jobs are failing in AWS Batch (see the worker log group).",
         )
+        sweeps = {
+            name: cw.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"service": SWEEPER_SERVICE},
+                period=Duration.hours(1),
+                statistic="Sum",
+            )
+            for name in SWEEP_ALARMS
+        }
+        for name, description in SWEEP_ALARMS.items():
+            alarm(name, sweeps[name], 1, description)
         api_5xx = rest_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum")
         alarm("Api5xx", api_5xx, API_5XX_THRESHOLD, "The API returns 5xx errors.")
         queue_age = job_queue.metric_approximate_age_of_oldest_message(
@@ -173,6 +197,13 @@ class Monitoring(Construct):
             ),
             cw.GraphWidget(
                 title="Batch jobs FAILED", left=[batch_failures.with_(label="Batch jobs FAILED")], width=12
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Sweeper resolutions",
+                left=[m.with_(label=n) for n, m in sweeps.items()],
+                width=24,
             ),
             cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24),
         )

@@ -72,6 +72,16 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name=resources.TABLE_GSI_SK, type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        # Sparse: only jobs that are not terminal (STATUS#<status>) or owe their completion event
+        # (OUTBOX) carry its keys, so the sweeper finds stuck jobs without a scan.
+        self.table.add_global_secondary_index(
+            index_name=resources.TABLE_GSI_STATE,
+            partition_key=dynamodb.Attribute(
+                name=resources.TABLE_GSI2_PK, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=resources.TABLE_GSI2_SK, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
 
         # Server access logs of the two data buckets (and the VPC's rejected-traffic flow logs).
         # S3 log delivery does not support SSE-KMS targets, hence S3-managed keys everywhere.
@@ -127,7 +137,8 @@ class Storage(Construct):
         """Exactly ``access`` on the table: per item family, its operations on the items whose
         partition key starts with the family's prefix; ``Query`` on the ``by_tenant`` index in the
         partitions ``access.index_queries`` names (``dynamodb:LeadingKeys`` is the index's
-        partition key there). The key must be in the request (``Null``): no Scan slips through."""
+        partition key there; the same on the ``by_state`` index for ``access.state_queries``). The key
+        must be in the request (``Null``): no Scan slips through."""
         for prefix, operations in sorted(access.items.items()):
             role.add_to_principal_policy(
                 iam.PolicyStatement(
@@ -136,14 +147,15 @@ class Storage(Construct):
                     conditions=_leading_keys(prefix),
                 )
             )
-        if access.index_queries:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["dynamodb:Query"],
-                    resources=[f"{self.table.table_arn}/index/{resources.TABLE_GSI_TENANT}"],
-                    conditions=_leading_keys(*sorted(access.index_queries)),
+        for index in (resources.TABLE_GSI_TENANT, resources.TABLE_GSI_STATE):
+            if access.queries_of(index):
+                role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        actions=["dynamodb:Query"],
+                        resources=[f"{self.table.table_arn}/index/{index}"],
+                        conditions=_leading_keys(*sorted(access.queries_of(index))),
+                    )
                 )
-            )
 
     def grant_objects(
         self, role: iam.IRole, bucket: s3.IBucket, actions: Sequence[str], *prefixes: str

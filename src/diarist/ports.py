@@ -9,6 +9,7 @@ An adapter is built once per warm container and holds its boto3 client.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -30,10 +31,24 @@ class JobStore(Protocol):
     def get(self, job_id: str) -> Job | None:
         """The job as last written (a consistent read), or ``None``."""
 
-    def transition(self, job_id: str, new: JobStatus, **changes: Any) -> Job:
-        """Conditional write: only from a status that may reach ``new``. Raises ``InvalidTransition``
-        (``JobNotFound`` when the job is gone). Sets ``started_at`` / ``finished_at`` (and progress
-        100 on success) unless given."""
+    def transition(
+        self,
+        job_id: str,
+        new: JobStatus,
+        *,
+        only_from: Iterable[JobStatus] | None = None,
+        unchanged_since: datetime | None = None,
+        **changes: Any,
+    ) -> Job:
+        """Conditional write: only from a status that may reach ``new`` (and is in ``only_from``
+        when given; and only if ``updated_at`` still equals ``unchanged_since`` when given).
+        Raises ``InvalidTransition`` (``JobNotFound`` when the job is gone). Sets ``started_at`` /
+        ``finished_at`` (and progress 100 on success) unless given. A terminal transition also
+        sets ``event_owed_at`` in the same write: the completion event is owed (the outbox)."""
+
+    def mark_event_sent(self, job_id: str, owed_at: datetime) -> bool:
+        """Clear the debt ``event_owed_at == owed_at`` after its event was published. False when
+        it was cleared already (someone else published it)."""
 
     def update(
         self, job_id: str, *, only_if_status: Iterable[JobStatus] | None = None, **changes: Any
@@ -48,6 +63,30 @@ class JobStore(Protocol):
         no more). A cursor this store did not return raises ``ValidationFailed``."""
 
     def delete(self, job_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """A job as the sweeper's index found it, with its sort key there (the key of a conditional
+    write that resolves it)."""
+
+    job: Job
+    key: str
+
+
+class SweepIndex(Protocol):
+    """Jobs by state and since when (``services.sweeper``): candidates without a table scan."""
+
+    def in_status_since_before(self, status: JobStatus, before: datetime, *, limit: int) -> list[Indexed]:
+        """Jobs in ``status`` (not terminal) that entered it (or were last requeued) before ``before``."""
+
+    def owed_since_before(self, before: datetime, *, limit: int) -> list[Indexed]:
+        """Terminal jobs whose completion event has been owed since before ``before``."""
+
+    def move_on(self, entry: Indexed, *, until: datetime, requeue: bool = False) -> bool:
+        """Claim ``entry`` with one conditional write: it now counts from ``until`` (a lease for an
+        owed event; a new deadline for a requeued pending job, whose ``sweep_requeues`` goes up).
+        False when the job moved since it was found (another sweeper, a worker, the dispatcher)."""
 
 
 class LaunchClaims(Protocol):

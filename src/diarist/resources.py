@@ -15,6 +15,15 @@ TABLE_GSI_TENANT = "by_tenant"
 TABLE_GSI_PK = "gsi1pk"
 TABLE_GSI_SK = "gsi1sk"
 TABLE_TTL_ATTRIBUTE = "expires_at"
+# Sparse index ``by_state`` (the sweeper's): a job that is not terminal is in the partition of its
+# status (``STATUS#pending`` ...), a terminal job whose completion event is still owed in ``OUTBOX``;
+# a terminal job whose event went out is in no partition. The sort key is ``<since>#<job id>``
+# (``since``: fixed-width UTC time the job entered the partition, or a sweeper's lease on it).
+TABLE_GSI_STATE = "by_state"
+TABLE_GSI2_PK = "gsi2pk"
+TABLE_GSI2_SK = "gsi2sk"
+STATUS_KEY_PREFIX = "STATUS#"
+OUTBOX_PARTITION = "OUTBOX"
 
 JOB_KEY_PREFIX = "JOB#"
 APIKEY_KEY_PREFIX = "KEY#"

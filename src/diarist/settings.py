@@ -167,6 +167,37 @@ class IngestSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicyS
     """S3-upload trigger. The event bus is for jobs that fail at once (bad object metadata)."""
 
 
+class SweeperSettings(StoreSettings, QueueSettings, EventSettings):
+    """The sweeper (``services.sweeper``): deadlines per state, after which a job is resolved."""
+
+    sweep_interval_s: float = Field(
+        default=10.0, gt=0, le=3600, description="local mode: run the sweeper this often (AWS: the schedule)"
+    )
+    sweep_outbox_after_s: float = Field(
+        default=10.0, ge=1, description="publish a completion event still owed after this long"
+    )
+    sweep_pending_after_s: float = Field(
+        default=300.0, ge=30, description="requeue a pending job not launched after this long"
+    )
+    sweep_max_requeues: int = Field(
+        default=3, ge=0, le=100, description="... this many times, then fail it launch_failed"
+    )
+    sweep_capacity_timeout_s: float = Field(
+        default=3600.0,
+        ge=60,
+        description="fail a created job (no GPU capacity came) after this long: no_capacity",
+    )
+    sweep_worker_lost_after_s: float = Field(
+        default=600.0,
+        ge=30,
+        description="fail a running job with no write (heartbeat) for this long: worker_lost; keep it "
+        "well above the worker's DIARIST_PROGRESS_INTERVAL_S",
+    )
+    launch_claim_stale_s: int = Field(
+        default=300, ge=30, description="the dispatcher's: a younger launch claim means a launch is under way"
+    )
+
+
 class WorkerSettings(StoreSettings, EventSettings, NetworkPolicySettings):
     engine: Literal["pyannote", "fake"] = Field(
         default="pyannote", description="fake = diarist.testing.fake_engine (local-mode tests)"

@@ -189,15 +189,16 @@ TABLE_ROLES = {
     "ingest": "IngestFunctionRole",
     "batch_events": "BatchEventsFunctionRole",
     "webhook": "WebhookFunctionRole",
+    "sweeper": "SweeperFunctionRole",
     "worker": "GpuJobRole",
 }
 
 
-def _table_grants(statements: list[dict[str, Any]]) -> tuple[dict[str, set[str]], set[str]]:
-    """(item family prefix -> operations on the table, index partition prefixes queried), read
-    back from the statements; fails on any DynamoDB statement that is not of that shape."""
+def _table_grants(statements: list[dict[str, Any]]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(item family prefix -> operations on the table, index name -> partition prefixes queried),
+    read back from the statements; fails on any DynamoDB statement that is not of that shape."""
     items: dict[str, set[str]] = {}
-    index: set[str] = set()
+    index: dict[str, set[str]] = {}
     for s in statements:
         actions = [a for a in _listify(s["Action"]) if a.startswith("dynamodb:")]
         if not actions:
@@ -210,9 +211,15 @@ def _table_grants(statements: list[dict[str, Any]]) -> tuple[dict[str, set[str]]
         (resource,) = _listify(s["Resource"])
         text = str(resource)
         if "/index/" in text:
-            assert text.endswith(f"/index/{resources.TABLE_GSI_TENANT}']]}}"), text  # the named index only
+            names = [
+                n
+                for n in (resources.TABLE_GSI_TENANT, resources.TABLE_GSI_STATE)
+                if text.endswith(f"/index/{n}']]}}")
+            ]
+            assert len(names) == 1, text  # a named index only
+            (name,) = names
             assert actions == ["dynamodb:Query"], s
-            index |= {p[:-1] for p in prefixes}
+            index.setdefault(name, set()).update(p[:-1] for p in prefixes)
         else:
             assert "Table" in text and "GetAtt" in text, text
             (prefix,) = prefixes
@@ -232,7 +239,8 @@ def test_table_access_is_per_role_and_item_family(synth: Synth) -> None:
             expected = table_access.BY_ROLE[role]
             items, index = _table_grants(_policy_of(synth, stack, fragment))
             assert items == {p: set(ops) for p, ops in expected.items.items()}, (stack, role, items)
-            assert index == set(expected.index_queries), (stack, role, index)
+            assert index.get(resources.TABLE_GSI_TENANT, set()) == set(expected.index_queries), (stack, role)
+            assert index.get(resources.TABLE_GSI_STATE, set()) == set(expected.state_queries), (stack, role)
     worker, _ = _table_grants(_policy_of(synth, "Diarist", "GpuJobRole"))
     assert set(worker) == {resources.JOB_KEY_PREFIX} and worker[resources.JOB_KEY_PREFIX] == {
         "GetItem",

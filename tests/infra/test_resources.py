@@ -247,11 +247,17 @@ def test_single_table_on_demand_pitr_ttl_and_tenant_index(synth: Synth) -> None:
     assert p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert p["TimeToLiveSpecification"] == {"AttributeName": resources.TABLE_TTL_ATTRIBUTE, "Enabled": True}
     assert p["SSESpecification"]["SSEEnabled"] is True
-    (gsi,) = p["GlobalSecondaryIndexes"]
+    gsi, state = p["GlobalSecondaryIndexes"]
     assert gsi["IndexName"] == resources.TABLE_GSI_TENANT
     assert gsi["KeySchema"] == [
         {"AttributeName": resources.TABLE_GSI_PK, "KeyType": "HASH"},
         {"AttributeName": resources.TABLE_GSI_SK, "KeyType": "RANGE"},
+    ]
+    # the sweeper's sparse index: non-terminal jobs by status, owed completion events
+    assert state["IndexName"] == resources.TABLE_GSI_STATE
+    assert state["KeySchema"] == [
+        {"AttributeName": resources.TABLE_GSI2_PK, "KeyType": "HASH"},
+        {"AttributeName": resources.TABLE_GSI2_SK, "KeyType": "RANGE"},
     ]
     assert table["DeletionPolicy"] == "Retain" and p["DeletionProtectionEnabled"] is True
     _, custom_table = synth.one(CUSTOM, "AWS::DynamoDB::Table")
@@ -261,7 +267,7 @@ def test_single_table_on_demand_pitr_ttl_and_tenant_index(synth: Synth) -> None:
 # --------------------------------------------------------------------------- functions
 
 
-def test_six_functions_python311_own_role_each(synth: Synth) -> None:
+def test_seven_functions_python311_own_role_each(synth: Synth) -> None:
     functions = _functions_by_handler(synth, DEFAULT)
     assert set(functions) == set(HANDLERS.values())
     roles = [_ref_id(p["Role"]) for _, p in functions.values()]
@@ -282,6 +288,7 @@ SERVICE_NAMES = {
     "functions.ingest.handler.lambda_handler": "diarist-ingest",
     "functions.batch_events.handler.lambda_handler": "diarist-batch-events",
     "functions.webhook.handler.lambda_handler": "diarist-webhook",
+    "functions.sweeper.handler.lambda_handler": "diarist-sweeper",
 }
 
 
@@ -343,6 +350,7 @@ def _settings_env(env: dict[str, Any]) -> dict[str, str]:
         ("functions.ingest.handler.lambda_handler", ("IngestSettings",)),
         ("functions.batch_events.handler.lambda_handler", ("BatchEventsSettings",)),
         ("functions.webhook.handler.lambda_handler", ("WebhookSettings",)),
+        ("functions.sweeper.handler.lambda_handler", ("SweeperSettings",)),
     ],
 )
 def test_function_environment_satisfies_its_settings(
@@ -397,8 +405,16 @@ def test_api_function_gets_allowed_input_buckets_and_public_url(synth: Synth) ->
 
 def test_event_rules(synth: Synth) -> None:
     rules = synth.resources(DEFAULT, "AWS::Events::Rule")
-    by_source = {r["Properties"]["EventPattern"]["source"][0]: r["Properties"] for r in rules.values()}
+    patterns = [r for r in rules.values() if "EventPattern" in r["Properties"]]
+    by_source = {r["Properties"]["EventPattern"]["source"][0]: r["Properties"] for r in patterns}
     assert set(by_source) == {"aws.s3", "aws.batch", resources.EVENT_SOURCE}
+    # the sweeper's schedule (the only rule without a pattern) targets its function with a DLQ
+    (schedule,) = [r["Properties"] for r in rules.values() if "EventPattern" not in r["Properties"]]
+    assert schedule["ScheduleExpression"] == "rate(1 minute)"
+    (target,) = schedule["Targets"]
+    assert "DeadLetterConfig" in target
+    sweeper_id, _ = _functions_by_handler(synth, DEFAULT)["functions.sweeper.handler.lambda_handler"]
+    assert sweeper_id in json.dumps(target["Arn"])
 
     s3 = by_source["aws.s3"]
     assert s3["EventPattern"]["detail-type"] == ["Object Created"]
@@ -472,11 +488,15 @@ def test_custom_domain_waf_and_api_keys(synth: Synth) -> None:
 def test_alarms_cover_dlqs_errors_throttles_batch_and_api(synth: Synth) -> None:
     alarms = synth.resources(DEFAULT, "AWS::CloudWatch::Alarm").values()
     metrics = [(a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) for a in alarms]
-    assert metrics.count(("AWS/Lambda", "Errors")) == 6
-    assert metrics.count(("AWS/Lambda", "Throttles")) == 6
+    assert metrics.count(("AWS/Lambda", "Errors")) == 7
+    assert metrics.count(("AWS/Lambda", "Throttles")) == 7
     assert (
-        metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 3
-    )  # ingest, webhook, batch events DLQs
+        metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 4
+    )  # ingest, webhook, batch events, sweeper DLQs
+    from diarist.services.sweeper import RESOLUTIONS
+
+    for name in RESOLUTIONS:  # every kind of job the sweeper resolves
+        assert ("Diarist", name) in metrics, name
     assert metrics.count(("AWS/SQS", "ApproximateAgeOfOldestMessage")) == 2  # job queue, job DLQ (consumed)
     assert ("AWS/Events", "TriggeredRules") in metrics  # Batch jobs FAILED
     assert ("AWS/ApiGateway", "5XXError") in metrics

@@ -179,3 +179,27 @@ def test_a_data_dir_of_the_earlier_layout_loads_without_leaving_it(aws, tmp_path
     assert state.load(aws, data_dir) == 1
     assert S3ObjectStore().get_bytes(aws.media_bucket, "media/t/old.wav") == b"old layout"
     assert not S3ObjectStore().exists(aws.media_bucket, "media/t/link.wav")
+
+
+def test_jobs_saved_before_the_sweeper_index_are_found_by_the_sweeper(aws, tmp_path: Path) -> None:
+    """A table saved by a release without the ``by_state`` index: its waiting jobs get their keys
+    there on load, so the sweeper sees them (a terminal job, its event long sent, stays out)."""
+    from datetime import timedelta
+
+    from diarist.adapters.dynamo_items import to_attributes
+    from diarist.adapters.dynamo_sweep import DynamoSweepIndex
+
+    old = {"pk": "JOB#old-pending", "job_id": "old-pending", "tenant_id": "t", "input_url": "s3://b/k"}
+    old_done = {**old, "pk": "JOB#old-done", "job_id": "old-done", "status": "succeeded"}
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "table.jsonl").write_text(
+        "".join(json.dumps(to_attributes(item)) + "\n" for item in (old, old_done))
+    )
+    assert state.load(aws, data_dir) == 2
+    index = DynamoSweepIndex(aws.table)
+    later = utcnow() + timedelta(hours=1)
+    assert [e.job.job_id for e in index.in_status_since_before(JobStatus.PENDING, later, limit=10)] == [
+        "old-pending"
+    ]
+    assert index.owed_since_before(later, limit=10) == []

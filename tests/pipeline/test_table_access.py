@@ -130,3 +130,26 @@ def test_webhook_delivery(aws, store, monkeypatch) -> None:
     assert store.get("h-1").webhook_attempts[0].error.startswith("refused")
     assert check_granted("webhook", calls) == granted("webhook")
     forget_built()
+
+
+def test_sweeper(aws, store, bus, monkeypatch) -> None:
+    import time
+
+    from diarist.services.lifecycle import finish_job
+    from diarist.settings import forget_built, load
+    from functions.sweeper import handler as sweeper_handler
+    from tests.pipeline.test_sweeper import FlakyBus
+
+    monkeypatch.setenv("DIARIST_SWEEP_OUTBOX_AFTER_S", "1")
+    load.cache_clear()
+    forget_built()
+    store.create(make_job("s-owed"))
+    assert finish_job(store, FlakyBus(failures=1), "s-owed", JobStatus.CANCELED) is not None
+    store.create(make_job("s-pending"))
+    time.sleep(1.2)
+    with recorded_table_calls() as calls:
+        result = sweeper_handler.lambda_handler({"source": "aws.events"}, LambdaContext())
+    assert result["resolved"] == {"SweepEventRepublished": 1}
+    assert store.get("s-owed").event_owed_at is None
+    assert check_granted("sweeper", calls) == granted("sweeper")
+    forget_built()

@@ -751,7 +751,7 @@ def test_finish_job_event_reaches_the_webhook_queue_and_is_delivered(
     event = json.loads(message["Body"])
     assert (event["source"], event["detail-type"]) == ("diarist", "Diarization Job Failed")
     assert event["detail"]["jobId"] == "wf" and event["detail"]["tenantId"] == TENANT
-    assert event["detail"]["status"] == "failed" and event["detail"]["version"] == 1
+    assert event["detail"]["status"] == "failed" and event["detail"]["version"] == 2
     sqs.change_message_visibility(
         QueueUrl=aws.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
     )

@@ -6,6 +6,12 @@ base64url-encoded, and is checked in full before use: exactly the three key attr
 the shapes this store writes, in the caller's own ``TENANT#`` partition (anything else, another
 tenant's cursor included, is a 400 naming ``cursor``, never a DynamoDB error). Large things (results) live in S3; the item holds only small fields, stored
 as the ``Job`` model's JSON (floats as numbers).
+
+The sparse ``by_state`` index (``gsi2pk``/``gsi2sk``, ``diarist.resources``) is kept by the same
+writes: ``create`` and every ``transition`` to a non-terminal status put the job in
+``STATUS#<status>`` since now; a terminal ``transition`` sets ``event_owed_at`` and moves the job to
+``OUTBOX`` in the same conditional ``UpdateItem`` (the outbox: "the job ended" and "its event is
+owed" are one write); ``mark_event_sent`` takes it out of the index.
 """
 
 from __future__ import annotations
@@ -15,16 +21,29 @@ import binascii
 import json
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from diarist.adapters.aws import client
-from diarist.adapters.dynamo_items import attribute, condition_failed, from_attributes, job_key, to_attributes
+from diarist.adapters.dynamo_items import (
+    attribute,
+    condition_failed,
+    from_attributes,
+    job_key,
+    sortable_time,
+    stored_time,
+    to_attributes,
+)
 from diarist.domain.errors import Conflict, InvalidTransition, JobNotFound, ValidationFailed
 from diarist.domain.jobs import Job, JobStatus, sources_of, utcnow
 from diarist.resources import (
     JOB_KEY_PREFIX,
+    OUTBOX_PARTITION,
+    STATUS_KEY_PREFIX,
+    TABLE_GSI2_PK,
+    TABLE_GSI2_SK,
     TABLE_GSI_PK,
     TABLE_GSI_SK,
     TABLE_GSI_TENANT,
@@ -40,7 +59,20 @@ def job_to_item(job: Job) -> dict[str, Any]:
     item[TABLE_PK] = JOB_KEY_PREFIX + job.job_id
     item[TABLE_GSI_PK] = TENANT_KEY_PREFIX + job.tenant_id
     item[TABLE_GSI_SK] = f"{item['created_at']}#{job.job_id}"
+    state = state_index_key(job, job.created_at)
+    if state:
+        item[TABLE_GSI2_PK], item[TABLE_GSI2_SK] = state
     return item
+
+
+def state_index_key(job: Job, since: datetime) -> tuple[str, str] | None:
+    """Where ``job`` belongs in the ``by_state`` index: its status' partition while not terminal,
+    ``OUTBOX`` while its completion event is owed, nowhere otherwise."""
+    if not job.status.is_terminal:
+        return STATUS_KEY_PREFIX + job.status.value, f"{sortable_time(since)}#{job.job_id}"
+    if job.event_owed_at is not None:
+        return OUTBOX_PARTITION, f"{sortable_time(job.event_owed_at)}#{job.job_id}"
+    return None
 
 
 def item_to_job(attributes: dict[str, Any]) -> Job:
@@ -74,7 +106,13 @@ class DynamoJobStore:
         return item_to_job(item) if item else None
 
     def _conditional_update(
-        self, job_id: str, changes: dict[str, Any], allowed: Iterable[JobStatus] | None
+        self,
+        job_id: str,
+        changes: dict[str, Any],
+        allowed: Iterable[JobStatus] | None,
+        *,
+        index_keys: tuple[str, str] | None = None,
+        unchanged_since: datetime | None = None,
     ) -> Job:
         changes = dict(changes)
         changes["updated_at"] = utcnow()
@@ -92,6 +130,10 @@ class DynamoJobStore:
             else:
                 sets.append(f"#f{i} = :v{i}")
                 values[f":v{i}"] = attribute(value)
+        if index_keys is not None:
+            names["#g2p"], names["#g2s"] = TABLE_GSI2_PK, TABLE_GSI2_SK
+            values[":g2p"], values[":g2s"] = {"S": index_keys[0]}, {"S": index_keys[1]}
+            sets.append("#g2p = :g2p, #g2s = :g2s")
         expr = ""
         if sets:
             expr += "SET " + ", ".join(sets)
@@ -110,6 +152,10 @@ class DynamoJobStore:
                 if placeholders
                 else " AND attribute_not_exists(#pk)"
             )
+        if unchanged_since is not None:  # nobody wrote the job since it was read (e.g. no heartbeat)
+            names["#upd"] = "updated_at"
+            values[":upd"] = {"S": stored_time(unchanged_since)}
+            condition += " AND #upd = :upd"
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": job_key(job_id),
@@ -139,16 +185,55 @@ class DynamoJobStore:
             raise InvalidTransition(f"job {job_id} is {old_status.value} and cannot be {what}") from None
         return item_to_job(resp["Attributes"])
 
-    def transition(self, job_id: str, new: JobStatus, **changes: Any) -> Job:
+    def transition(
+        self,
+        job_id: str,
+        new: JobStatus,
+        *,
+        only_from: Iterable[JobStatus] | None = None,
+        unchanged_since: datetime | None = None,
+        **changes: Any,
+    ) -> Job:
         now = utcnow()
         changes["status"] = new
         if new is JobStatus.RUNNING:
             changes.setdefault("started_at", now)
         if new.is_terminal:
             changes.setdefault("finished_at", now)
+            changes["event_owed_at"] = now  # the outbox: the same write owes the completion event
             if new is JobStatus.SUCCEEDED:
                 changes.setdefault("progress", 100)
-        return self._conditional_update(job_id, changes, sources_of(new))
+            index_keys = (OUTBOX_PARTITION, f"{sortable_time(now)}#{job_id}")
+        else:
+            index_keys = (STATUS_KEY_PREFIX + new.value, f"{sortable_time(now)}#{job_id}")
+        allowed = sources_of(new)
+        if only_from is not None:
+            allowed = allowed & frozenset(only_from)
+        return self._conditional_update(
+            job_id, changes, sorted(allowed), index_keys=index_keys, unchanged_since=unchanged_since
+        )
+
+    def mark_event_sent(self, job_id: str, owed_at: datetime) -> bool:
+        """The completion event owed since ``owed_at`` went out: leave the outbox (conditional on
+        that same debt, so a later one is never cleared by mistake). False when already cleared."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=job_key(job_id),
+                UpdateExpression="REMOVE #owed, #g2p, #g2s",
+                ConditionExpression="#owed = :owed",
+                ExpressionAttributeNames={
+                    "#owed": "event_owed_at",
+                    "#g2p": TABLE_GSI2_PK,
+                    "#g2s": TABLE_GSI2_SK,
+                },
+                ExpressionAttributeValues={":owed": {"S": stored_time(owed_at)}},
+            )
+        except ClientError as e:
+            if condition_failed(e):
+                return False
+            raise
+        return True
 
     def update(
         self, job_id: str, *, only_if_status: Iterable[JobStatus] | None = None, **changes: Any

@@ -28,6 +28,8 @@ class ErrorCode(StrEnum):
     WORKER_CRASHED = "worker_crashed"
     WORKER_TIMEOUT = "worker_timeout"
     LAUNCH_FAILED = "launch_failed"
+    NO_CAPACITY = "no_capacity"  # launched, but no GPU capacity came within the capacity timeout
+    WORKER_LOST = "worker_lost"  # running, but the worker stopped heartbeating (container vanished)
     INTERNAL = "internal_error"
 
 

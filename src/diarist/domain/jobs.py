@@ -230,6 +230,13 @@ class Job(BaseModel):
     launch_error: str | None = Field(
         default=None, description="dispatcher: why the last launch attempt failed"
     )
+    event_owed_at: datetime | None = Field(
+        default=None,
+        description="outbox: set by the terminal write, removed once the completion event was published",
+    )
+    sweep_requeues: int = Field(
+        default=0, ge=0, description="sweeper: dispatch messages sent again for this pending job"
+    )
     result_location: str | None = Field(default=None, description="s3://bucket/key of the result JSON")
     result_prefix: str | None = Field(default=None, description="where extra result files go (s3 trigger)")
     idempotency_key: str | None = None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from diarist.domain.jobs import JobError, JobStatus
+from diarist.domain.jobs import Job, JobError, JobStatus
 
 EVENT_SOURCE = "diarist"
 
@@ -23,17 +25,46 @@ class DispatchMessage(BaseModel):
     tenant_id: str = Field(alias="tenantId")
 
 
+_EVENT_NAMESPACE = uuid.UUID("0b6f2d0e-5c1a-4d8e-9a43-6f1f5e0b7a21")
+
+
+def completion_event_id(job_id: str, status: JobStatus) -> str:
+    """The same id every time the completion event of ``job_id`` ending ``status`` is published
+    (by ``finish_job`` or again by the sweeper): a consumer drops a duplicate by this id."""
+    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{job_id}#{status.value}"))
+
+
 class JobFinishedDetail(BaseModel):
-    """``detail`` of the EventBridge event sent once per terminal job state."""
+    """``detail`` of the EventBridge event sent for a terminal job state.
+
+    Published at least once (the outbox: ``finish_job``, then the sweeper for an event whose
+    publish failed), so a consumer drops duplicates by ``eventId`` (or job id + status).
+    Version 2 added ``eventId`` and ``finishedAt``; version 1 details (without them) still parse.
+    """
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    version: Literal[1] = 1
+    version: Literal[1, 2] = 2
     job_id: str = Field(alias="jobId")
     tenant_id: str = Field(alias="tenantId")
     status: JobStatus
     output_location: str | None = Field(default=None, alias="outputLocation")
     error: JobError | None = None
+    event_id: str | None = Field(default=None, alias="eventId")
+    finished_at: datetime | None = Field(default=None, alias="finishedAt")
+
+    @classmethod
+    def of(cls, job: Job) -> JobFinishedDetail:
+        """The completion event of a terminal job (the same detail every time it is published)."""
+        return cls(
+            job_id=job.job_id,
+            tenant_id=job.tenant_id,
+            status=job.status,
+            output_location=job.result_location,
+            error=job.error,
+            event_id=completion_event_id(job.job_id, job.status),
+            finished_at=job.finished_at,
+        )
 
 
 DETAIL_TYPES: dict[JobStatus, str] = {

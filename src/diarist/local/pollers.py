@@ -1,4 +1,5 @@
-"""Event-source mappings for local mode: SQS queues feeding Lambda handlers, as AWS does.
+"""Event-source mappings for local mode: SQS queues feeding Lambda handlers, as AWS does; and
+``SchedulePoller``, an EventBridge schedule calling a handler every few seconds (the sweeper).
 
 moto accepts an SQS -> Lambda mapping but never runs it, so local mode polls each queue itself,
 builds the real SQS event, calls the handler and deletes what the handler did not report in
@@ -109,3 +110,37 @@ class SqsPoller:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=self.wait_s + 5)
+
+
+class SchedulePoller:
+    """Calls ``handler`` with a scheduled-event shape every ``interval_s`` (EventBridge's
+    ``rate(...)`` rule in AWS). An exception is logged and the next tick comes as usual."""
+
+    def __init__(
+        self, name: str, handler: Callable[[dict[str, Any], Any], Any], *, interval_s: float
+    ) -> None:
+        self.name = name
+        self.handler = handler
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> Any:
+        event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+        return self.handler(event, LambdaContext(self.name))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("%s scheduled run failed", self.name)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"schedule-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=30)

@@ -1,7 +1,7 @@
 """Create, on the emulator, the resources the CDK stack defines (names from ``diarist.resources``).
 
 Used by local mode and by the integration tests, so both run against the same shapes as AWS:
-the single table with its GSI and TTL, the queues with their DLQs, the buckets with EventBridge
+the single table with its two GSIs (``by_tenant``, the sweeper's sparse ``by_state``) and TTL, the queues with their DLQs, the buckets with EventBridge
 notifications, the event bus and the rules that route to queues.
 """
 
@@ -68,6 +68,8 @@ def provision(prefix: str = "") -> LocalResources:
                 {"AttributeName": resources.TABLE_PK, "AttributeType": "S"},
                 {"AttributeName": resources.TABLE_GSI_PK, "AttributeType": "S"},
                 {"AttributeName": resources.TABLE_GSI_SK, "AttributeType": "S"},
+                {"AttributeName": resources.TABLE_GSI2_PK, "AttributeType": "S"},
+                {"AttributeName": resources.TABLE_GSI2_SK, "AttributeType": "S"},
             ],
             KeySchema=[{"AttributeName": resources.TABLE_PK, "KeyType": "HASH"}],
             GlobalSecondaryIndexes=[
@@ -78,7 +80,15 @@ def provision(prefix: str = "") -> LocalResources:
                         {"AttributeName": resources.TABLE_GSI_SK, "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                {
+                    "IndexName": resources.TABLE_GSI_STATE,
+                    "KeySchema": [
+                        {"AttributeName": resources.TABLE_GSI2_PK, "KeyType": "HASH"},
+                        {"AttributeName": resources.TABLE_GSI2_SK, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
             ],
         )
         ddb.update_time_to_live(

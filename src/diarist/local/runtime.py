@@ -7,7 +7,8 @@ What runs where (the same handler and worker code as in AWS; nothing is reimplem
 - the API Lambda handler is served over real HTTP (``apigw.ApiGatewayServer``);
 - SQS pollers play Lambda's event-source mappings: job queue -> dispatcher, job DLQ -> the
   dispatcher's DLQ handler, ingest queue (S3 ``incoming/`` events via EventBridge) -> ingest,
-  webhook queue (completion events via EventBridge) -> webhook delivery;
+  webhook queue (completion events via EventBridge) -> webhook delivery; a schedule poller runs
+  the sweeper every ``DIARIST_SWEEP_INTERVAL_S`` (10 s), as the EventBridge schedule does in AWS;
 - the dispatcher's launcher is a pool of warm local worker processes in place of AWS Batch
   (``local.worker_pool``, chosen by ``diarist.launchers.build_launcher``); a worker that dies
   without reporting fails its job through ``services.failures.handle_worker_exit``, as Batch's
@@ -198,10 +199,12 @@ class LocalDiarist:
         self._api.start()
 
     def _start_pollers(self) -> None:
-        from diarist.local.pollers import SqsPoller
+        from diarist.local.pollers import SchedulePoller, SqsPoller
+        from diarist.settings import SweeperSettings, load
         from functions.dispatcher import dlq_handler
         from functions.dispatcher import handler as dispatcher
         from functions.ingest import handler as ingest
+        from functions.sweeper import handler as sweeper
         from functions.webhook import handler as webhook
 
         r = self.resources
@@ -210,6 +213,9 @@ class LocalDiarist:
             SqsPoller("dispatcher-dlq", r.job_dlq_url, dlq_handler.lambda_handler),
             SqsPoller("ingest", r.ingest_queue_url, ingest.lambda_handler),
             SqsPoller("webhook", r.webhook_queue_url, webhook.lambda_handler),
+            SchedulePoller(
+                "sweeper", sweeper.lambda_handler, interval_s=load(SweeperSettings).sweep_interval_s
+            ),
         ]
         for p in self._pollers:
             p.start()

@@ -33,7 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diarist import resources as names
 from diarist.adapters.aws import client
+from diarist.adapters.dynamo_items import attribute
+from diarist.adapters.dynamo_jobs import item_to_job, state_index_key
 from diarist.local.provision import LocalResources
 from diarist.ports import EventBus, JobQueue, JobStore, Launcher
 
@@ -147,6 +150,22 @@ def _replace(data_dir: Path, staging: Path) -> None:
 
 
 # --- load ------------------------------------------------------------------------------------------
+def _with_state_index(item: dict[str, Any]) -> dict[str, Any]:
+    """A job saved by a release without the sweeper's ``by_state`` index gets its keys there, so
+    the sweeper sees it too (a job saved with them keeps its own)."""
+    pk = item.get(names.TABLE_PK, {}).get("S", "")
+    if not pk.startswith(names.JOB_KEY_PREFIX) or names.TABLE_GSI2_PK in item:
+        return item
+    try:
+        job = item_to_job(item)
+    except Exception:
+        return item
+    keys = state_index_key(job, job.updated_at)
+    if keys:
+        item[names.TABLE_GSI2_PK], item[names.TABLE_GSI2_SK] = attribute(keys[0]), attribute(keys[1])
+    return item
+
+
 def load(resources: LocalResources, data_dir: Path) -> int:
     """Restore what ``save`` wrote. Returns the number of table items restored."""
     table_file = data_dir / TABLE_FILE
@@ -157,7 +176,7 @@ def load(resources: LocalResources, data_dir: Path) -> int:
     for line in table_file.read_text().splitlines():
         if line.strip():
             try:
-                ddb.put_item(TableName=resources.table, Item=json.loads(line))
+                ddb.put_item(TableName=resources.table, Item=_with_state_index(json.loads(line)))
                 n += 1
             except Exception as e:
                 log.warning("table item not restored (%s: %s)", type(e).__name__, e)

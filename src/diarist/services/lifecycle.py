@@ -4,8 +4,11 @@ Every status change goes through the store's conditional writes, so two parties 
 finishing while the user cancels, a Batch failure event arriving after the worker reported) can
 never both win: the loser's write is refused and it does nothing else.
 
-- ``finish_job``: the one way to end a job. A terminal transition plus exactly one
-  ``JobFinishedDetail`` on the event bus, published only by the party whose write won.
+- ``finish_job``: the one way to end a job. A terminal transition that also records "a completion
+  event is owed" (``event_owed_at``, one conditional write: the outbox), then the
+  ``JobFinishedDetail`` on the event bus, published by the party whose write won, then the debt is
+  cleared. If publishing fails the job stays owed and the sweeper (``services.sweeper``) publishes
+  it a few seconds later: the event goes out at least once, always with the same ``eventId``.
 - ``mark_running``: ``pending|created -> running`` (or resume a job a retried attempt already
   marked running).
 - ``report_progress`` / ``ProgressReporter``: throttled progress writes that only land while the
@@ -14,9 +17,11 @@ never both win: the loser's write is refused and it does nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from diarist.domain.errors import DiaristError, ErrorCode, InvalidTransition, JobNotFound
@@ -69,16 +74,28 @@ def finish_job(
     except JobNotFound:
         log.warning("finish_job on a missing job", extra={"job_id": job_id, "status": status.value})
         return None
-    events.job_finished(
-        JobFinishedDetail(
-            job_id=job.job_id,
-            tenant_id=job.tenant_id,
-            status=job.status,
-            output_location=job.result_location,
-            error=job.error,
-        )
-    )
+    publish_owed(store, events, job)
     return job
+
+
+def publish_owed(store: JobStore, events: EventBus, job: Job) -> bool:
+    """Publish the completion event a terminal job owes, then clear the debt. A failed publish is
+    logged and left owed (the sweeper retries it); returns whether the event went out."""
+    try:
+        events.job_finished(JobFinishedDetail.of(job))
+    except Exception:
+        log.warning(
+            "completion event not published; left in the outbox for the sweeper",
+            extra={"job_id": job.job_id, "status": job.status.value},
+            exc_info=True,
+        )
+        return False
+    if job.event_owed_at is not None:
+        try:
+            store.mark_event_sent(job.job_id, job.event_owed_at)
+        except Exception:  # published; the sweeper may publish it again (same eventId): harmless
+            log.warning("could not clear the outbox entry", extra={"job_id": job.job_id}, exc_info=True)
+    return True
 
 
 def fail_job(
@@ -149,20 +166,49 @@ class ProgressReporter:
         self._last_at = clock()
         self.writes = 0
         self.still_running = True
+        self._lock = threading.Lock()
 
     def __call__(self, percent: float) -> bool:
-        if not self.still_running:
-            return False
-        pct = max(self._last_written, max(0, min(99, int(percent))))
-        now = self._clock()
-        if pct - self._last_written < self.min_step and now - self._last_at < self.min_interval_s:
+        with self._lock:
+            if not self.still_running:
+                return False
+            pct = max(self._last_written, max(0, min(99, int(percent))))
+            now = self._clock()
+            if pct - self._last_written < self.min_step and now - self._last_at < self.min_interval_s:
+                return True
+            self.writes += 1
+            if report_progress(self.store, self.job_id, pct) is None:
+                self.still_running = False
+                return False
+            self._last_written, self._last_at = pct, now
             return True
-        self.writes += 1
-        if report_progress(self.store, self.job_id, pct) is None:
-            self.still_running = False
-            return False
-        self._last_written, self._last_at = pct, now
-        return True
+
+    def beat(self) -> bool:
+        """The heartbeat: the last progress again, written only when ``min_interval_s`` passed
+        since the last write (the sweeper fails a running job whose writes stop)."""
+        return self(self._last_written)
+
+    @contextlib.contextmanager
+    def heartbeating(self) -> Iterator[ProgressReporter]:
+        """While inside, a daemon thread calls ``beat`` every ``min_interval_s``, so the job is
+        written at least that often even when the engine reports nothing for a long step."""
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(max(self.min_interval_s, 1.0)):  # never a busy loop
+                try:
+                    if not self.beat():
+                        return
+                except Exception:
+                    log.warning("heartbeat write failed", extra={"job_id": self.job_id}, exc_info=True)
+
+        thread = threading.Thread(target=run, name=f"heartbeat-{self.job_id}", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join(timeout=5)
 
 
 def elapsed_s(job: Job) -> float | None:

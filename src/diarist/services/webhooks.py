@@ -315,10 +315,4 @@ def http_error(status_code: int) -> str:
 
 def completion_detail(job: Job) -> JobFinishedDetail:
     """The completion event's detail for a finished job (as ``services.lifecycle.finish_job`` sends)."""
-    return JobFinishedDetail(
-        job_id=job.job_id,
-        tenant_id=job.tenant_id,
-        status=job.status,
-        output_location=job.result_location,
-        error=job.error,
-    )
+    return JobFinishedDetail.of(job)

@@ -197,7 +197,11 @@ def _process(
     try:
         if diarizer is None:
             diarizer = build_diarizer(settings)
-        with tempfile.TemporaryDirectory(prefix="diarist-job-") as tmp, sigterm.interruptible_section():
+        with (
+            reporter.heartbeating(),
+            tempfile.TemporaryDirectory(prefix="diarist-job-") as tmp,
+            sigterm.interruptible_section(),
+        ):
             path = fetch(job.input_url, Path(tmp), s3_client, settings)
             result = run_job(diarizer, job, path, on_progress)
         # last check before writing results: do not leave files behind for a canceled job
