@@ -8,14 +8,15 @@ never answered here: ``errors`` maps them to HTTP.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 from diarist import wiring
-from diarist.domain.jobs import JobStatus
+from diarist.domain.jobs import JobKind, JobParams, JobStatus
 from diarist.observability import metrics
 from diarist.services.submission import new_job_id
 from functions.api import deps
@@ -74,6 +75,37 @@ def _ok(model: Any, description: str = "OK", status: int = 200) -> dict[int, Any
     return {status: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
+class _UrlSubmission(Protocol):
+    """What the three URL submissions' request models share (diarize, voiceprint, identify)."""
+
+    url: str
+    webhook: str | None
+    webhook_status_only: bool | None
+    model: str | None
+
+    def job_params(self) -> JobParams: ...
+
+
+def _submit(body: _UrlSubmission, idempotency_key: str | None, kind: JobKind) -> Response:
+    """One URL submission of any job kind: one service call inside the job's log context, then
+    pyannoteAI's JobCreated."""
+    job_id = new_job_id()
+    with job_scope(router, job_id) as tenant_id:
+        job = deps.submissions().submit_url(
+            tenant_id,
+            job_id=job_id,
+            url=body.url,
+            params=body.job_params(),
+            webhook=body.webhook,
+            webhook_status_only=bool(body.webhook_status_only),
+            idempotency_key=idempotency_key,
+            model=body.model,
+            kind=kind,
+        )
+    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    return json_response(created_view(job))
+
+
 @router.get(
     "/v1/test",
     summary="Check the API key (the pyannoteAI SDK calls it when a client is created)",
@@ -95,21 +127,7 @@ def check_key():
     },
 )
 def diarize(body: Annotated[DiarizeRequest, Body()], idempotency_key: IdempotencyKey = None):
-    params = body.job_params()
-    job_id = new_job_id()
-    with job_scope(router, job_id) as tenant_id:
-        job = deps.submissions().submit_url(
-            tenant_id,
-            job_id=job_id,
-            url=body.url,
-            params=params,
-            webhook=body.webhook,
-            webhook_status_only=bool(body.webhook_status_only),
-            idempotency_key=idempotency_key,
-            model=body.model,
-        )
-    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    return json_response(created_view(job))
+    return _submit(body, idempotency_key, "diarize")
 
 
 @router.post(
@@ -122,22 +140,7 @@ def diarize(body: Annotated[DiarizeRequest, Body()], idempotency_key: Idempotenc
     },
 )
 def voiceprint(body: Annotated[VoiceprintRequest, Body()], idempotency_key: IdempotencyKey = None):
-    params = body.job_params()
-    job_id = new_job_id()
-    with job_scope(router, job_id) as tenant_id:
-        job = deps.submissions().submit_url(
-            tenant_id,
-            job_id=job_id,
-            url=body.url,
-            params=params,
-            webhook=body.webhook,
-            webhook_status_only=bool(body.webhook_status_only),
-            idempotency_key=idempotency_key,
-            model=body.model,
-            kind="voiceprint",
-        )
-    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    return json_response(created_view(job))
+    return _submit(body, idempotency_key, "voiceprint")
 
 
 @router.post(
@@ -150,22 +153,7 @@ def voiceprint(body: Annotated[VoiceprintRequest, Body()], idempotency_key: Idem
     },
 )
 def identify(body: Annotated[IdentifyRequest, Body()], idempotency_key: IdempotencyKey = None):
-    params = body.job_params()
-    job_id = new_job_id()
-    with job_scope(router, job_id) as tenant_id:
-        job = deps.submissions().submit_url(
-            tenant_id,
-            job_id=job_id,
-            url=body.url,
-            params=params,
-            webhook=body.webhook,
-            webhook_status_only=bool(body.webhook_status_only),
-            idempotency_key=idempotency_key,
-            model=body.model,
-            kind="identify",
-        )
-    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    return json_response(created_view(job))
+    return _submit(body, idempotency_key, "identify")
 
 
 @router.post(
