@@ -10,8 +10,10 @@ service call and encodes the answer (``views_phonexia``); a route about a job ma
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
@@ -22,7 +24,7 @@ from diarist.observability import metrics
 from diarist.services.submission import new_job_id
 from functions.api import deps
 from functions.api.http import DuplicateKey, job_scope, json_response, loads_strict, raw_body
-from functions.api.multipart import parse_multipart
+from functions.api.multipart import Part, parse_multipart
 from functions.api.request_models import ComparisonRequest, phonexia_params
 from functions.api.views_phonexia import (
     PhonexiaComparisonResponse,
@@ -124,6 +126,44 @@ def polling_url(task_id: str, technology: str = BASE) -> str:
     return f"{proto}://{host}{prefix}{path}"
 
 
+def _parts_with_file() -> tuple[dict[str, Part], Part]:
+    """The request's multipart parts and its required ``file`` part (400 naming ``file`` without)."""
+    parts = parse_multipart(raw_body(router), router.current_event.headers.get("content-type"))
+    file = parts.get("file")
+    if file is None:
+        raise ValidationFailed([{"field": "file", "message": "required (multipart field 'file')"}])
+    return parts, file
+
+
+def _submit_upload(
+    file: Part, params: JobParams, idempotency_key: str | None, kind: JobKind, technology: str
+) -> Response:
+    """One uploaded-file task of any kind: one service call in the job's log context, then 202 with
+    the task and its polling URL in ``X-Location``."""
+    job_id = new_job_id()
+    with job_scope(router, job_id) as tenant_id:
+        job = deps.submissions().submit_upload(
+            tenant_id,
+            job_id=job_id,
+            data=file.data,
+            filename=file.filename,
+            content_type=file.content_type,
+            params=params,
+            idempotency_key=idempotency_key,
+            kind=kind,
+        )
+    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    headers = {"X-Location": polling_url(job.job_id, technology)}
+    return json_response({"task": task(job)}, status=202, headers=headers)
+
+
+def _poll(task_id: str, kinds: Collection[JobKind]) -> Response:
+    """A task of one technology (another technology's task id is a 404), its result when done."""
+    with job_scope(router, task_id) as tenant_id:
+        found = deps.reader().with_result(tenant_id, task_id, kinds=kinds)
+    return json_response(task_view(found.job, found.result))
+
+
 @router.post(
     BASE,
     summary="Upload audio for speaker diarization (Phonexia dialect)",
@@ -139,10 +179,7 @@ def polling_url(task_id: str, technology: str = BASE) -> str:
     },
 )
 def upload(channel_mode: ChannelMode = "split", idempotency_key: IdempotencyKey = None):
-    parts = parse_multipart(raw_body(router), router.current_event.headers.get("content-type"))
-    file = parts.get("file")
-    if file is None:
-        raise ValidationFailed([{"field": "file", "message": "required (multipart field 'file')"}])
+    parts, file = _parts_with_file()
     config: Any = None
     if "config" in parts:
         try:
@@ -153,20 +190,7 @@ def upload(channel_mode: ChannelMode = "split", idempotency_key: IdempotencyKey 
             ) from None
         except (ValueError, RecursionError):
             raise ValidationFailed([{"field": "config", "message": "must be a JSON object"}]) from None
-    params = phonexia_params(config, channel_mode)
-    job_id = new_job_id()
-    with job_scope(router, job_id) as tenant_id:
-        job = deps.submissions().submit_upload(
-            tenant_id,
-            job_id=job_id,
-            data=file.data,
-            filename=file.filename,
-            content_type=file.content_type,
-            params=params,
-            idempotency_key=idempotency_key,
-        )
-    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    return json_response({"task": task(job)}, status=202, headers={"X-Location": polling_url(job.job_id)})
+    return _submit_upload(file, phonexia_params(config, channel_mode), idempotency_key, "diarize", BASE)
 
 
 @router.get(
@@ -182,9 +206,7 @@ def upload(channel_mode: ChannelMode = "split", idempotency_key: IdempotencyKey 
     },
 )
 def poll(task_id: TaskId):
-    with job_scope(router, task_id) as tenant_id:
-        found = deps.reader().with_result(tenant_id, task_id, kinds=DIARIZATION_KINDS)
-    return json_response(task_view(found.job, found.result))
+    return _poll(task_id, DIARIZATION_KINDS)
 
 
 def _accepted(description: str) -> dict[int, Any]:
@@ -205,25 +227,9 @@ def _accepted(description: str) -> dict[int, Any]:
     responses={**_accepted("Task accepted; poll the X-Location URL"), **_errors(400, 401, 409, 413, 429)},
 )
 def extract(channel_mode: ChannelMode = "split", idempotency_key: IdempotencyKey = None):
-    parts = parse_multipart(raw_body(router), router.current_event.headers.get("content-type"))
-    file = parts.get("file")
-    if file is None:
-        raise ValidationFailed([{"field": "file", "message": "required (multipart field 'file')"}])
-    job_id = new_job_id()
-    with job_scope(router, job_id) as tenant_id:
-        job = deps.submissions().submit_upload(
-            tenant_id,
-            job_id=job_id,
-            data=file.data,
-            filename=file.filename,
-            content_type=file.content_type,
-            params=JobParams(channel_mode=channel_mode),
-            idempotency_key=idempotency_key,
-            kind="voiceprint_extraction",
-        )
-    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    headers = {"X-Location": polling_url(job.job_id, EXTRACTION)}
-    return json_response({"task": task(job)}, status=202, headers=headers)
+    _, file = _parts_with_file()
+    params = JobParams(channel_mode=channel_mode)
+    return _submit_upload(file, params, idempotency_key, "voiceprint_extraction", EXTRACTION)
 
 
 @router.get(
@@ -239,9 +245,7 @@ def extract(channel_mode: ChannelMode = "split", idempotency_key: IdempotencyKey
     },
 )
 def poll_extraction(task_id: TaskId):
-    with job_scope(router, task_id) as tenant_id:
-        found = deps.reader().with_result(tenant_id, task_id, kinds=EXTRACTION_KINDS)
-    return json_response(task_view(found.job, found.result))
+    return _poll(task_id, EXTRACTION_KINDS)
 
 
 @router.post(
@@ -282,6 +286,4 @@ def compare(body: Annotated[ComparisonRequest, Body()], idempotency_key: Idempot
     },
 )
 def poll_comparison(task_id: TaskId):
-    with job_scope(router, task_id) as tenant_id:
-        found = deps.reader().with_result(tenant_id, task_id, kinds=COMPARISON_KINDS)
-    return json_response(task_view(found.job, found.result))
+    return _poll(task_id, COMPARISON_KINDS)
