@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from diarist.domain.jobs import JobKind
-from diarist.domain.voiceprints import ScoreMatrix
+from diarist.domain.voiceprints import ScoreMatrix, match_speakers
 
 CONFIDENCE_RESOLUTION_S = 0.02
 RESULT_SCHEMA_VERSION: Literal[1] = 1
@@ -97,6 +97,37 @@ class ChannelResult(_Model):
     def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         keys = ("identification", "voiceprint_matches", "voiceprintMatches")
         return _drop_unset(handler(self), keys)
+
+    def identified(
+        self, labels: list[str], scores: list[list[int]], *, exclusive: bool, threshold: float
+    ) -> ChannelResult:
+        """This channel with its speakers matched to voiceprint ``labels`` (``scores``: one row of
+        0-100 scores per speaker, in ``speakers`` order): ``voiceprint_matches`` per speaker and the
+        ``identification`` turns, by ``domain.voiceprints.match_speakers`` (``exclusive``, ``threshold``).
+        The engine and its test double both identify through here."""
+        matched = match_speakers(scores, exclusive=exclusive, threshold=threshold)
+        names = {
+            s: (labels[j] if j is not None else None) for s, j in zip(self.speakers, matched, strict=True)
+        }
+        return self.model_copy(
+            update={
+                "voiceprint_matches": [
+                    SpeakerMatch(speaker=s, match=names[s], confidence=dict(zip(labels, row, strict=True)))
+                    for s, row in zip(self.speakers, scores, strict=True)
+                ],
+                "identification": [
+                    IdentifiedTurn(
+                        speaker=names.get(t.speaker) or t.speaker,
+                        start=t.start,
+                        end=t.end,
+                        diarization_speaker=t.speaker,
+                        match=names.get(t.speaker),
+                        confidence=t.confidence,
+                    )
+                    for t in self.diarization
+                ],
+            }
+        )
 
 
 class Identification(_Model):

@@ -36,8 +36,6 @@ from diarist.domain.results import (
     ChannelVoiceprint,
     DiarizationResult,
     Identification,
-    IdentifiedTurn,
-    SpeakerMatch,
     Turn,
     VoiceprintExtraction,
     VoiceprintResult,
@@ -52,7 +50,6 @@ from diarist.domain.voiceprints import (
     calibration_fitted,
     confidence_from_cosine,
     decode_voiceprint,
-    match_speakers,
     voiceprint_label_problems,
 )
 from diarist.engine.audio import SAMPLE_RATE, AudioStore, DecodedAudio, ProbeInfo, decode, probe
@@ -427,33 +424,7 @@ def identify(
                 else [0] * len(labels)
                 for e, _ in embs
             ]
-            matched = match_speakers(scores, exclusive=exclusive, threshold=threshold)
-            names = {
-                s: (labels[j] if j is not None else None) for s, j in zip(ch.speakers, matched, strict=True)
-            }
-            channels.append(
-                ch.model_copy(
-                    update={
-                        "voiceprint_matches": [
-                            SpeakerMatch(
-                                speaker=s, match=names[s], confidence=dict(zip(labels, row, strict=True))
-                            )
-                            for s, row in zip(ch.speakers, scores, strict=True)
-                        ],
-                        "identification": [
-                            IdentifiedTurn(
-                                speaker=names.get(t.speaker) or t.speaker,
-                                start=t.start,
-                                end=t.end,
-                                diarization_speaker=t.speaker,
-                                match=names.get(t.speaker),
-                                confidence=t.confidence,
-                            )
-                            for t in ch.diarization
-                        ],
-                    }
-                )
-            )
+            channels.append(ch.identified(labels, scores, exclusive=exclusive, threshold=threshold))
     warnings = list(result.warnings)
     for label, vp in zip(labels, prints, strict=True):
         if vp.speech_s < SHORT_VOICEPRINT_SPEECH_S:

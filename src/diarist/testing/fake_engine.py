@@ -40,8 +40,6 @@ from diarist.domain.results import (
     ChannelVoiceprint,
     DiarizationResult,
     Identification,
-    IdentifiedTurn,
-    SpeakerMatch,
     Turn,
     VoiceprintExtraction,
     VoiceprintResult,
@@ -52,7 +50,6 @@ from diarist.domain.voiceprints import (
     confidence_from_cosine,
     decode_voiceprint,
     encode_voiceprint,
-    match_speakers,
 )
 
 Behaviour = Literal["ok", "slow", "crash", "error", "input_error"]
@@ -248,33 +245,7 @@ class FakeJobDiarizer:
                         for p in prints
                     ]
                 )
-            matched = match_speakers(scores, exclusive=exclusive, threshold=threshold)
-            names = {
-                s: (labels[j] if j is not None else None) for s, j in zip(ch.speakers, matched, strict=True)
-            }
-            channels.append(
-                ch.model_copy(
-                    update={
-                        "voiceprint_matches": [
-                            SpeakerMatch(
-                                speaker=s, match=names[s], confidence=dict(zip(labels, row, strict=True))
-                            )
-                            for s, row in zip(ch.speakers, scores, strict=True)
-                        ],
-                        "identification": [
-                            IdentifiedTurn(
-                                speaker=names.get(t.speaker) or t.speaker,
-                                start=t.start,
-                                end=t.end,
-                                diarization_speaker=t.speaker,
-                                match=names.get(t.speaker),
-                                confidence=t.confidence,
-                            )
-                            for t in ch.diarization
-                        ],
-                    }
-                )
-            )
+            channels.append(ch.identified(labels, scores, exclusive=exclusive, threshold=threshold))
         return result.model_copy(
             update={
                 "channels": channels,
