@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel
 
 from diarist.domain.errors import ValidationFailed
 from diarist.domain.jobs import JobKind, JobParams
@@ -164,6 +165,11 @@ def _poll(task_id: str, kinds: Collection[JobKind]) -> Response:
     return json_response(task_view(found.job, found.result))
 
 
+def _polled(description: str, model: type[BaseModel]) -> dict[int, Any]:
+    """A poll route's 200 for the OpenAPI document: the task and, when done, its result."""
+    return {200: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
 @router.post(
     BASE,
     summary="Upload audio for speaker diarization (Phonexia dialect)",
@@ -197,13 +203,7 @@ def upload(channel_mode: ChannelMode = "split", idempotency_key: IdempotencyKey 
     f"{BASE}/<task_id>",
     summary="Poll a task (Phonexia dialect)",
     tags=["Phonexia"],
-    responses={
-        200: {
-            "description": "Task state, result when done",
-            "content": {"application/json": {"model": PhonexiaTaskResponse}},
-        },
-        **_errors(401, 404),
-    },
+    responses={**_polled("Task state, result when done", PhonexiaTaskResponse), **_errors(401, 404)},
 )
 def poll(task_id: TaskId):
     return _poll(task_id, DIARIZATION_KINDS)
@@ -237,10 +237,7 @@ def extract(channel_mode: ChannelMode = "split", idempotency_key: IdempotencyKey
     summary="Poll a voiceprint extraction task (Phonexia dialect)",
     tags=["Phonexia"],
     responses={
-        200: {
-            "description": "Task state, the voiceprints when done",
-            "content": {"application/json": {"model": PhonexiaExtractionResponse}},
-        },
+        **_polled("Task state, the voiceprints when done", PhonexiaExtractionResponse),
         **_errors(401, 404),
     },
 )
@@ -278,10 +275,7 @@ def compare(body: Annotated[ComparisonRequest, Body()], idempotency_key: Idempot
     summary="Poll a voiceprint comparison task (Phonexia dialect)",
     tags=["Phonexia"],
     responses={
-        200: {
-            "description": "Task state, the score matrix when done",
-            "content": {"application/json": {"model": PhonexiaComparisonResponse}},
-        },
+        **_polled("Task state, the score matrix when done", PhonexiaComparisonResponse),
         **_errors(401, 404),
     },
 )
