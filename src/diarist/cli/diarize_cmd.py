@@ -89,45 +89,26 @@ def handle(args: argparse.Namespace) -> int:
         print(f"diarist diarize: error input_unreachable: no such file: {source}", file=sys.stderr)
         return 3
 
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
+    from diarist.cli.progress import ProgressBar
 
-        bar = tqdm(
-            total=100,
-            unit="%",
-            file=sys.stderr,
-            bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
-        )
-        bar.set_description("fetching input")
+    with ProgressBar("fetching input", quiet=args.quiet) as bar:
+        try:
+            from diarist.engine import fetch_input, load_engine
 
-    def progress(pct: float) -> None:
-        if bar is not None:
-            bar.update(max(0.0, pct - bar.n))
-
-    try:
-        from diarist.engine import fetch_input, load_engine
-
-        with tempfile.TemporaryDirectory(prefix="diarist-input-") as tmp:
-            local = fetch_input(args.audio, tmp)
-            if bar is not None:
-                bar.set_description("loading models")
-            engine = load_engine(settings)
-            if bar is not None:
-                bar.set_description("diarizing")
-            result = engine.diarize(local, options, progress=progress)
-    except AudioInputError as exc:
-        if bar is not None:
+            with tempfile.TemporaryDirectory(prefix="diarist-input-") as tmp:
+                local = fetch_input(args.audio, tmp)
+                bar.stage("loading models")
+                engine = load_engine(settings)
+                bar.stage("diarizing")
+                result = engine.diarize(local, options, progress=bar)
+        except AudioInputError as exc:
             bar.close()
-        print(f"diarist diarize: error {exc.code}: {exc.message}", file=sys.stderr)
-        return 3
-    except EngineSetupError as exc:
-        if bar is not None:
+            print(f"diarist diarize: error {exc.code}: {exc.message}", file=sys.stderr)
+            return 3
+        except EngineSetupError as exc:
             bar.close()
-        print(f"diarist diarize: {exc}", file=sys.stderr)
-        return 4
-    if bar is not None:
-        bar.close()
+            print(f"diarist diarize: {exc}", file=sys.stderr)
+            return 4
     text = render(result, args.format, file_id=Path(str(args.audio)).name)
     if args.output:
         Path(args.output).write_text(text)

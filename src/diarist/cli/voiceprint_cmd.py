@@ -128,27 +128,10 @@ class LocalVoiceprints:
 
     @contextmanager
     def _progress(self, what: str) -> Iterator[Callable[[float], None]]:
-        bar = None
-        if not self.quiet:
-            from tqdm import tqdm
+        from diarist.cli.progress import ProgressBar
 
-            bar = tqdm(
-                total=100,
-                unit="%",
-                file=sys.stderr,
-                bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
-            )
-            bar.set_description(what)
-
-        def report(pct: float) -> None:
-            if bar is not None:
-                bar.update(max(0.0, pct - bar.n))
-
-        try:
-            yield report
-        finally:
-            if bar is not None:
-                bar.close()
+        with ProgressBar(what, quiet=self.quiet) as bar:
+            yield bar
 
     @property
     def engine(self) -> Any:
