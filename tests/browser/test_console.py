@@ -1,0 +1,237 @@
+"""The web console served by the API, driven in Chromium through local mode (the fake engine: the
+plumbing and the page, fast). Each check is against what the API itself answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import urllib3
+
+from diarist.client.render import to_csv, to_rttm
+from tests.browser.conftest import SCREENSHOT_ENV, Console
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+RECORDING = "pyannote_sample_30s.wav"
+
+
+def _download(c: Console, testid: str) -> str:
+    with c.page.expect_download() as info:
+        c.tid(testid).click()
+    return Path(info.value.path()).read_bytes().decode("utf-8")  # as written: CRLF stays CRLF
+
+
+def _speakers(output: dict[str, Any]) -> set[tuple[int | None, str]]:
+    channels = output.get("channels") or [{"channel": None, **output}]
+    return {(ch["channel"], t["speaker"]) for ch in channels for t in ch["diarization"]}
+
+
+def _turns(c: Console) -> list[dict[str, Any]]:
+    return list(
+        c.page.eval_on_selector_all(
+            "[data-testid=turn]",
+            "els => els.map(e => ({speaker: e.dataset.speaker, start: Number(e.dataset.start),"
+            " end: Number(e.dataset.end), channel: e.dataset.channel ?? null}))",
+        )
+    )
+
+
+def _wait_audio(c: Console) -> None:
+    c.page.wait_for_function(
+        "() => document.querySelector('[data-testid=audio]').readyState >= 1", timeout=30_000
+    )
+
+
+def test_upload_watch_listen_download(console: Console, shared_data: Path) -> None:
+    c = console.open(console.local.api_key)
+    c.page.wait_for_function("() => document.getElementById('key-state').textContent === 'key accepted'")
+    job_id = c.submit_file(shared_data / RECORDING, **{"num-speakers": 3, "confidence": True})
+    assert c.tid("upload-progress").evaluate("e => e.value") == 100
+    c.wait_status("succeeded")
+
+    job = console.local.client().job(job_id)
+    output = job["output"]
+    assert job["status"] == "succeeded"
+    # one row per speaker the API reports, and every turn of the API's output as a bar
+    assert c.tid("speaker-row").count() == len(_speakers(output)) == 3
+    shown = sorted((t["speaker"], t["start"], t["end"]) for t in _turns(c))
+    assert shown == sorted((t["speaker"], t["start"], t["end"]) for t in output["diarization"])
+    assert c.tid("confidence").count() == 1  # the confidence curve was asked for
+
+    # the waveform (wavesurfer.js in its shadow root) and the player
+    _wait_audio(c)
+    c.page.wait_for_function(
+        "() => document.querySelector('#waveform > div')?.shadowRoot?.querySelector('canvas') != null",
+        timeout=30_000,
+    )
+    turn = c.tid("turn").nth(4)
+    start = float(turn.get_attribute("data-start") or "nan")
+    assert start > 0
+    turn.click()
+    at = c.tid("audio").evaluate("a => a.currentTime")
+    assert start <= at < start + 1.0, (start, at)
+
+    # space plays and pauses (focus away from the form fields first)
+    c.tid("audio").evaluate("a => a.pause()")
+    c.page.locator("h2#jobs-title").click()
+    c.page.keyboard.press("Space")
+    c.page.wait_for_function("() => !document.querySelector('[data-testid=audio]').paused")
+    c.page.keyboard.press("Space")
+    c.page.wait_for_function("() => document.querySelector('[data-testid=audio]').paused")
+
+    # downloads equal what the API returns, per format
+    assert json.loads(_download(c, "download-json")) == output
+    assert _download(c, "download-rttm") == to_rttm(output, job_id)
+    assert _download(c, "download-csv") == to_csv(output)
+
+    # the job is in the list
+    row = c.page.locator(f"[data-testid=jobs-list] [data-job-id='{job_id}']")
+    row.wait_for()
+    assert row.get_attribute("data-status") == "succeeded"
+
+    if os.environ.get(SCREENSHOT_ENV):
+        c.tid("turn").nth(7).click()
+        c.tid("audio").evaluate("a => a.pause()")
+        c.page.locator("#job").screenshot(path=os.environ[SCREENSHOT_ENV])
+
+
+def test_rename_speakers_for_view_and_downloads(console: Console, shared_data: Path) -> None:
+    c = console.open(console.local.api_key)
+    job_id = c.submit_file(shared_data / RECORDING, **{"num-speakers": 2})
+    c.wait_status("succeeded")
+    output = console.local.client().job(job_id)["output"]
+    name = c.page.locator("[data-testid=speaker-row][data-speaker='SPEAKER_01'] [data-testid=speaker-name]")
+    name.fill("Ada Lovelace")
+    name.press("Enter")
+    renamed = json.loads(json.dumps(output).replace('"SPEAKER_01"', '"Ada Lovelace"'))
+    assert json.loads(_download(c, "download-json")) == renamed
+    assert _download(c, "download-rttm") == to_rttm(
+        json.loads(json.dumps(output).replace('"SPEAKER_01"', '"Ada_Lovelace"')), job_id
+    )
+    assert _download(c, "download-csv") == to_csv(renamed)
+    label = c.tid("turn").filter(has=c.page.locator("xpath=self::*[@data-speaker='SPEAKER_01']")).first
+    assert (label.get_attribute("aria-label") or "").startswith("Ada Lovelace:")
+
+
+def _stereo(path: Path, seconds: float = 6.0, rate: int = 16_000) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    left, right = np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)
+    frames = (np.stack([left, right], axis=1) * 0.3 * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames.tobytes())
+    return path
+
+
+def test_multichannel_one_row_per_speaker_per_channel(console: Console, tmp_path: Path) -> None:
+    c = console.open(console.local.api_key)
+    job_id = c.submit_file(_stereo(tmp_path / "two-channels.wav"), **{"channel-mode": "split"})
+    c.wait_status("succeeded")
+    output = console.local.client().job(job_id)["output"]
+    assert len(output["channels"]) == 2
+    assert c.tid("speaker-row").count() == len(_speakers(output)) == 4
+    rows = c.page.eval_on_selector_all(
+        "[data-testid=speaker-row]", "els => els.map(e => [e.dataset.channel, e.dataset.speaker])"
+    )
+    assert sorted(map(tuple, rows)) == sorted((str(ch), spk) for ch, spk in _speakers(output))
+    assert _download(c, "download-rttm") == to_rttm(output, job_id)
+
+
+def test_cancel_a_running_job(console: Console, shared_data: Path) -> None:
+    c = console.open(console.local.api_key)
+    job_id = c.submit_file(shared_data / RECORDING)
+    c.tid("cancel").click()
+    c.wait_status("canceled")
+    job = console.local.client().job(job_id)
+    assert job["status"] == "canceled"
+    c.page.wait_for_function(
+        "m => document.querySelector('[data-testid=job-note]').textContent === m", arg=job["output"]["error"]
+    )
+    c.page.locator(f"[data-testid=jobs-list] [data-job-id='{job_id}'][data-status='canceled']").wait_for()
+
+
+def test_bad_file_shows_the_api_message(console: Console, tmp_path: Path) -> None:
+    bad = tmp_path / "<b>notes<i>.wav"
+    bad.write_text("this is not audio\n" * 50)
+    c = console.open(console.local.api_key)
+    job_id = c.submit_file(bad)
+    c.wait_status("failed")
+    job = console.local.client().job(job_id)
+    assert job["error"]["code"] == "input_corrupt"
+    error = c.tid("error")
+    assert error.is_visible()
+    assert error.text_content() == job["error"]["message"]
+    # the file name is shown as text, not markup
+    assert (c.tid("file-name").text_content() or "").startswith("<b>notes<i>.wav")
+    assert c.page.locator("#file-name b").count() == 0
+
+
+def test_wrong_key_shows_the_api_401_message(console: Console) -> None:
+    http = urllib3.PoolManager()
+    resp = http.request(
+        "GET", console.local.api_url + "/v1/test", headers={"Authorization": "Bearer dia_wrong_key"}
+    )
+    assert resp.status == 401
+    message = json.loads(resp.data)["message"]
+    c = console.open("dia_wrong_key")
+    error = c.tid("error")
+    error.wait_for()
+    assert error.text_content() == message
+    assert c.tid("key-state").text_content() == "key refused"
+    # the key is kept for the session only: sessionStorage, never a cookie or the URL
+    assert c.page.evaluate("() => sessionStorage.getItem('diarist.apiKey')") == "dia_wrong_key"
+    assert c.page.context.cookies() == []
+    assert "dia_wrong_key" not in c.page.url
+
+
+def test_script_in_a_speaker_label_renders_as_text(console: Console, shared_data: Path) -> None:
+    """A voiceprint label is user input: an identify job names a speaker with it, and the console
+    shows it as text (no element made of it, nothing run)."""
+    client = console.local.client()
+    media = client.upload(shared_data / RECORDING)
+    vp_job = client.wait(client.voiceprint(media)["jobId"], timeout_s=60)
+    assert vp_job["status"] == "succeeded", vp_job
+    label = "<script>window.__pwned = 1</script><img src=x onerror='window.__pwned = 2'>"
+    job = client.identify(media, {label: vp_job["output"]["voiceprint"]}, numSpeakers=2)
+    done = client.wait(job["jobId"], timeout_s=60)
+    assert done["status"] == "succeeded", done
+    matched = [v["speaker"] for v in done["output"]["voiceprints"] if v["match"] == label]
+    assert matched
+
+    c = console.open(console.local.api_key)
+    c.page.locator(f"[data-testid=jobs-list] [data-job-id='{job['jobId']}'] [data-testid=open-job]").click()
+    c.wait_status("succeeded")
+    row = c.page.locator(f"[data-testid=speaker-row][data-speaker='{matched[0]}']")
+    assert row.locator("[data-testid=speaker-name]").input_value() == label
+    assert c.page.locator("#timeline script, #timeline img").count() == 0
+    assert c.page.evaluate("() => window.__pwned") is None
+    _wait_audio(c)  # the job's own input, through GET /v1/jobs/{jobId}/input
+
+
+def test_console_without_key_in_no_auth_local_mode(browser: Any, tmp_path: Path) -> None:
+    """``diarist local --no-auth``: the console needs no key."""
+    from tests.e2e.conftest import start_local, stop_local
+
+    if shutil.which("chromium") is None:  # pragma: no cover - the browser fixture skipped already
+        pytest.skip("no chromium")
+    lp = start_local("--engine", "fake", "--no-auth")
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(lp.api_url + "/")
+        page.wait_for_function(
+            "() => document.getElementById('key-state').textContent === 'no key needed (local mode)'"
+        )
+        assert page.get_by_test_id("error").is_hidden()
+        context.close()
+    finally:
+        assert stop_local(lp) == 0
