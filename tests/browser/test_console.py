@@ -15,7 +15,9 @@ import pytest
 import urllib3
 
 from diarist.client.render import to_csv, to_rttm
+from diarist.resources import LOCAL_MEDIA_BUCKET
 from tests.browser.conftest import SCREENSHOT_ENV, Console
+from tests.e2e.conftest import LocalProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -235,3 +237,20 @@ def test_console_without_key_in_no_auth_local_mode(browser: Any, tmp_path: Path)
         context.close()
     finally:
         assert stop_local(lp) == 0
+
+
+def test_local_buckets_answer_cors_for_the_console_origin_only(console_local: LocalProcess) -> None:
+    """Local mode's emulator answers CORS as the buckets' rules say (as S3 does): the console's
+    origin may upload, any other origin is refused."""
+    for origin, allowed in ((console_local.api_url, True), ("http://elsewhere.example", False)):
+        resp = urllib3.PoolManager().request(
+            "OPTIONS",
+            f"{console_local.aws_endpoint}/{LOCAL_MEDIA_BUCKET}/media/local/x.wav",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert (resp.status == 200) is allowed, (origin, resp.status)
+        assert (resp.headers.get("Access-Control-Allow-Origin") == origin) is allowed
