@@ -4,7 +4,6 @@ plumbing and the page, fast). Each check is against what the API itself answers.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import wave
 from pathlib import Path
@@ -16,7 +15,7 @@ import urllib3
 
 from diarist.client.render import to_csv, to_rttm
 from diarist.resources import LOCAL_MEDIA_BUCKET
-from tests.browser.conftest import SCREENSHOT_ENV, Console
+from tests.browser.conftest import Console
 from tests.e2e.conftest import LocalProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -97,11 +96,6 @@ def test_upload_watch_listen_download(console: Console, shared_data: Path) -> No
     row = c.page.locator(f"[data-testid=jobs-list] [data-job-id='{job_id}']")
     row.wait_for()
     assert row.get_attribute("data-status") == "succeeded"
-
-    if os.environ.get(SCREENSHOT_ENV):
-        c.tid("turn").nth(7).click()
-        c.tid("audio").evaluate("a => a.pause()")
-        c.page.locator("#job").screenshot(path=os.environ[SCREENSHOT_ENV])
 
 
 def test_rename_speakers_for_view_and_downloads(console: Console, shared_data: Path) -> None:

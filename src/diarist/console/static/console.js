@@ -537,6 +537,7 @@ async function loadAudio(job) {
     container: '#waveform',
     media: audio,
     height: 80,
+    normalize: true,
     waveColor: '#7d93ad',
     progressColor: '#10263f',
     cursorColor: '#d11',
@@ -551,11 +552,14 @@ async function loadAudio(job) {
       }
     }
   });
-  state.wave.on('error', (e) => {
+  const withoutWaveform = (e) => {
+    // wavesurfer.js could not fetch or decode the file (no CORS on the bucket, a format the
+    // browser cannot decode, ...): the player and the timeline do not need it
     $('job-note').textContent = `no waveform (${e && e.message ? e.message : e}); the player still works`;
-    if (!audio.src) audio.src = url;
-  });
-  state.wave.load(url).catch(() => {});
+    if (!audio.getAttribute('src')) audio.src = url;
+  };
+  state.wave.on('error', withoutWaveform);
+  state.wave.load(url).catch(withoutWaveform);
 }
 
 function setupAudio() {
