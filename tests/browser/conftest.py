@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LocalProcess, start_local, stop_local
+from tests.e2e.conftest import LocalProcess, receiver, start_local, stop_local  # noqa: F401 (fixture)
 
 CHROMIUM_FLAGS = [
     "--headless",

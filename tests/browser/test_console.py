@@ -4,7 +4,7 @@ plumbing and the page, fast). Each check is against what the API itself answers.
 from __future__ import annotations
 
 import json
-import shutil
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import urllib3
 
+from diarist.client.api import DiaristApiError
 from diarist.client.render import to_csv, to_rttm
 from diarist.resources import LOCAL_MEDIA_BUCKET
 from tests.browser.conftest import Console
-from tests.e2e.conftest import LocalProcess
+from tests.e2e.conftest import LocalProcess, Receiver, start_local, stop_local
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -215,10 +216,6 @@ def test_script_in_a_speaker_label_renders_as_text(console: Console, shared_data
 
 def test_console_without_key_in_no_auth_local_mode(browser: Any, tmp_path: Path) -> None:
     """``diarist local --no-auth``: the console needs no key."""
-    from tests.e2e.conftest import start_local, stop_local
-
-    if shutil.which("chromium") is None:  # pragma: no cover - the browser fixture skipped already
-        pytest.skip("no chromium")
     lp = start_local("--engine", "fake", "--no-auth")
     try:
         context = browser.new_context()
@@ -248,3 +245,53 @@ def test_local_buckets_answer_cors_for_the_console_origin_only(console_local: Lo
         )
         assert (resp.status == 200) is allowed, (origin, resp.status)
         assert (resp.headers.get("Access-Control-Allow-Origin") == origin) is allowed
+
+
+def test_jobs_list_filter_webhook_attempts_and_delete(
+    console: Console, shared_data: Path, receiver: Receiver
+) -> None:
+    client = console.local.client()
+    job_id = client.submit_file(shared_data / RECORDING, webhook=receiver.url)["jobId"]
+    assert client.wait(job_id, timeout_s=60)["status"] == "succeeded"
+    receiver.wait()
+    deadline = time.monotonic() + 30
+    while (job := client.job(job_id))["webhook"]["delivery"] != "delivered":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+
+    c = console.open(console.local.api_key)
+    rows = c.page.locator("[data-testid=jobs-list] [data-testid=job-row]")
+    rows.first.wait_for()
+    c.tid("status-filter").select_option("succeeded")
+    c.page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=job-row]')].every(r => r.dataset.status === 'succeeded')"
+    )
+    listed = client.jobs(limit=20, status="succeeded")["items"]
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.jobId)") == [j["jobId"] for j in listed]
+
+    # the job's webhook deliveries, as the API recorded them
+    row = c.page.locator(f"[data-testid=job-row][data-job-id='{job_id}']")
+    row.get_by_test_id("open-job").click()
+    c.wait_status("succeeded")
+    attempts = job["webhook"]["attempts"]
+    cells = (
+        c.tid("webhook-attempts")
+        .locator("tr")
+        .evaluate_all("trs => trs.map(tr => [...tr.cells].map(td => td.textContent))")
+    )
+    assert [[str(a["attempt"]), str(a["statusCode"])] for a in attempts] == [x[:3:2] for x in cells]
+
+    # delete (a second click confirms): the job's stored audio and result are gone
+    c.page.wait_for_load_state("networkidle")  # opening the job refreshed the list
+    delete = row.get_by_test_id("delete-job")
+    delete.click()
+    assert delete.text_content() == "Confirm delete"
+    delete.click()
+    c.page.wait_for_function(
+        "id => document.querySelector('[data-testid=notice]').textContent.startsWith(`job ${id}: `)",
+        arg=job_id,
+    )
+    assert c.tid("notice").text_content().endswith("stored files deleted")
+    with pytest.raises(DiaristApiError) as gone:
+        client.request("GET", f"/v1/jobs/{job_id}/input")
+    assert gone.value.status == 409

@@ -298,7 +298,8 @@ async function deleteJob(jobId) {
     $('job').hidden = true;
     state.job = null;
   }
-  $('key-state').textContent = `deleted ${done.jobId} (${(done.deleted || []).length} stored files)`;
+  const files = (done.deleted || []).length;
+  $('notice').textContent = `job ${done.jobId}: ${done.status}, ${files} stored file${files === 1 ? '' : 's'} deleted`;
   loadJobs(true);
 }
 
