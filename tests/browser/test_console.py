@@ -148,6 +148,10 @@ def test_cancel_a_running_job(console: Console, shared_data: Path) -> None:
     job_id = c.submit_file(shared_data / RECORDING)
     c.tid("cancel").click()
     c.wait_status("canceled")
+    c.page.wait_for_function(
+        "id => document.querySelector('[data-testid=notice]').textContent === `job ${id}: canceled`",
+        arg=job_id,
+    )
     job = console.local.client().job(job_id)
     assert job["status"] == "canceled"
     c.page.wait_for_function(

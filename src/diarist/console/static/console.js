@@ -286,8 +286,19 @@ function showWebhook(job) {
   });
 }
 
-async function cancelJob(jobId) {
-  await api('POST', `v1/jobs/${encodeURIComponent(jobId)}/cancel`);
+async function cancelJob(jobId, button) {
+  // a running job's container is stopped before the API answers: say so meanwhile
+  if (button) button.disabled = true;
+  $('notice').textContent = `canceling job ${jobId}…`;
+  try {
+    const done = await api('POST', `v1/jobs/${encodeURIComponent(jobId)}/cancel`);
+    $('notice').textContent = `job ${jobId}: ${done.status}`;
+  } catch (e) {
+    $('notice').textContent = '';
+    throw e;
+  } finally {
+    if (button) button.disabled = false;
+  }
   if (state.job && state.job.jobId === jobId) await refreshJob(jobId);
   loadJobs(true);
 }
@@ -705,7 +716,8 @@ function jobRow(job) {
   created.textContent = new Date(job.createdAt).toLocaleString();
   const actions = document.createElement('td');
   if (ACTIVE.has(job.status)) {
-    actions.append(button('Cancel', 'cancel-job', () => guarded(() => cancelJob(job.jobId))));
+    const cancel = button('Cancel', 'cancel-job', () => guarded(() => cancelJob(job.jobId, cancel)));
+    actions.append(cancel);
   }
   const del = button('Delete', 'delete-job', () => {
     if (del.dataset.armed) guarded(() => deleteJob(job.jobId));
@@ -723,7 +735,7 @@ function setupJobs() {
   $('status-filter').addEventListener('change', () => loadJobs(true));
   $('refresh-jobs').addEventListener('click', () => loadJobs(true));
   $('more-jobs').addEventListener('click', () => loadJobs(false));
-  $('cancel').addEventListener('click', () => guarded(() => cancelJob(state.job.jobId)));
+  $('cancel').addEventListener('click', () => guarded(() => cancelJob(state.job.jobId, $('cancel'))));
 }
 
 // --- start -------------------------------------------------------------------------------------
