@@ -218,17 +218,26 @@ def test_script_in_a_speaker_label_renders_as_text(console: Console, shared_data
     _wait_audio(c)  # the job's own input, through GET /v1/jobs/{jobId}/input
 
 
-def test_console_without_key_in_no_auth_local_mode(browser: Any, tmp_path: Path) -> None:
-    """``diarist local --no-auth``: the console needs no key."""
-    lp = start_local("--engine", "fake", "--no-auth")
+def test_no_auth_local_mode_and_an_output_read_from_its_url(browser: Any, shared_data: Path) -> None:
+    """``diarist local --no-auth``: the console needs no key. And with every output over the inline
+    limit, the page reads it from ``outputUrl`` (a presigned GET of the results bucket)."""
+    lp = start_local("--engine", "fake", "--no-auth", env={"DIARIST_RESULT_INLINE_MAX_BYTES": "0"})
     try:
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(lp.api_url + "/")
-        page.wait_for_function(
+        context = browser.new_context(accept_downloads=True)
+        c = Console(context.new_page(), lp).open()
+        c.page.wait_for_function(
             "() => document.getElementById('key-state').textContent === 'no key needed (local mode)'"
         )
-        assert page.get_by_test_id("error").is_hidden()
+        assert c.tid("error").is_hidden()
+        job_id = c.submit_file(shared_data / RECORDING, **{"num-speakers": 2})
+        c.wait_status("succeeded")
+        job = lp.client().job(job_id)
+        assert "output" not in job and job["outputUrl"]
+        output = lp.client().output(job)
+        assert output is not None
+        assert c.tid("speaker-row").count() == len(_speakers(output)) == 2
+        assert json.loads(_download(c, "download-json")) == output
+        assert not c.csp_violations and not c.page_errors, (c.csp_violations, c.page_errors)
         context.close()
     finally:
         assert stop_local(lp) == 0
