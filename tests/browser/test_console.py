@@ -113,8 +113,14 @@ def test_rename_speakers_for_view_and_downloads(console: Console, shared_data: P
         json.loads(json.dumps(output).replace('"SPEAKER_01"', '"Ada_Lovelace"')), job_id
     )
     assert _download(c, "download-csv") == to_csv(renamed)
-    label = c.tid("turn").filter(has=c.page.locator("xpath=self::*[@data-speaker='SPEAKER_01']")).first
-    assert (label.get_attribute("aria-label") or "").startswith("Ada Lovelace:")
+    turn = c.page.locator("[data-testid=turn][data-speaker='SPEAKER_01']").nth(1)
+    assert (turn.get_attribute("aria-label") or "").startswith("Ada Lovelace:")
+    # keyboard: Enter on a focused turn plays from its start
+    _wait_audio(c)
+    turn.focus()
+    c.page.keyboard.press("Enter")
+    start = float(turn.get_attribute("data-start") or "nan")
+    assert start <= c.tid("audio").evaluate("a => a.currentTime") < start + 1.0
 
 
 def _stereo(path: Path, seconds: float = 6.0, rate: int = 16_000) -> Path:

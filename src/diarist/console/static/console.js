@@ -16,6 +16,9 @@ const API = new URL('../', import.meta.url); // the API's root: the page's own o
 const KEY_STORE = 'diarist.apiKey';
 const ACTIVE = new Set(['pending', 'created', 'running']);
 const POLL_MS = 1000;
+// wavesurfer.js decodes the whole file in the browser: past this length the page plays the audio
+// without drawing its waveform (the timeline does not need it)
+const WAVEFORM_MAX_S = 2 * 3600;
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -543,7 +546,13 @@ async function loadAudio(job) {
     return;
   }
   if (state.wave) state.wave.destroy();
+  state.wave = null;
   const audio = $('audio');
+  if (state.duration > WAVEFORM_MAX_S) {
+    $('job-note').textContent = 'no waveform for recordings over 2 h; the player still works';
+    audio.src = url;
+    return;
+  }
   const regions = RegionsPlugin.create();
   state.wave = WaveSurfer.create({
     container: '#waveform',
