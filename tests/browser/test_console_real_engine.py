@@ -18,6 +18,21 @@ from tests.e2e.conftest import LocalProcess, start_local, stop_local
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.engine]
 
 
+def _overlaps(output: dict[str, Any]) -> list[tuple[float, float]]:
+    """Stretches where two or more turns are active at once."""
+    edges = sorted(
+        [(t["start"], 1) for t in output["diarization"]] + [(t["end"], -1) for t in output["diarization"]]
+    )
+    found, active, since = [], 0, 0.0
+    for at, step in edges:
+        if active < 2 <= active + step:
+            since = at
+        if active >= 2 > active + step and at > since:
+            found.append((since, at))
+        active += step
+    return found
+
+
 @pytest.fixture(scope="module")
 def real_local() -> Iterator[LocalProcess]:
     lp = start_local("--engine", "pyannote")
@@ -36,6 +51,9 @@ def test_real_result_in_the_browser(browser: Any, real_local: LocalProcess, shar
         assert len(speakers) == 2  # the recording has two speakers (its reference RTTM)
         assert c.tid("speaker-row").count() == len(speakers)
         assert c.tid("turn").count() == len(output["diarization"])
+        # overlapped speech: one bar per stretch where both speakers talk
+        assert c.page.locator("[data-testid=overlap-row] .overlap").count() == len(_overlaps(output))
+        assert c.tid("confidence-curve").count() == 1
         with c.page.expect_download() as info:
             c.tid("download-rttm").click()
         assert Path(info.value.path()).read_bytes().decode() == to_rttm(output, job_id)

@@ -435,7 +435,7 @@ function renderTimeline() {
       track.classList.add('conf-track');
       const canvas = document.createElement('canvas');
       canvas.className = 'conf';
-      canvas.setAttribute('data-testid', 'confidence');
+      canvas.setAttribute('data-testid', 'confidence-curve');
       canvas.setAttribute('aria-label', 'confidence over time (0 to 100)');
       track.append(canvas);
       box.append(row);
