@@ -8,7 +8,8 @@ never pass by skipping them.
 
 One local mode and one browser serve the whole session; each test gets its own browser context
 (fresh ``sessionStorage``) and page. Every page records the Content-Security-Policy violations the
-browser reports, and a test fails if there was any.
+browser reports, its script errors and its requests; a test fails if there was a violation, an
+error, or a request to anywhere but the API and the storage.
 """
 
 from __future__ import annotations
@@ -89,8 +90,15 @@ class Console:
         self.local = local
         self.csp_violations: list[str] = []
         self.page_errors: list[str] = []
+        self.requests: list[tuple[str, str]] = []  # (method, URL) of every request the page made
+        page.on("request", lambda r: self.requests.append((r.method, r.url)))
         page.on("console", self._console)
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+
+    def foreign_requests(self) -> list[str]:
+        """Requests to anywhere but the API's origin and the storage's (the emulator)."""
+        allowed = (self.local.api_url + "/", self.local.aws_endpoint + "/", "blob:", "data:")
+        return [url for _, url in self.requests if not url.startswith(allowed)]
 
     def _console(self, msg: Any) -> None:
         if msg.type == "error" and "Content Security Policy" in msg.text:
@@ -138,3 +146,4 @@ def console(browser: Any, console_local: LocalProcess) -> Iterator[Console]:
     context.close()
     assert not c.csp_violations, c.csp_violations
     assert not c.page_errors, c.page_errors
+    assert not c.foreign_requests(), c.foreign_requests()  # no third-party origin at run time

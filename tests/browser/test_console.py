@@ -3,6 +3,7 @@ plumbing and the page, fast). Each check is against what the API itself answers.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import wave
@@ -100,11 +101,19 @@ def test_upload_watch_listen_download(console: Console, shared_data: Path) -> No
     assert row.get_attribute("data-status") == "succeeded"
 
 
-def test_rename_speakers_for_view_and_downloads(console: Console, shared_data: Path) -> None:
+def test_submit_a_url_and_rename_speakers_for_view_and_downloads(console: Console, shared_data: Path) -> None:
+    """A media:// URL uploaded beforehand (by the client) is submitted by URL and played through
+    POST /v1/media/output; a renamed speaker is renamed in every download."""
+    client = console.local.client()
+    media = client.upload(shared_data / RECORDING)
     c = console.open(console.local.api_key)
-    job_id = c.submit_file(shared_data / RECORDING, **{"num-speakers": 2})
+    c.tid("source-url").fill(media)
+    c.tid("num-speakers").fill("2")
+    c.tid("submit").click()
+    c.page.wait_for_function("() => document.getElementById('job-id').textContent.length > 0")
+    job_id = str(c.tid("job-id").text_content())
     c.wait_status("succeeded")
-    output = console.local.client().job(job_id)["output"]
+    output = client.job(job_id)["output"]
     name = c.page.locator("[data-testid=speaker-row][data-speaker='SPEAKER_01'] [data-testid=speaker-name]")
     name.fill("Ada Lovelace")
     name.press("Enter")
@@ -122,6 +131,8 @@ def test_rename_speakers_for_view_and_downloads(console: Console, shared_data: P
     c.page.keyboard.press("Enter")
     start = float(turn.get_attribute("data-start") or "nan")
     assert start <= c.tid("audio").evaluate("a => a.currentTime") < start + 1.0
+    # the audio came from POST /v1/media/output (the URL was media://)
+    assert ("POST", f"{console.local.api_url}/v1/media/output") in c.requests
 
 
 def _stereo(path: Path, seconds: float = 6.0, rate: int = 16_000) -> Path:
@@ -137,8 +148,21 @@ def _stereo(path: Path, seconds: float = 6.0, rate: int = 16_000) -> Path:
 
 
 def test_multichannel_one_row_per_speaker_per_channel(console: Console, tmp_path: Path) -> None:
+    """A stereo file dropped on the form, each channel diarized on its own."""
     c = console.open(console.local.api_key)
-    job_id = c.submit_file(_stereo(tmp_path / "two-channels.wav"), **{"channel-mode": "split"})
+    audio = _stereo(tmp_path / "two-channels.wav")
+    dropped = c.page.evaluate_handle(
+        "([name, b64]) => { const dt = new DataTransfer();"
+        " const bytes = Uint8Array.from(atob(b64), ch => ch.charCodeAt(0));"
+        " dt.items.add(new File([bytes], name, {type: 'audio/wav'})); return dt; }",
+        [audio.name, base64.b64encode(audio.read_bytes()).decode()],
+    )
+    c.page.dispatch_event("[data-testid=drop-zone]", "drop", {"dataTransfer": dropped})
+    assert (c.tid("file-name").text_content() or "").startswith("two-channels.wav")
+    c.tid("channel-mode").select_option("split")
+    c.tid("submit").click()
+    c.page.wait_for_function("() => document.getElementById('job-id').textContent.length > 0")
+    job_id = str(c.tid("job-id").text_content())
     c.wait_status("succeeded")
     output = console.local.client().job(job_id)["output"]
     assert len(output["channels"]) == 2
@@ -223,6 +247,7 @@ def test_script_in_a_speaker_label_renders_as_text(console: Console, shared_data
     assert c.page.locator("#timeline script, #timeline img").count() == 0
     assert c.page.evaluate("() => window.__pwned") is None
     _wait_audio(c)  # the job's own input, through GET /v1/jobs/{jobId}/input
+    assert ("GET", f"{console.local.api_url}/v1/jobs/{job['jobId']}/input") in c.requests
 
 
 def test_no_auth_local_mode_and_an_output_read_from_its_url(browser: Any, shared_data: Path) -> None:
