@@ -224,6 +224,7 @@ function showFileName() {
 async function openJob(jobId) {
   clearInterval(state.poll);
   state.poll = null;
+  $('audio').pause();
   state.names.clear();
   state.output = null;
   $('job').hidden = false;
@@ -241,7 +242,7 @@ async function refreshJob(jobId) {
   showWebhook(job);
   if (ACTIVE.has(job.status)) {
     if (!state.poll) {
-      state.poll = setInterval(() => guarded(() => refreshJob(jobId)), POLL_MS);
+      state.poll = setInterval(() => refreshJob(jobId).catch(stopPolling), POLL_MS);
     }
     return;
   }
@@ -256,6 +257,13 @@ async function refreshJob(jobId) {
     showError(job.error.message);
   }
   loadJobs(true);
+}
+
+function stopPolling(e) {
+  // the API refused (a revoked key, the job deleted ...): say what it said, once
+  clearInterval(state.poll);
+  state.poll = null;
+  showError(e instanceof ApiError ? e.message : `unexpected error: ${e.message}`);
 }
 
 function showStatus(job) {
