@@ -207,7 +207,7 @@ def test_bad_file_shows_the_api_message(console: Console, tmp_path: Path) -> Non
     assert c.page.locator("#file-name b").count() == 0
 
 
-def test_wrong_key_shows_the_api_401_message(console: Console) -> None:
+def test_wrong_key_shows_the_api_401_message(console: Console, shared_data: Path) -> None:
     http = urllib3.PoolManager()
     resp = http.request(
         "GET", console.local.api_url + "/v1/test", headers={"Authorization": "Bearer dia_wrong_key"}
@@ -223,6 +223,16 @@ def test_wrong_key_shows_the_api_401_message(console: Console) -> None:
     assert c.page.evaluate("() => sessionStorage.getItem('diarist.apiKey')") == "dia_wrong_key"
     assert c.page.context.cookies() == []
     assert "dia_wrong_key" not in c.page.url
+    # the right key then lists the tenant's jobs; forgetting it clears the key and what it showed
+    client = console.local.client()
+    client.submit_url(client.upload(shared_data / RECORDING))
+    c.tid("api-key").fill(console.local.api_key)
+    c.tid("save-key").click()
+    c.page.locator("[data-testid=job-row]").first.wait_for()
+    assert c.tid("error").is_hidden()
+    c.tid("forget-key").click()
+    assert c.page.evaluate("() => sessionStorage.getItem('diarist.apiKey')") is None
+    assert c.page.locator("[data-testid=job-row]").count() == 0
 
 
 def test_script_in_a_speaker_label_renders_as_text(console: Console, shared_data: Path) -> None:

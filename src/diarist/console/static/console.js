@@ -108,9 +108,24 @@ async function checkKey() {
   }
 }
 
+function forgetView() {
+  // what one key showed is not for the next one
+  clearInterval(state.poll);
+  state.poll = null;
+  state.job = null;
+  state.output = null;
+  state.media.clear();
+  $('audio').pause();
+  $('job').hidden = true;
+  $('jobs-list').replaceChildren();
+  $('more-jobs').hidden = true;
+  $('notice').textContent = '';
+}
+
 function setupKey() {
   $('key-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
+    forgetView();
     state.key = $('api-key').value.trim();
     if (state.key) sessionStorage.setItem(KEY_STORE, state.key);
     else sessionStorage.removeItem(KEY_STORE);
@@ -119,6 +134,7 @@ function setupKey() {
     checkKey().then((ok) => ok && loadJobs(true));
   });
   $('forget-key').addEventListener('click', () => {
+    forgetView();
     state.key = '';
     sessionStorage.removeItem(KEY_STORE);
     $('key-state').textContent = 'key forgotten';
