@@ -9,7 +9,7 @@ demo:
 	.venv/bin/diarist demo
 
 test:
-	scripts/setup.sh --with-cdk
+	scripts/setup.sh --with-cdk --with-browser
 	.venv/bin/python -m pytest
 
 lint:

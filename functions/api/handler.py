@@ -1,9 +1,10 @@
 """API Lambda: API Gateway REST proxy -> Powertools resolver -> one service call per route.
 
-Routes live in ``routes_pyannote`` and ``routes_phonexia``; typed errors become HTTP in
-``errors.install``; ``http.guard`` authenticates and checks the body before validation. Logger,
-tracer and metrics are ``diarist.observability``'s: the X-Ray trace of a submission goes on through
-the job queue to the dispatcher.
+Routes live in ``routes_pyannote`` and ``routes_phonexia``, the web console's in ``routes_console``;
+typed errors become HTTP in ``errors.install``; ``http.guard`` authenticates and checks the body
+before validation (the console's public routes skip it). Logger, tracer and metrics are
+``diarist.observability``'s: the X-Ray trace of a submission goes on through the job queue to the
+dispatcher.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from diarist.observability import logger, metrics, request_context, tracer
-from functions.api import deps, errors, routes_phonexia, routes_pyannote
+from functions.api import deps, errors, routes_console, routes_phonexia, routes_pyannote
 from functions.api.http import GuardedValidation
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -26,6 +27,7 @@ if not hasattr(app, "_request_validation_middleware"):  # pragma: no cover
 app._request_validation_middleware = GuardedValidation()
 app.include_router(routes_pyannote.router)
 app.include_router(routes_phonexia.router)
+app.include_router(routes_console.router)
 errors.install(app)
 
 

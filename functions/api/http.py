@@ -35,6 +35,16 @@ TOO_LARGE = (
 )
 
 
+_PUBLIC_PATHS: set[str] = set()
+
+
+def public(path: str) -> str:
+    """Mark the route ``path`` as public (the console's page and files): ``guard`` lets it through
+    without an API key. Returns ``path``, for ``@router.get(public("/"))``."""
+    _PUBLIC_PATHS.add(path)
+    return path
+
+
 def tenant(router: BaseRouter) -> str:
     """The caller's tenant, set by ``guard``. Never guess: no tenant, no access."""
     tenant_id = router.context.get("tenant_id")
@@ -91,8 +101,12 @@ def loads_strict(text: str) -> Any:
 def guard(app: BaseRouter) -> None:
     """Auth first (401 before any 400), then the body: size (413), base64, and for JSON routes the
     content type and JSON syntax (a key repeated in an object is a 400 naming it), so that
-    Powertools' validation never meets a body it would 500 on."""
+    Powertools' validation never meets a body it would 500 on. A ``public`` route (GET only, no
+    body) skips all of it."""
     ev = app.current_event
+    route = app.context.get("_route")
+    if route is not None and route.path in _PUBLIC_PATHS and route.method == "GET":
+        return
     tenant_id = deps.apikey_service().authenticate(ev.headers.get("authorization"))
     app.append_context(tenant_id=tenant_id)
     tag_tenant(tenant_id)
@@ -115,7 +129,6 @@ def guard(app: BaseRouter) -> None:
         raise PayloadTooLarge(TOO_LARGE)
     app.append_context(raw_body=data)
 
-    route = app.context.get("_route")
     if route is None or not route.dependant.body_params:
         return
     ctype = ev.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -72,6 +72,12 @@ class _DiarizingRequest(_UrlJobRequest):
     exclusive: bool | None = Field(
         default=None, description="Add exclusiveDiarization (no overlapping turns)"
     )
+    channel_mode: Literal["mix", "split"] | None = Field(
+        default=None,
+        alias="channelMode",
+        description="Diarist extension: mix (default) diarizes a downmix; split diarizes each channel "
+        "on its own (output.channels, one entry per channel)",
+    )
 
     def _count_errors(self) -> list[dict[str, str]]:
         """``minSpeakers``/``maxSpeakers`` against the counts rule (each count's range is its field's
@@ -98,7 +104,7 @@ class _DiarizingRequest(_UrlJobRequest):
             confidence=bool(self.confidence),
             turn_level_confidence=bool(self.turn_level_confidence),
             exclusive=bool(self.exclusive),
-            channel_mode="mix",
+            channel_mode=self.channel_mode or "mix",
             **extra,
         )
 

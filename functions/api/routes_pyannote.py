@@ -1,5 +1,5 @@
 """pyannoteAI-style routes: /v1/test, /v1/diarize, /v1/voiceprint, /v1/identify, /v1/media/input,
-/v1/jobs/..., /v2/jobs.
+/v1/media/output, /v1/jobs/..., /v2/jobs.
 
 Each route decodes the request (``request_models``), makes one service call and encodes the answer
 (``views_pyannote``); a route about a job makes its call in ``http.job_scope``. Errors are raised,
@@ -32,10 +32,12 @@ from functions.api.views_pyannote import (
     DeleteResponse,
     DiarizeResponse,
     ErrorBody,
+    JobInputResponse,
     JobList,
     JobView,
     KeyTestResponse,
     MediaInputResponse,
+    MediaOutputResponse,
     created_view,
     job_list_view,
     job_view,
@@ -165,6 +167,29 @@ def identify(body: Annotated[IdentifyRequest, Body()], idempotency_key: Idempote
 def media_input(body: Annotated[MediaInputRequest, Body()]):
     url = deps.inputs().presign_media_upload(tenant(router), body.url)
     return json_response(MediaInputResponse(url=url), status=201)
+
+
+@router.post(
+    "/v1/media/output",
+    summary="Get a presigned GET URL for media://<key>",
+    tags=["pyannoteAI"],
+    responses={**_ok(MediaOutputResponse, "Download URL created", status=201), **_errors(400, 401)},
+)
+def media_output(body: Annotated[MediaInputRequest, Body()]):
+    url = deps.inputs().presign_media_download(tenant(router), body.url)
+    return json_response(MediaOutputResponse(url=url), status=201)
+
+
+@router.get(
+    "/v1/jobs/<jobId>/input",
+    summary="A presigned GET URL of the job's own input, when the service stores it (for playback)",
+    tags=["pyannoteAI"],
+    responses={**_ok(JobInputResponse), **_errors(401, 404, 409)},
+)
+def job_input(job_id: JobId):
+    with job_scope(router, job_id) as tenant_id:
+        url = deps.reader().input_url(tenant_id, job_id)
+    return json_response(JobInputResponse(url=url))
 
 
 @router.get(

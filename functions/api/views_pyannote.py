@@ -122,6 +122,14 @@ class MediaInputResponse(BaseModel):
     url: str = Field(description="Presigned PUT URL: upload the file there, then diarize media://<key>")
 
 
+class MediaOutputResponse(BaseModel):
+    url: str = Field(description="Presigned GET URL of the media://<key> upload")
+
+
+class JobInputResponse(BaseModel):
+    url: str = Field(description="Presigned GET URL of the job's own input (for playback)")
+
+
 class ErrorItem(BaseModel):
     field: str
     message: str

@@ -3,7 +3,8 @@
 Invariants:
 
 - Every request goes to the one API function (``{proxy+}`` and the root, any method); the function
-  authenticates (per-tenant API keys) and validates. API Gateway only throttles, counts quotas
+  authenticates (per-tenant API keys) and validates. The web console's ``GET /`` and
+  ``GET /console/...`` are public methods (no API Gateway key either): the page asks for the key. API Gateway only throttles, counts quotas
   (with ``require_api_gateway_key``), logs and, optionally, applies a WAF web ACL.
 - The API function may: use the table; publish job events (cancel); enqueue jobs and webhook
   deliveries; presign uploads to and read/delete ``media/`` and ``incoming/``; read/delete
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_events as events
@@ -201,6 +202,7 @@ class Api(Construct):
             templates={"application/json": THROTTLED_BODY},
         )
         self.rest_api.root.add_proxy(default_integration=integration, any_method=True)
+        self._add_console(integration, storage, props)
 
         self.usage_plan = self.rest_api.add_usage_plan(
             "UsagePlan",
@@ -245,6 +247,23 @@ class Api(Construct):
                 web_acl_arn=props.web_acl_arn,
             )
         self._suppress_findings(props)
+
+    def _add_console(self, integration: apigw.Integration, storage: Storage, props: ApiProps) -> None:
+        """The web console (``GET /`` and its files, ``functions/api/routes_console.py``): public
+        methods without an API Gateway key even when the API requires one (a browser loading a page
+        or a script cannot send one; the page then sends the tenant's key on its API calls). The
+        browser uploads to and plays from the buckets by presigned URL, so they answer CORS for the
+        API's own origins only (``Storage.allow_browser_origins``)."""
+        self.rest_api.root.add_method("GET", integration, api_key_required=False)
+        files = self.rest_api.root.add_resource("console")
+        files.add_resource("{name}").add_method("GET", integration, api_key_required=False)
+        vendor = files.add_resource("vendor").add_resource("{name}")
+        vendor.add_method("GET", integration, api_key_required=False)
+        stack = Stack.of(self)
+        origins = [f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"]
+        if props.domain_name:
+            origins.append(f"https://{props.domain_name}")
+        storage.allow_browser_origins(origins)
 
     def _suppress_findings(self, props: ApiProps) -> None:
         suppress(self.rest_api, "AwsSolutions-APIG2", VALIDATION_REASON)

@@ -123,6 +123,23 @@ class Storage(Construct):
         )
         self._suppress_notifications_handler()
 
+    def allow_browser_origins(self, origins: Sequence[str]) -> None:
+        """CORS for the web console on ``origins`` (the API's own): it uploads to the media bucket
+        (presigned PUT), plays from it and reads large outputs from the results bucket (presigned
+        GET). Presigned URLs still carry the authorization; CORS only lets the page read the answer."""
+        media_methods = [s3.HttpMethods.GET, s3.HttpMethods.HEAD, s3.HttpMethods.PUT]
+        for bucket, methods in (
+            (self.media_bucket, media_methods),
+            (self.results_bucket, [s3.HttpMethods.GET, s3.HttpMethods.HEAD]),
+        ):
+            bucket.add_cors_rule(
+                allowed_methods=methods,
+                allowed_origins=list(origins),
+                allowed_headers=list(resources.CONSOLE_CORS_ALLOWED_HEADERS),
+                exposed_headers=list(resources.CONSOLE_CORS_EXPOSED_HEADERS),
+                max_age=resources.CONSOLE_CORS_MAX_AGE_S,
+            )
+
     @property
     def environment(self) -> dict[str, str]:
         """diarist.settings.StoreSettings."""

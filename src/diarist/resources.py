@@ -52,3 +52,10 @@ MAX_INPUT_BYTES = 1 << 30
 MAX_INPUT_SECONDS = 24 * 3600
 API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
 RESULT_RETENTION_DAYS_DEFAULT = 1
+
+# The web console's CORS on the buckets (the stack's ``Storage.allow_browser_origins``, local mode's
+# ``provision.allow_browser_origins``): the API's own origins may upload to (PUT) and read from the
+# media bucket, and read large outputs from the results bucket, through presigned URLs.
+CONSOLE_CORS_ALLOWED_HEADERS = ("Content-Type", "Range")
+CONSOLE_CORS_EXPOSED_HEADERS = ("Content-Length", "Content-Range", "Accept-Ranges", "ETag")
+CONSOLE_CORS_MAX_AGE_S = 3600

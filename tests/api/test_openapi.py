@@ -21,6 +21,8 @@ def test_openapi_documents_every_route_and_the_error_shapes() -> None:
         ("/v1/test", "get"),
         ("/v1/diarize", "post"),
         ("/v1/media/input", "post"),
+        ("/v1/media/output", "post"),
+        ("/v1/jobs/{jobId}/input", "get"),
         ("/v1/jobs/{jobId}", "get"),
         ("/v1/jobs/{jobId}", "delete"),
         ("/v1/jobs/{jobId}/cancel", "post"),
@@ -47,5 +49,8 @@ def test_openapi_documents_every_route_and_the_error_shapes() -> None:
     assert {"model", "transcription", "transcriptionConfig"} <= set(props)
     paths = doc["paths"]
     assert set(paths["/v1/media/input"]["post"]["responses"]) == {"201", "400", "401"}
+    assert set(paths["/v1/media/output"]["post"]["responses"]) == {"201", "400", "401"}
+    assert set(paths["/v1/jobs/{jobId}/input"]["get"]["responses"]) == {"200", "401", "404", "409"}
+    assert props["channelMode"]["anyOf"][0]["enum"] == ["mix", "split"]
     assert "message" in doc["components"]["schemas"]["ErrorBody"]["required"]
     assert "nextCursor" in doc["components"]["schemas"]["JobList"]["properties"]

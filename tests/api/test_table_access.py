@@ -54,6 +54,9 @@ def test_api_calls_stay_within_its_table_grants(api: Api, monkeypatch: pytest.Mo
     with recorded_table_calls() as more:
         # a finished job: its output, a new webhook round, delete with purge
         assert api.call("GET", f"/v1/jobs/{job_id}").status == 200
+        assert api.call("GET", f"/v1/jobs/{task_id}/input").status == 200  # the console's player
+        assert api.call("POST", "/v1/media/output", body={"url": "media://a.wav"}).status == 201
+        assert api.call("GET", "/", token=False).status == 200  # the console: no table call
         assert api.call("POST", f"/v1/jobs/{job_id}/webhook").status == 200
         assert api.call("DELETE", f"/v1/jobs/{job_id}?purge=true").status == 200
     used = check_granted("api", calls + more)

@@ -475,11 +475,55 @@ def test_custom_domain_waf_and_api_keys(synth: Synth) -> None:
     assert record["Properties"]["Type"] == "A"
     _, waf = synth.one(CUSTOM, "AWS::WAFv2::WebACLAssociation")
     assert waf["Properties"]["WebACLArn"] == WEB_ACL_ARN
-    for method in synth.resources(CUSTOM, "AWS::ApiGateway::Method").values():
-        assert method["Properties"]["ApiKeyRequired"] is True
+    console = _console_methods(synth, CUSTOM)
+    for name, method in synth.resources(CUSTOM, "AWS::ApiGateway::Method").items():
+        assert method["Properties"]["ApiKeyRequired"] is (name not in console), name
     _, plan = synth.one(CUSTOM, "AWS::ApiGateway::UsagePlan")
     assert "Quota" not in plan["Properties"]
     assert outputs.CUSTOM_DOMAIN_URL in synth.templates[CUSTOM]["Outputs"]
+
+
+def _path_of(template: dict[str, Any], resource_ref: dict[str, Any]) -> str:
+    """The full path of an API Gateway resource (``{"Ref": ...}`` or the root ``GetAtt``)."""
+    if "Fn::GetAtt" in resource_ref:
+        return ""
+    resource = template["Resources"][resource_ref["Ref"]]["Properties"]
+    return _path_of(template, resource["ParentId"]) + "/" + resource["PathPart"]
+
+
+def _console_methods(synth: Synth, stack: str) -> dict[str, str]:
+    """The console's GET methods: logical id -> path."""
+    template = synth.templates[stack]
+    found = {}
+    for name, method in synth.resources(stack, "AWS::ApiGateway::Method").items():
+        path = _path_of(template, method["Properties"]["ResourceId"]) or "/"
+        if method["Properties"]["HttpMethod"] == "GET" and (path == "/" or path.startswith("/console")):
+            found[name] = path
+    return found
+
+
+@pytest.mark.parametrize("stack", [DEFAULT, CUSTOM])
+def test_console_routes_are_public_and_the_buckets_answer_its_origin(synth: Synth, stack: str) -> None:
+    console = _console_methods(synth, stack)
+    assert sorted(console.values()) == ["/", "/console/vendor/{name}", "/console/{name}"]
+    for name in console:
+        props = synth.templates[stack]["Resources"][name]["Properties"]
+        assert props["AuthorizationType"] == "NONE" and props["ApiKeyRequired"] is False
+        assert props["Integration"]["Type"] == "AWS_PROXY"
+    # CORS on the media bucket (upload, playback) and the results bucket (large outputs): the
+    # API's own origins only, never a wildcard
+    rules_by_bucket = {
+        name: b["Properties"]["CorsConfiguration"]["CorsRules"]
+        for name, b in synth.resources(stack, "AWS::S3::Bucket").items()
+        if "CorsConfiguration" in b["Properties"]
+    }
+    assert len(rules_by_bucket) == 2
+    methods = sorted(tuple(sorted(r[0]["AllowedMethods"])) for r in rules_by_bucket.values())
+    assert methods == [("GET", "HEAD"), ("GET", "HEAD", "PUT")]
+    for (rule,) in rules_by_bucket.values():
+        origins = json.dumps(rule["AllowedOrigins"])
+        assert "*" not in origins and "execute-api" in origins
+        assert ("https://diarist.example.com" in rule["AllowedOrigins"]) is (stack == CUSTOM)
 
 
 # --------------------------------------------------------------------------- monitoring and outputs

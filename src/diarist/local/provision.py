@@ -2,7 +2,7 @@
 
 Used by local mode and by the integration tests, so both run against the same shapes as AWS:
 the single table with its two GSIs (``by_tenant``, the sweeper's sparse ``by_state``) and TTL, the queues with their DLQs, the buckets with EventBridge
-notifications, the event bus and the rules that route to queues.
+notifications (and, once the API's address is known, the web console's CORS: ``allow_browser_origins``), the event bus and the rules that route to queues.
 """
 
 from __future__ import annotations
@@ -155,3 +155,28 @@ def provision(prefix: str = "") -> LocalResources:
         webhook_dlq_url=wh_dlq,
         ingest_queue_url=ingest_q,
     )
+
+
+def allow_browser_origins(res: LocalResources, origins: list[str]) -> None:
+    """The web console's CORS on the emulator's buckets, as the stack sets it in AWS
+    (``infra.constructs.storage.Storage.allow_browser_origins``): uploads to and reads from the media
+    bucket, reads from the results bucket, for ``origins`` (local mode's API) only."""
+    s3 = client("s3")
+    for bucket, methods in (
+        (res.media_bucket, ["GET", "HEAD", "PUT"]),
+        (res.results_bucket, ["GET", "HEAD"]),
+    ):
+        s3.put_bucket_cors(
+            Bucket=bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedMethods": methods,
+                        "AllowedOrigins": origins,
+                        "AllowedHeaders": list(resources.CONSOLE_CORS_ALLOWED_HEADERS),
+                        "ExposeHeaders": list(resources.CONSOLE_CORS_EXPOSED_HEADERS),
+                        "MaxAgeSeconds": resources.CONSOLE_CORS_MAX_AGE_S,
+                    }
+                ]
+            },
+        )

@@ -86,6 +86,10 @@ class LocalDiarist:
 
         # Powertools warns on every invocation that published no custom metric; noise here.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        # The emulator answers CORS as the buckets' rules say (provision.allow_browser_origins), as
+        # S3 does, not for every origin (moto's default). Read when moto is first imported: a process
+        # that imported it earlier (a test session) keeps moto's permissive default.
+        self._setenv({"MOTO_DISABLE_GLOBAL_CORS": "true"})
         from moto.server import ThreadedMotoServer
 
         from diarist.adapters.aws import reset_clients
@@ -123,9 +127,11 @@ class LocalDiarist:
         reset_clients()
         load.cache_clear()
 
-        from diarist.local.provision import provision
+        from diarist.local.provision import allow_browser_origins, provision
 
         self.resources = provision()
+        # the web console, served by the API, uploads to and plays from the buckets
+        allow_browser_origins(self.resources, [self.api_url, self.api_url.replace("127.0.0.1", "localhost")])
         self._setenv(self.resources.env())
         self._setenv(
             {

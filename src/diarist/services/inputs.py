@@ -5,7 +5,8 @@ Invariants:
 - ``resolve`` returns an ``s3://`` or ``https://`` URL, never ``media://``; any other URL is a
   ``ValidationFailed`` naming the request's field.
 - ``media://<key>`` is the tenant's own: it names ``media/<tenant>/<key>`` in the media bucket, so a
-  tenant never reaches another tenant's uploads. The key is 1-512 characters without empty, ``.``
+  tenant never reaches another tenant's uploads (neither to upload, ``presign_media_upload``, nor to
+  download, ``presign_media_download``). The key is 1-512 characters without empty, ``.``
   or ``..`` parts (the whole S3 key within S3's 1,024 UTF-8 bytes); at submission the object must
   exist, be non-empty and at most ``MAX_INPUT_BYTES`` (exactly that many is accepted).
 - ``s3://bucket/key``: the key follows the object-key rule (``domain.locations.object_key_problem``:
@@ -69,6 +70,13 @@ class InputResolver:
             raise ValidationFailed([{"field": "url", "message": "must be a media://<key> URL"}])
         key = self._media_key(tenant_id, url, "url")
         return self.objects.presign_put(self.settings.media_bucket, key, self.settings.presign_expiry_s)
+
+    def presign_media_download(self, tenant_id: str, url: str) -> str:
+        """``POST /v1/media/output``: a presigned GET of the tenant's own ``media://<key>``."""
+        if not url.startswith(MEDIA_SCHEME):
+            raise ValidationFailed([{"field": "url", "message": "must be a media://<key> URL"}])
+        key = self._media_key(tenant_id, url, "url")
+        return self.objects.presign_get(self.settings.media_bucket, key, self.settings.presign_expiry_s)
 
     def _media_key(self, tenant_id: str, url: str, field: str) -> str:
         """``media://<key>`` -> the S3 key ``media/<tenant>/<key>`` in the media bucket."""

@@ -13,6 +13,9 @@ Invariants:
 - The pyannoteAI rendering of a job's result is ``render_pyannote_output``: the engine's renderer
   of the job's kind (``engine.formats``) with the parts the job asked for; the API's inline output,
   the stored large rendering and the webhook's payload all come from it.
+- A job's input is handed out (``input_url``, a presigned GET for the console's player) only for the
+  job's own ``input_url`` in S3 (a ``media://`` upload, an ``s3://`` input, a Phonexia upload), never
+  for a key the caller names; an ``https://`` input or one no longer stored is a ``Conflict``.
 - Lists are newest first, at most ``MAX_LIST_LIMIT`` jobs a page, without outputs.
 """
 
@@ -23,7 +26,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from diarist.domain.errors import JobNotFound
+from diarist.domain.errors import Conflict, JobNotFound
 from diarist.domain.jobs import Job, JobKind, JobStatus
 from diarist.domain.locations import split_s3_url
 from diarist.domain.results import (
@@ -125,6 +128,19 @@ class JobReader:
             body = json.dumps(rendering, separators=(",", ":")).encode()
             self.objects.put_bytes(bucket, out_key, body, "application/json")
         return JobOutput(job, url=self.objects.presign_get(bucket, out_key, self.settings.presign_expiry_s))
+
+    def input_url(self, tenant_id: str, job_id: str) -> str:
+        """``GET /v1/jobs/{jobId}/input``: a presigned GET of the job's own stored input."""
+        job = require_job(self.store, tenant_id, job_id)
+        try:
+            bucket, key = split_s3_url(job.input_url)
+        except ValueError:
+            raise Conflict(
+                f"job {job_id}'s input is a URL the service does not store: fetch it from there"
+            ) from None
+        if not self.objects.exists(bucket, key):
+            raise Conflict(f"job {job_id}'s input is no longer stored")
+        return self.objects.presign_get(bucket, key, self.settings.presign_expiry_s)
 
     def with_result(self, tenant_id: str, job_id: str, kinds: Collection[JobKind] | None = None) -> JobOutput:
         """Phonexia ``GET /api/technology/<technology>/{task_id}``: the job, and its whole result while
