@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from diarist.domain.input_buckets import InputBucketRule, parse_rules, split_rules
 from diarist.domain.job_kinds import MAX_COMPARISON_PAIRS
+from diarist.domain.limits import MAX_ACTIVE_JOBS_LIMIT, MAX_LIMIT, TenantLimits
 from diarist.domain.model_choice import DEFAULT_EMBEDDING_MODEL_ID, DEFAULT_ENGINE, DeploymentEngine
 from diarist.resources import WEBHOOK_SECRET_PREFIX
 
@@ -77,6 +78,24 @@ class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySett
         "the API computes them itself and a result over ~6 MB could not be returned by Lambda",
     )
 
+    max_active_jobs_per_tenant: int = Field(
+        default=100,
+        ge=0,
+        le=MAX_ACTIVE_JOBS_LIMIT,
+        description="jobs a tenant may have pending or running at once (0 = no limit); a tenant's "
+        "override (diarist tenants set-limits) wins; diarist.services.limits",
+    )
+    requests_per_minute_per_tenant: int = Field(
+        default=600,
+        ge=0,
+        le=MAX_LIMIT,
+        description="authenticated API requests per tenant per UTC minute (0 = no limit); a tenant's "
+        "override wins",
+    )
+    tenant_limits_cache_ttl_s: float = Field(
+        default=10.0, ge=0, le=3600, description="a tenant's limit overrides are re-read this often"
+    )
+
     @field_validator("allowed_input_buckets", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
@@ -91,6 +110,13 @@ class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySett
         except ValueError as e:
             raise ValueError(f"DIARIST_ALLOWED_INPUT_BUCKETS: {e}") from None
         return self
+
+    def tenant_limits(self) -> TenantLimits:
+        """The default limits (``domain.limits``): a tenant's overrides win over these."""
+        return TenantLimits(
+            max_active_jobs=self.max_active_jobs_per_tenant,
+            requests_per_minute=self.requests_per_minute_per_tenant,
+        )
 
     def input_rules(self) -> tuple[InputBucketRule, ...]:
         """``allowed_input_buckets`` parsed (``domain.input_buckets``); checked at start-up."""

@@ -55,6 +55,7 @@ from diarist.ports import EventBus, IdempotencyStore, JobQueue, JobStore, Object
 from diarist.resources import MEDIA_PREFIX, RESULTS_PREFIX
 from diarist.services.inputs import InputResolver
 from diarist.services.lifecycle import finish_job, mark_running
+from diarist.services.limits import TenantLimitService
 from diarist.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class SubmissionService:
         events: EventBus,
         inputs: InputResolver,
         idempotency: IdempotencyStore,
+        limits: TenantLimitService,
         settings: ApiSettings,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -126,6 +128,7 @@ class SubmissionService:
         self.objects = objects
         self.inputs = inputs
         self.idempotency = idempotency
+        self.limits = limits
         self.settings = settings
         self._clock = clock
 
@@ -336,7 +339,7 @@ class SubmissionService:
             expires_at=int((now + timedelta(days=self.settings.retention_days + 1)).timestamp()),
         )
         try:
-            self.store.create(job)
+            self.limits.create_job(job)  # the tenant's active-job limit (services.limits)
         except Exception:
             self._release(tenant_id, idempotency_key, job_id)
             raise
