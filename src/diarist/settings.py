@@ -46,7 +46,37 @@ class NetworkPolicySettings(_Base):
     allow_private_networks: bool = False
 
 
-class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySettings):
+class TenantLimitSettings(_Base):
+    """The default per-tenant limits (``services.limits``): the API's, and what ``diarist tenants
+    show`` reports as the defaults (set the same variables in its shell when the stack sets them)."""
+
+    max_active_jobs_per_tenant: int = Field(
+        default=100,
+        ge=0,
+        le=MAX_ACTIVE_JOBS_LIMIT,
+        description="jobs a tenant may have pending or running at once (0 = no limit); a tenant's "
+        "override (diarist tenants set-limits) wins; diarist.services.limits",
+    )
+    requests_per_minute_per_tenant: int = Field(
+        default=600,
+        ge=0,
+        le=MAX_LIMIT,
+        description="authenticated API requests per tenant per UTC minute (0 = no limit); a tenant's "
+        "override wins",
+    )
+    tenant_limits_cache_ttl_s: float = Field(
+        default=10.0, ge=0, le=3600, description="a tenant's limit overrides are re-read this often"
+    )
+
+    def tenant_limits(self) -> TenantLimits:
+        """The default limits (``domain.limits``): a tenant's overrides win over these."""
+        return TenantLimits(
+            max_active_jobs=self.max_active_jobs_per_tenant,
+            requests_per_minute=self.requests_per_minute_per_tenant,
+        )
+
+
+class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySettings, TenantLimitSettings):
     allowed_input_buckets: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="s3:// input rules, comma-separated: 'bucket/prefix/{tenant}/' (each tenant its own "
@@ -78,24 +108,6 @@ class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySett
         "the API computes them itself and a result over ~6 MB could not be returned by Lambda",
     )
 
-    max_active_jobs_per_tenant: int = Field(
-        default=100,
-        ge=0,
-        le=MAX_ACTIVE_JOBS_LIMIT,
-        description="jobs a tenant may have pending or running at once (0 = no limit); a tenant's "
-        "override (diarist tenants set-limits) wins; diarist.services.limits",
-    )
-    requests_per_minute_per_tenant: int = Field(
-        default=600,
-        ge=0,
-        le=MAX_LIMIT,
-        description="authenticated API requests per tenant per UTC minute (0 = no limit); a tenant's "
-        "override wins",
-    )
-    tenant_limits_cache_ttl_s: float = Field(
-        default=10.0, ge=0, le=3600, description="a tenant's limit overrides are re-read this often"
-    )
-
     @field_validator("allowed_input_buckets", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
@@ -110,13 +122,6 @@ class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySett
         except ValueError as e:
             raise ValueError(f"DIARIST_ALLOWED_INPUT_BUCKETS: {e}") from None
         return self
-
-    def tenant_limits(self) -> TenantLimits:
-        """The default limits (``domain.limits``): a tenant's overrides win over these."""
-        return TenantLimits(
-            max_active_jobs=self.max_active_jobs_per_tenant,
-            requests_per_minute=self.requests_per_minute_per_tenant,
-        )
 
     def input_rules(self) -> tuple[InputBucketRule, ...]:
         """``allowed_input_buckets`` parsed (``domain.input_buckets``); checked at start-up."""

@@ -154,7 +154,7 @@ class DynamoTenantStore:
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
-            reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]  # type: ignore[attr-defined]
+            reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 raise Conflict(f"job {job.job_id} already exists") from None
             if reasons[1:2] == ["ConditionalCheckFailed"]:
