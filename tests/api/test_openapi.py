@@ -46,6 +46,10 @@ def test_openapi_documents_every_route_and_the_error_shapes() -> None:
     )
     assert {"model", "transcription", "transcriptionConfig"} <= set(props)
     paths = doc["paths"]
-    assert set(paths["/v1/media/input"]["post"]["responses"]) == {"201", "400", "401"}
+    assert set(paths["/v1/media/input"]["post"]["responses"]) == {"201", "400", "401", "429"}
+    # every authenticated route may answer the tenant's rate limit (services.limits)
+    for item in paths.values():
+        for op in item.values():
+            assert "401" not in op["responses"] or "429" in op["responses"], op.get("operationId")
     assert "message" in doc["components"]["schemas"]["ErrorBody"]["required"]
     assert "nextCursor" in doc["components"]["schemas"]["JobList"]["properties"]
