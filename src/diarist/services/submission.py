@@ -13,6 +13,10 @@ Invariants:
   (``mark_running``, ``finish_job``: one completion event, like every job); its request is stored
   as the job's input and its scores as the job's result. It is never queued.
 
+- A queued job takes its tenant's active-job slot in the write that records it
+  (``services.limits.TenantLimitService.create_job``): over the limit it is an
+  ``ActiveJobsExceeded`` (429), nothing is stored and the Idempotency-Key is released. A
+  comparison (never queued) takes no slot.
 - Record first, then queue: the job is written ``pending``, then a ``DispatchMessage`` goes to the
   job queue. If the send fails, the job is moved ``pending -> failed`` (``launch_failed``, no
   completion event: the client is told synchronously, ``QueueUnavailable`` -> 503). If that
