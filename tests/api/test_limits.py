@@ -31,6 +31,7 @@ def limited(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     load.cache_clear()
     deps.reset()
     deps.limits()._clock = lambda: NOW
+    deps.limits().rescan_after_s = 0
     yield api
     load.cache_clear()
     deps.reset()
@@ -51,6 +52,7 @@ def _no_rate_limit(monkeypatch: pytest.MonkeyPatch, max_active: int) -> None:
     monkeypatch.setenv("DIARIST_TENANT_LIMITS_CACHE_TTL_S", "0")
     load.cache_clear()
     deps.reset()
+    deps.limits().rescan_after_s = 0  # every refusal checks the held jobs (tested on its own below)
 
 
 # --- requests per minute ---------------------------------------------------------------------------
@@ -216,6 +218,26 @@ def test_no_limit_means_no_slot_and_no_headers(api: Api, monkeypatch: pytest.Mon
     replies = [api.call("POST", "/v1/diarize", body=AUDIO) for _ in range(4)]
     assert all(r.status == 200 and "x-ratelimit-limit" not in r.headers for r in replies)
     assert deps.limits().usage("tenant-a").active_jobs == 0  # not tracked: documented
+
+
+def test_a_tenant_at_its_limit_rechecks_its_jobs_at_most_every_few_seconds(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.api import deps
+
+    _no_rate_limit(monkeypatch, max_active=1)
+    limits = deps.limits()
+    limits.rescan_after_s = 3600
+    reads = []
+    real_get = limits.jobs.get
+    monkeypatch.setattr(limits.jobs, "get", lambda job_id: reads.append(job_id) or real_get(job_id))
+    held = api.call("POST", "/v1/diarize", body=AUDIO).body["jobId"]
+    assert [api.call("POST", "/v1/diarize", body=AUDIO).status for _ in range(5)] == [429] * 5
+    assert reads == [held]  # one check; the next refusals within rescan_after_s read nothing
+    api.call("POST", f"/v1/jobs/{held}/cancel")
+    assert api.call("POST", "/v1/diarize", body=AUDIO).status == 429  # freed at the next check ...
+    limits.rescan_after_s = 0
+    assert api.call("POST", "/v1/diarize", body=AUDIO).status == 200  # ... which comes
 
 
 # --- the operator's side ---------------------------------------------------------------------------

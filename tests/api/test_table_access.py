@@ -29,6 +29,7 @@ def test_api_calls_stay_within_its_table_grants(api: Api, monkeypatch: pytest.Mo
     monkeypatch.setenv("DIARIST_MAX_ACTIVE_JOBS_PER_TENANT", "2")
     load.cache_clear()
     deps.reset()
+    deps.limits().rescan_after_s = 0
 
     with recorded_table_calls() as calls:
         # submit, with an Idempotency-Key, and a replay of the key

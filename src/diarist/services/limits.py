@@ -20,7 +20,11 @@ Invariants:
   must not write tenant items (least privilege), and a counter decremented by each of them could
   drift on a retried or lost write, while "the job's status" is the one truth every path already
   keeps. A slot is never released while its job is not terminal, so the count never
-  under-counts; an ended job holds its slot only until the tenant next reaches its limit.
+  under-counts; an ended job holds its slot only until the tenant next reaches its limit. The
+  check reads each held job (one consistent ``GetItem``, at most the limit's count), and a container
+  does it at most every ``rescan_after_s`` (2 s) per tenant when the last one freed nothing, so a
+  tenant hammering at its limit costs bounded reads; a job that ended meanwhile frees its slot at
+  the next check after that.
 - Only queued jobs (API submissions) take a slot. Phonexia voiceprint comparisons (computed at
   once, never queued) and jobs started by a bucket drop (``incoming/<tenant>/``, the operator's
   path) take none; jobs submitted while the tenant had no active-job limit (``0``) take none
@@ -99,14 +103,17 @@ class TenantLimitService:
         jobs: JobStore,
         defaults: TenantLimits,
         cache_ttl_s: float = 10.0,
+        rescan_after_s: float = 2.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.tenants = tenants
         self.jobs = jobs
         self.defaults = defaults
         self.cache_ttl_s = cache_ttl_s
+        self.rescan_after_s = rescan_after_s
         self._clock = clock
         self._cache: dict[str, tuple[float, TenantLimits]] = {}
+        self._found_none_at: dict[str, float] = {}  # tenant -> when a full check freed nothing
 
     # -- limits in effect -------------------------------------------------------------------------
     def in_effect(self, tenant_id: str) -> TenantLimits:
@@ -145,8 +152,15 @@ class TenantLimitService:
             return
         if self.tenants.create_active_job(job, limit=limit):
             return
-        if self.release_ended(job.tenant_id) and self.tenants.create_active_job(job, limit=limit):
-            return
+        tenant_id = job.tenant_id
+        last = self._found_none_at.get(tenant_id)
+        if last is None or time.monotonic() - last >= self.rescan_after_s:
+            if self.release_ended(tenant_id):
+                self._found_none_at.pop(tenant_id, None)
+                if self.tenants.create_active_job(job, limit=limit):
+                    return
+            else:
+                self._found_none_at[tenant_id] = time.monotonic()
         log.info("active job limit reached", extra={"tenant_id": job.tenant_id, "limit": limit})
         raise ActiveJobsExceeded(limit)
 
