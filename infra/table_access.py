@@ -14,7 +14,7 @@ Item families (``diarist.resources``, ``adapters/dynamo_*.py``):
   by the operator's ``diarist keys`` CLI with the operator's own credentials);
 - ``IDEM#<tenant>#<key>``: an ``Idempotency-Key`` record;
 - ``TENANT#<tenant>``: the tenant's limit overrides and active-job slots (``dynamo_tenants``; the
-  API reads the overrides, takes a slot in the transaction that creates a job, gives slots back;
+  API reads the overrides, claims a slot for each job it queues, gives slots back;
   the overrides are set by the operator's ``diarist tenants`` CLI). No other role, the worker's
   least of all, may touch it;
 - ``RATE#<tenant>#<minute>``: a tenant's request counter for one minute (the API only);
@@ -23,9 +23,7 @@ Item families (``diarist.resources``, ``adapters/dynamo_*.py``):
 - index ``by_state`` (sparse, the sweeper's only): ``STATUS#<status>`` partitions hold the jobs
   that are not terminal, ``OUTBOX`` the terminal jobs whose completion event is still owed.
 
-No role may ``Scan``, use batch or PartiQL operations, or describe the table. A
-``TransactWriteItems`` is authorized per item by the operation it does there (``Put`` is
-``PutItem`` ...), so it needs nothing beyond these.
+No role may ``Scan``, use batch or PartiQL operations, or describe the table.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def _partition_value(params: dict[str, Any], attribute: str) -> str:
 
 
 def describe(operation: str, params: dict[str, Any]) -> TableCall:
-    if operation in ("GetItem", "DeleteItem", "UpdateItem", "ConditionCheckItem"):
+    if operation in ("GetItem", "DeleteItem", "UpdateItem"):
         return TableCall(operation, str(params["Key"][resources.TABLE_PK].get("S", "")))
     if operation == "PutItem":
         return TableCall(operation, str(params["Item"][resources.TABLE_PK].get("S", "")))
@@ -44,29 +44,6 @@ def describe(operation: str, params: dict[str, Any]) -> TableCall:
     return TableCall(operation, "")  # Scan, batch, PartiQL, DescribeTable ...: never granted
 
 
-_TRANSACT_OPERATIONS = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-}
-
-
-def describe_all(operation: str, params: dict[str, Any]) -> list[TableCall]:
-    """``describe``; a ``TransactWriteItems`` is one call per item, by the operation IAM checks
-    there (``Put`` -> ``PutItem`` ...)."""
-    if operation != "TransactWriteItems":
-        return [describe(operation, params)]
-    calls = []
-    for item in params.get("TransactItems", []):
-        for kind, op in _TRANSACT_OPERATIONS.items():
-            if kind in item:
-                calls.append(
-                    describe(op, {**item[kind], "Key": item[kind].get("Key") or item[kind].get("Item")})
-                )
-    return calls
-
-
 @contextmanager
 def recorded_table_calls() -> Iterator[list[TableCall]]:
     """Every DynamoDB call any client makes inside the block (the real call still happens)."""
@@ -77,7 +54,7 @@ def recorded_table_calls() -> Iterator[list[TableCall]]:
 
     def spy(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         if self.meta.service_model.service_name == "dynamodb":
-            calls.extend(describe_all(operation_name, api_params))
+            calls.append(describe(operation_name, api_params))
         return real(self, operation_name, api_params)
 
     botocore.client.BaseClient._make_api_call = spy  # type: ignore[method-assign]

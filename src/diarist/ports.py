@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from diarist.domain.errors import DiaristError, ErrorCode
 from diarist.domain.jobs import Job, JobStatus, WebhookAttempt, WebhookDelivery
-from diarist.domain.limits import TenantLimits
+from diarist.domain.limits import Slot, TenantLimits
 from diarist.domain.messages import DispatchMessage, JobFinishedDetail, WebhookRetryMessage, WorkerSpec
 
 # --- jobs ----------------------------------------------------------------------------------------
@@ -133,8 +133,8 @@ class ApiKeyStore(Protocol):
 
 class TenantStore(Protocol):
     """Tenants' limit overrides and usage (``services.limits``): the ``TENANT#<id>`` item holds the
-    overrides and the ids of the tenant's jobs that hold an active-job slot; ``RATE#<id>#<window>``
-    items count requests per window (removed by TTL)."""
+    overrides and the tenant's active-job slots; ``RATE#<id>#<window>`` items count requests per
+    window (removed by TTL)."""
 
     def get_limits(self, tenant_id: str) -> TenantLimits:
         """The tenant's overrides (``None`` fields: none); all ``None`` for an unknown tenant."""
@@ -151,16 +151,15 @@ class TenantStore(Protocol):
     def requests_in(self, tenant_id: str, window_start: int) -> int:
         """Requests counted in that window so far."""
 
-    def create_active_job(self, job: Job, *, limit: int) -> bool:
-        """Insert ``job`` (as ``JobStore.create``: ``Conflict`` when its id exists) and add its id
-        to its tenant's active jobs, in one transaction, only while fewer than ``limit`` ids are
-        held. False (nothing written) when the tenant holds ``limit`` already."""
+    def claim_slot(self, tenant_id: str, slot: Slot, *, limit: int) -> bool:
+        """Add ``slot`` to the tenant's active-job slots, only while fewer than ``limit`` are held
+        (one conditional write). False (nothing written) when the tenant holds ``limit`` already."""
 
-    def active_job_ids(self, tenant_id: str) -> set[str]:
-        """The ids holding an active-job slot (some may have ended since: see ``release``)."""
+    def slots(self, tenant_id: str) -> list[Slot]:
+        """The slots held (a consistent read); some jobs may have ended since (``release``)."""
 
-    def release(self, tenant_id: str, job_ids: Iterable[str]) -> None:
-        """Give the slots of ``job_ids`` back (idempotent: an id not held is no error)."""
+    def release(self, tenant_id: str, slots: Iterable[Slot]) -> None:
+        """Give ``slots`` back (idempotent: a slot not held is no error)."""
 
 
 # --- queues and events ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from diarist.adapters.dynamo_jobs import DynamoJobStore
 from diarist.adapters.dynamo_tenants import DynamoTenantStore
 from diarist.domain.errors import ErrorCode
 from diarist.domain.jobs import JobStatus
+from diarist.domain.limits import Slot
 from diarist.services.lifecycle import fail_job, finish_job, mark_running
 from tests.pipeline.conftest import RecordingEventBus, make_job
 
@@ -103,14 +104,13 @@ def test_job_writes_are_retried_through_throttling_and_nothing_is_lost(aws, thro
 def test_tenant_writes_are_retried_through_throttling(aws, throttle) -> None:
     tenants = DynamoTenantStore(aws.table)
     t = throttle(first_attempts(2))
-    assert tenants.create_active_job(make_job("job-a", tenant="acme"), limit=1) is True
-    assert tenants.create_active_job(make_job("job-b", tenant="acme"), limit=1) is False  # full, not lost
+    assert tenants.claim_slot("acme", Slot("job-a", 100), limit=1) is True
+    assert tenants.claim_slot("acme", Slot("job-b", 100), limit=1) is False  # full, not lost
     assert [tenants.count_request("acme", 60, limit=2, expires_at=180) for _ in range(3)] == [1, 2, None]
-    assert t.throttled["TransactWriteItems"] == 4 and t.throttled["UpdateItem"] == 6
+    tenants.release("acme", [Slot("job-a", 100)])
+    assert t.throttled["UpdateItem"] == 12 and t.sends["UpdateItem"] == 18
     t.should_fail = lambda operation, attempt: False
-    assert tenants.active_job_ids("acme") == {"job-a"}
-    assert DynamoJobStore(aws.table).get("job-a") is not None
-    assert DynamoJobStore(aws.table).get("job-b") is None
+    assert tenants.slots("acme") == []
     assert tenants.requests_in("acme", 60) == 2
 
 
@@ -142,14 +142,16 @@ def test_api_submissions_under_throttling_each_create_one_job(api, throttle, mon
         )
         assert r.status == 200, r.body
         ids.append(r.body["jobId"])
-    assert t.throttled["TransactWriteItems"] == 4 and t.throttled["UpdateItem"] >= 4
+    assert t.throttled["PutItem"] == 8  # each job and its Idempotency-Key record
+    assert t.throttled["UpdateItem"] >= 8  # each request counted, each slot claimed
     t.should_fail = lambda operation, attempt: False
     assert sorted(m["jobId"] for m in api.queue_messages()) == sorted(ids)
     assert all(api.store.get(j).status is JobStatus.PENDING for j in ids)
     assert deps.limits().usage("tenant-a").active_jobs == 4
 
-    # DynamoDB throttles every attempt: the client is told to retry (429), nothing half-written
-    t.should_fail = lambda operation, attempt: operation == "TransactWriteItems"
+    # DynamoDB throttles every attempt to write the job: the client is told to retry (429), the
+    # slot claimed for it is given back, nothing half-written
+    t.should_fail = lambda operation, attempt: operation == "PutItem"
     r = api.call(
         "POST", "/v1/diarize", body={"url": "https://example.com/b.wav"}, headers={"Idempotency-Key": "k-x"}
     )

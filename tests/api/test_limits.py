@@ -5,10 +5,12 @@ by every way a job ends, tenant isolation, and bad admin input."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from diarist.domain.limits import CLAIM_GRACE_S, Slot
 from tests.api.conftest import Api, finish_with_result, small_result
 from tests.api.events import multipart_body
 
@@ -161,8 +163,42 @@ def test_every_way_a_job_ends_gives_its_slot_back(api: Api, monkeypatch: pytest.
     assert deps.limits().usage("tenant-a").active_jobs == 0
     fresh = [api.call("POST", "/v1/diarize", body=AUDIO) for _ in range(4)]
     assert [r.status for r in fresh] == [200, 200, 200, 429]
-    # a job record that is gone (TTL) holds no slot either
+    # a job record that is gone (TTL) holds no slot either, once the claim's grace is over
     api.store.delete(fresh[0].body["jobId"])
+    assert api.call("POST", "/v1/diarize", body=AUDIO).status == 429
+    _set_clock(time.time() + CLAIM_GRACE_S + 1)
+    assert api.call("POST", "/v1/diarize", body=AUDIO).status == 200
+
+
+def test_a_slot_claimed_for_a_job_not_written_yet_is_kept_for_the_grace(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.api import deps
+
+    _no_rate_limit(monkeypatch, max_active=1)
+    limits = deps.limits()
+    now = time.time()
+    # another API call claimed the slot and is about to write its job (or died in between)
+    assert limits.tenants.claim_slot("tenant-a", Slot("in-flight", int(now)), limit=1)
+    assert api.call("POST", "/v1/diarize", body=AUDIO).status == 429
+    _set_clock(now + CLAIM_GRACE_S - 5)
+    assert api.call("POST", "/v1/diarize", body=AUDIO).status == 429
+    _set_clock(now + CLAIM_GRACE_S + 5)
+    assert api.call("POST", "/v1/diarize", body=AUDIO).status == 200
+
+
+def test_a_job_write_that_fails_gives_its_slot_back(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from functions.api import deps
+
+    _no_rate_limit(monkeypatch, max_active=1)
+
+    def refused(job: object) -> None:
+        raise RuntimeError("DynamoDB is down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(deps.limits().jobs, "create", refused)
+        assert api.call("POST", "/v1/diarize", body=AUDIO).status == 500
+    assert deps.limits().tenants.slots("tenant-a") == []
     assert api.call("POST", "/v1/diarize", body=AUDIO).status == 200
 
 

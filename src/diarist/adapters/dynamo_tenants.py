@@ -3,16 +3,17 @@
 Items (``diarist.resources``):
 
 - ``TENANT#<tenant>``: ``max_active_jobs`` / ``requests_per_minute`` (overrides, numbers; absent:
-  the default applies) and ``active``, the string set of the ids of the tenant's jobs that hold an
-  active-job slot (absent when empty: DynamoDB has no empty sets). The same key is the tenant's
-  partition in the ``by_tenant`` index (``gsi1pk``), a different attribute: no clash.
+  the default applies) and ``active``, the string set of the tenant's active-job slots
+  (``<job id>@<claimed at>``, ``domain.limits.Slot``; absent when empty: DynamoDB has no empty
+  sets). The same key is the tenant's partition in the ``by_tenant`` index (``gsi1pk``), a
+  different attribute: no clash.
 - ``RATE#<tenant>#<window start>``: ``n``, the requests counted in that minute, and
   ``expires_at`` (the table's TTL attribute) a minute after the window ends.
 
-``create_active_job`` writes the job item and takes its slot in one ``TransactWriteItems``
-(``ClientRequestToken`` = the job id, so a retried call that had succeeded is not refused by its
-own first write); the slot's condition is ``size(active) < limit``, so two submissions racing for
-the last slot cannot both win.
+A slot is claimed by one conditional ``UpdateItem`` (``ADD`` with ``size(active) < limit``), so two
+submissions racing for the last slot cannot both win. (Not a transaction with the job's write:
+an emulated transaction copies the whole table, see ``services.limits`` for why two writes are
+safe.)
 """
 
 from __future__ import annotations
@@ -23,11 +24,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from diarist.adapters.aws import client
-from diarist.adapters.dynamo_items import condition_failed, from_attributes, to_attributes
-from diarist.adapters.dynamo_jobs import job_to_item
-from diarist.domain.errors import Conflict
-from diarist.domain.jobs import Job
-from diarist.domain.limits import TenantLimits
+from diarist.adapters.dynamo_items import condition_failed, from_attributes
+from diarist.domain.limits import Slot, TenantLimits
 from diarist.resources import RATE_KEY_PREFIX, TABLE_PK, TABLE_TTL_ATTRIBUTE, TENANT_KEY_PREFIX
 
 LIMIT_FIELDS = ("max_active_jobs", "requests_per_minute")
@@ -122,47 +120,27 @@ class DynamoTenantStore:
         return int(from_attributes(resp.get("Item") or {}).get("n") or 0)
 
     # -- active jobs ------------------------------------------------------------------------------
-    def create_active_job(self, job: Job, *, limit: int) -> bool:
+    def claim_slot(self, tenant_id: str, slot: Slot, *, limit: int) -> bool:
         try:
-            self._ddb.transact_write_items(
-                ClientRequestToken=job.job_id[:36],
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": to_attributes(job_to_item(job)),
-                            "ConditionExpression": "attribute_not_exists(#pk)",
-                            "ExpressionAttributeNames": {"#pk": TABLE_PK},
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": tenant_key(job.tenant_id),
-                            "UpdateExpression": "ADD #active :id SET #tid = :tid",
-                            "ConditionExpression": "attribute_not_exists(#active) OR size(#active) < :limit",
-                            "ExpressionAttributeNames": {"#active": "active", "#tid": "tenant_id"},
-                            "ExpressionAttributeValues": {
-                                ":id": {"SS": [job.job_id]},
-                                ":tid": {"S": job.tenant_id},
-                                ":limit": {"N": str(limit)},
-                            },
-                        }
-                    },
-                ],
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=tenant_key(tenant_id),
+                UpdateExpression="ADD #active :slot SET #tid = :tid",
+                ConditionExpression="attribute_not_exists(#active) OR size(#active) < :limit",
+                ExpressionAttributeNames={"#active": "active", "#tid": "tenant_id"},
+                ExpressionAttributeValues={
+                    ":slot": {"SS": [slot.encode()]},
+                    ":tid": {"S": tenant_id},
+                    ":limit": {"N": str(limit)},
+                },
             )
         except ClientError as e:
-            if e.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
-            if reasons[:1] == ["ConditionalCheckFailed"]:
-                raise Conflict(f"job {job.job_id} already exists") from None
-            if reasons[1:2] == ["ConditionalCheckFailed"]:
+            if condition_failed(e):
                 return False
             raise
         return True
 
-    def active_job_ids(self, tenant_id: str) -> set[str]:
+    def slots(self, tenant_id: str) -> list[Slot]:
         resp = self._ddb.get_item(
             TableName=self.table_name,
             Key=tenant_key(tenant_id),
@@ -170,20 +148,20 @@ class DynamoTenantStore:
             ProjectionExpression="#active",
             ExpressionAttributeNames={"#active": "active"},
         )
-        return set(resp.get("Item", {}).get("active", {}).get("SS", []))
+        return [Slot.parse(text) for text in sorted(resp.get("Item", {}).get("active", {}).get("SS", []))]
 
-    def release(self, tenant_id: str, job_ids: Iterable[str]) -> None:
-        ids = sorted(set(job_ids))
-        if not ids:
+    def release(self, tenant_id: str, slots: Iterable[Slot]) -> None:
+        held = sorted({slot.encode() for slot in slots})
+        if not held:
             return
         try:
             self._ddb.update_item(
                 TableName=self.table_name,
                 Key=tenant_key(tenant_id),
-                UpdateExpression="DELETE #active :ids",
+                UpdateExpression="DELETE #active :slots",
                 ConditionExpression="attribute_exists(#pk)",
                 ExpressionAttributeNames={"#active": "active", "#pk": TABLE_PK},
-                ExpressionAttributeValues={":ids": {"SS": ids}},
+                ExpressionAttributeValues={":slots": {"SS": held}},
             )
         except ClientError as e:
             if not condition_failed(e):  # no tenant item: nothing held

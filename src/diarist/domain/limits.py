@@ -23,6 +23,10 @@ MAX_ACTIVE_JOBS_LIMIT = 5_000
 
 WINDOW_S = 60
 
+CLAIM_GRACE_S = 300
+"""A slot whose job does not exist (yet) is kept this long after it was claimed: the job is written
+right after its slot, by an API call that times out long before (29 s)."""
+
 
 @dataclass(frozen=True)
 class TenantLimits:
@@ -75,3 +79,24 @@ def window_of(now_s: float) -> tuple[int, int]:
 def retry_after_s(now_s: float, reset_at: int) -> int:
     """Whole seconds until ``reset_at`` (at least 1)."""
     return max(1, int(reset_at - now_s + 0.999))
+
+
+@dataclass(frozen=True)
+class Slot:
+    """An active-job slot as held for a tenant: the job's id and when the slot was claimed (UTC epoch
+    seconds), stored as one string ``<job id>@<claimed at>`` (job ids never contain ``@``)."""
+
+    job_id: str
+    claimed_at: int
+
+    def encode(self) -> str:
+        return f"{self.job_id}@{self.claimed_at}"
+
+    @classmethod
+    def parse(cls, text: str) -> Slot:
+        """``encode``'s string; a malformed one becomes a slot claimed at 0 (released when its job
+        is not found)."""
+        job_id, _, at = text.rpartition("@")
+        if not job_id or not at.isdigit():
+            return cls(job_id=text, claimed_at=0)
+        return cls(job_id=job_id, claimed_at=int(at))

@@ -10,21 +10,25 @@ Invariants:
   ``ADD`` (``TenantStore.count_request``): at most ``limit`` requests are admitted per window
   across every container; a refused request is not counted. Over it: ``RequestRateExceeded``
   (429), retry when the window ends.
-- **Active jobs**: a job holds a slot from the write that creates it (the job item and the slot
-  are one transaction whose condition is "fewer than ``limit`` slots held", so racing
-  submissions never exceed the limit) until it ends. Slots are given back *lazily*, against the
-  jobs' own status: when a submission finds the tenant full, the held ids whose job is terminal or
-  gone are released, then the submission tries once more. This is why no terminal transition has
-  to decrement anything: jobs end in many places (``lifecycle.finish_job`` from the worker, the
-  dispatcher's DLQ, Batch events, the sweeper; cancel; delete and purge; TTL expiry), the worker
-  must not write tenant items (least privilege), and a counter decremented by each of them could
-  drift on a retried or lost write, while "the job's status" is the one truth every path already
-  keeps. A slot is never released while its job is not terminal, so the count never
-  under-counts; an ended job holds its slot only until the tenant next reaches its limit. The
-  check reads each held job (one consistent ``GetItem``, at most the limit's count), and a container
-  does it at most every ``rescan_after_s`` (2 s) per tenant when the last one freed nothing, so a
-  tenant hammering at its limit costs bounded reads; a job that ended meanwhile frees its slot at
-  the next check after that.
+- **Active jobs**: a job holds a slot (``domain.limits.Slot``) from just before the write that
+  creates it until it ends. The slot is claimed by one conditional write whose condition is
+  "fewer than ``limit`` slots held", so racing submissions never exceed the limit; then the job is
+  written (its slot is given back at once if that write fails). Slots are given back *lazily*,
+  against the jobs' own status: when a submission finds the tenant full, the slots whose job is
+  terminal, or does not exist ``CLAIM_GRACE_S`` after the claim, are released, then the
+  submission tries once more. This is why no terminal transition has to decrement anything: jobs
+  end in many places (``lifecycle.finish_job`` from the worker, the dispatcher's DLQ, Batch events,
+  the sweeper; cancel; delete and purge; TTL expiry), the worker must not write tenant items
+  (least privilege), and a counter decremented by each of them could drift on a retried or lost
+  write, while "the job's status" is the one truth every path already keeps. A slot is never
+  released while its job is not terminal (or, during the grace, not written yet), so the count
+  never under-counts; an ended job holds its slot only until the tenant next reaches its limit,
+  and an API call that died between the two writes holds one for ``CLAIM_GRACE_S``. The two writes
+  are not one DynamoDB transaction on purpose: local mode's emulator copies the whole table for
+  every transaction (seconds per submission once it holds a few thousand jobs), and the grace
+  makes the pair as safe. The check reads each held job (one consistent ``GetItem``, at most the
+  limit's count), and a container does it at most every ``rescan_after_s`` (2 s) per tenant when
+  the last one freed nothing, so a tenant hammering at its limit costs bounded reads.
 - Only queued jobs (API submissions) take a slot. Phonexia voiceprint comparisons (computed at
   once, never queued) and jobs started by a bucket drop (``incoming/<tenant>/``, the operator's
   path) take none; jobs submitted while the tenant had no active-job limit (``0``) take none
@@ -41,9 +45,11 @@ from dataclasses import dataclass
 from diarist.domain.errors import Throttled, ValidationFailed
 from diarist.domain.jobs import Job
 from diarist.domain.limits import (
+    CLAIM_GRACE_S,
     MAX_ACTIVE_JOBS_LIMIT,
     WINDOW_S,
     RateWindow,
+    Slot,
     TenantLimits,
     limit_problem,
     retry_after_s,
@@ -143,34 +149,47 @@ class TenantLimitService:
 
     # -- active jobs ------------------------------------------------------------------------------
     def create_job(self, job: Job) -> None:
-        """Write a new job (``JobStore.create``), taking an active-job slot when the tenant has a
+        """Write a new job (``JobStore.create``), holding an active-job slot when the tenant has a
         limit. Raises ``ActiveJobsExceeded`` (nothing written) when every slot is held by a job
         that has not ended; ``Conflict`` when the id exists."""
         limit = self.in_effect(job.tenant_id).max_active_jobs or 0
         if limit <= 0:
             self.jobs.create(job)
             return
-        if self.tenants.create_active_job(job, limit=limit):
-            return
-        tenant_id = job.tenant_id
+        slot = Slot(job_id=job.job_id, claimed_at=int(self._clock()))
+        if not self._claim(job.tenant_id, slot, limit):
+            log.info("active job limit reached", extra={"tenant_id": job.tenant_id, "limit": limit})
+            raise ActiveJobsExceeded(limit)
+        try:
+            self.jobs.create(job)
+        except Exception:
+            self.tenants.release(job.tenant_id, [slot])
+            raise
+
+    def _claim(self, tenant_id: str, slot: Slot, limit: int) -> bool:
+        if self.tenants.claim_slot(tenant_id, slot, limit=limit):
+            return True
         last = self._found_none_at.get(tenant_id)
-        if last is None or time.monotonic() - last >= self.rescan_after_s:
-            if self.release_ended(tenant_id):
-                self._found_none_at.pop(tenant_id, None)
-                if self.tenants.create_active_job(job, limit=limit):
-                    return
-            else:
-                self._found_none_at[tenant_id] = time.monotonic()
-        log.info("active job limit reached", extra={"tenant_id": job.tenant_id, "limit": limit})
-        raise ActiveJobsExceeded(limit)
+        if last is not None and time.monotonic() - last < self.rescan_after_s:
+            return False
+        if not self.release_ended(tenant_id):
+            self._found_none_at[tenant_id] = time.monotonic()
+            return False
+        self._found_none_at.pop(tenant_id, None)
+        return self.tenants.claim_slot(tenant_id, slot, limit=limit)
 
     def release_ended(self, tenant_id: str) -> int:
-        """Give back the slots of the tenant's jobs that ended (or are gone); how many."""
+        """Give back the slots of the tenant's jobs that ended (or do not exist after the grace);
+        how many."""
+        now = self._clock()
         ended = []
-        for job_id in self.tenants.active_job_ids(tenant_id):
-            job = self.jobs.get(job_id)
-            if job is None or job.status.is_terminal or job.tenant_id != tenant_id:
-                ended.append(job_id)
+        for slot in self.tenants.slots(tenant_id):
+            job = self.jobs.get(slot.job_id)
+            if job is None:
+                if now - slot.claimed_at > CLAIM_GRACE_S:
+                    ended.append(slot)
+            elif job.status.is_terminal or job.tenant_id != tenant_id:
+                ended.append(slot)
         self.tenants.release(tenant_id, ended)
         return len(ended)
 
@@ -185,7 +204,7 @@ class TenantLimitService:
             overrides=overrides,
             defaults=self.defaults,
             in_effect=overrides.over(self.defaults),
-            active_jobs=len(self.tenants.active_job_ids(tenant_id)),
+            active_jobs=len(self.tenants.slots(tenant_id)),
             requests_this_minute=self.tenants.requests_in(tenant_id, start),
             window_reset_at=end,
         )

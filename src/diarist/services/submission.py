@@ -13,7 +13,7 @@ Invariants:
   (``mark_running``, ``finish_job``: one completion event, like every job); its request is stored
   as the job's input and its scores as the job's result. It is never queued.
 
-- A queued job takes its tenant's active-job slot in the write that records it
+- A queued job claims its tenant's active-job slot before it is recorded
   (``services.limits.TenantLimitService.create_job``): over the limit it is an
   ``ActiveJobsExceeded`` (429), nothing is stored and the Idempotency-Key is released. A
   comparison (never queued) takes no slot.
