@@ -202,6 +202,26 @@ def test_a_job_write_that_fails_gives_its_slot_back(api: Api, monkeypatch: pytes
     assert api.call("POST", "/v1/diarize", body=AUDIO).status == 200
 
 
+def test_a_job_write_that_landed_but_answered_an_error_keeps_its_slot(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.api import deps
+
+    _no_rate_limit(monkeypatch, max_active=1)
+    store = deps.limits().jobs
+    real_create = store.create
+
+    def landed_then_failed(job):  # the write went through, its answer was lost
+        real_create(job)
+        raise RuntimeError("read timeout")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "create", landed_then_failed)
+        assert api.call("POST", "/v1/diarize", body=AUDIO).status == 500
+    assert len(deps.limits().tenants.slots("tenant-a")) == 1  # the job exists (pending): it counts
+    assert api.call("POST", "/v1/diarize", body=AUDIO).status == 429
+
+
 def test_a_job_that_could_not_be_queued_holds_no_slot(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     from functions.api import deps
 

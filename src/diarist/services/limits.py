@@ -13,7 +13,7 @@ Invariants:
 - **Active jobs**: a job holds a slot (``domain.limits.Slot``) from just before the write that
   creates it until it ends. The slot is claimed by one conditional write whose condition is
   "fewer than ``limit`` slots held", so racing submissions never exceed the limit; then the job is
-  written (its slot is given back at once if that write fails). Slots are given back *lazily*,
+  written (its slot is given back at once if that write fails and the job does not exist). Slots are given back *lazily*,
   against the jobs' own status: when a submission finds the tenant full, the slots whose job is
   terminal, or does not exist ``CLAIM_GRACE_S`` after the claim, are released, then the
   submission tries once more. This is why no terminal transition has to decrement anything: jobs
@@ -25,8 +25,8 @@ Invariants:
   never under-counts; an ended job holds its slot only until the tenant next reaches its limit,
   and an API call that died between the two writes holds one for ``CLAIM_GRACE_S``. The two writes
   are not one DynamoDB transaction on purpose: local mode's emulator copies the whole table for
-  every transaction (seconds per submission once it holds a few thousand jobs), and the grace
-  makes the pair as safe. The check reads each held job (one consistent ``GetItem``, at most the
+  every transaction (measured: 80 ms per submission with 200 jobs, growing with the table), and
+  the grace makes the pair as safe. The check reads each held job (one consistent ``GetItem``, at most the
   limit's count), and a container does it at most every ``rescan_after_s`` (2 s) per tenant when
   the last one freed nothing, so a tenant hammering at its limit costs bounded reads.
 - Only queued jobs (API submissions) take a slot. Phonexia voiceprint comparisons (computed at
@@ -163,8 +163,21 @@ class TenantLimitService:
         try:
             self.jobs.create(job)
         except Exception:
-            self.tenants.release(job.tenant_id, [slot])
+            self._release_unwritten(job, slot)
             raise
+
+    def _release_unwritten(self, job: Job, slot: Slot) -> None:
+        """Give back the slot of a job whose write failed, unless the job exists after all (a
+        write that landed but whose answer was lost); if that cannot be read, the grace frees it."""
+        try:
+            if self.jobs.get(job.job_id) is None:
+                self.tenants.release(job.tenant_id, [slot])
+        except Exception:
+            log.warning(
+                "could not give back the slot of an unwritten job",
+                extra={"job_id": job.job_id},
+                exc_info=True,
+            )
 
     def _claim(self, tenant_id: str, slot: Slot, limit: int) -> bool:
         if self.tenants.claim_slot(tenant_id, slot, limit=limit):
