@@ -3,10 +3,12 @@ server this script starts (a separate process, so the emulator does not share th
 Prints p50/p99 latency and submissions per second (target: p99 < 100 ms), and how much of each
 request was spent waiting for the emulator (DynamoDB + SQS calls) versus in Diarist's own code.
 
-    python benchmarks/api_load.py [-n 1000] [--idempotency]
+    python benchmarks/api_load.py [-n 1000] [--idempotency] [--limits]
 
 Every submission does what it does in AWS: authenticate (cached after the first call), a conditional
-put of the job, an SQS send (and with --idempotency, a conditional put of the IDEM# record).
+put of the job, an SQS send (and with --idempotency, a conditional put of the IDEM# record; with
+--limits, the request counted in the tenant's minute and an active-job slot claimed before the job
+is written).
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--idempotency", action="store_true", help="send an Idempotency-Key with each request")
     ap.add_argument("--profile", action="store_true", help="cProfile the measured requests")
+    ap.add_argument(
+        "--limits",
+        action="store_true",
+        help="per-tenant limits on (set high enough never to refuse): every request counted, every job "
+        "takes an active-job slot (local mode's default is no limits)",
+    )
     args = ap.parse_args()
 
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
@@ -92,6 +100,10 @@ def main() -> int:
         from diarist.local.provision import provision
 
         os.environ.update(provision().env())
+        if args.limits:
+            total = args.n + args.warmup + 10
+            os.environ["DIARIST_MAX_ACTIVE_JOBS_PER_TENANT"] = str(min(total, 5000))
+            os.environ["DIARIST_REQUESTS_PER_MINUTE_PER_TENANT"] = str(total)
 
         from functions.api import deps
         from functions.api.handler import lambda_handler
@@ -145,7 +157,8 @@ def main() -> int:
     q = statistics.quantiles(lat_ms, n=100)
     p50, p99 = statistics.median(lat_ms), q[98]
     print(
-        f"submissions: {args.n} (in-process handler, moto server, idempotency={'on' if args.idempotency else 'off'})"
+        f"submissions: {args.n} (in-process handler, moto server, idempotency={'on' if args.idempotency else 'off'}, "
+        f"per-tenant limits={'on' if args.limits else 'off'})"
     )
     print(f"latency ms: p50 {p50:.1f}  p90 {q[89]:.1f}  p99 {p99:.1f}  max {lat_ms[-1]:.1f}")
     own_ms = sorted((t - a) * 1000 for t, a in zip(lat, aws_s, strict=True))

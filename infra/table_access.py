@@ -13,6 +13,11 @@ Item families (``diarist.resources``, ``adapters/dynamo_*.py``):
 - ``KEY#<sha256>``: an API key (the API only authenticates; keys are created, listed and revoked
   by the operator's ``diarist keys`` CLI with the operator's own credentials);
 - ``IDEM#<tenant>#<key>``: an ``Idempotency-Key`` record;
+- ``TENANT#<tenant>``: the tenant's limit overrides and active-job slots (``dynamo_tenants``; the
+  API reads the overrides, claims a slot for each job it queues, gives slots back;
+  the overrides are set by the operator's ``diarist tenants`` CLI). No other role, the worker's
+  least of all, may touch it;
+- ``RATE#<tenant>#<minute>``: a tenant's request counter for one minute (the API only);
 - index ``by_tenant``: ``TENANT#<tenant>`` partitions list a tenant's jobs; the ``APIKEYS``
   partition lists keys (the CLI only);
 - index ``by_state`` (sparse, the sweeper's only): ``STATUS#<status>`` partitions hold the jobs
@@ -32,6 +37,8 @@ JOBS = resources.JOB_KEY_PREFIX
 API_KEYS = resources.APIKEY_KEY_PREFIX
 IDEMPOTENCY = resources.IDEMPOTENCY_KEY_PREFIX
 TENANT_JOBS = resources.TENANT_KEY_PREFIX  # by_tenant partitions of jobs
+TENANTS = resources.TENANT_KEY_PREFIX  # the tenant items (same prefix, the table's own key)
+RATES = resources.RATE_KEY_PREFIX  # request counters per tenant and minute
 JOBS_BY_STATUS = resources.STATUS_KEY_PREFIX  # by_state partitions of jobs that are not terminal
 OUTBOX = resources.OUTBOX_PARTITION  # by_state partition of owed completion events
 
@@ -88,6 +95,8 @@ API = _access(
         JOBS: {GET, PUT, UPDATE},  # submit, read, cancel, purge, redeliver
         IDEMPOTENCY: {GET, PUT, DELETE},  # claim, read the claim, release it when queueing failed
         API_KEYS: {GET},  # authenticate
+        TENANTS: {GET, UPDATE},  # limits in effect; take an active-job slot, give ended ones back
+        RATES: {UPDATE},  # count a request in the tenant's minute
     },
     {TENANT_JOBS},  # GET /v2/jobs
 )

@@ -70,6 +70,7 @@ def family(call: TableCall) -> str:
         resources.APIKEY_KEY_PREFIX,
         resources.IDEMPOTENCY_KEY_PREFIX,
         resources.TENANT_KEY_PREFIX,
+        resources.RATE_KEY_PREFIX,
         resources.STATUS_KEY_PREFIX,
         resources.OUTBOX_PARTITION,
     ):

@@ -15,6 +15,7 @@ import logging
 from diarist.adapters.dynamo_apikeys import DynamoApiKeyStore
 from diarist.adapters.dynamo_idempotency import DynamoIdempotencyStore
 from diarist.adapters.dynamo_jobs import DynamoJobStore
+from diarist.adapters.dynamo_tenants import DynamoTenantStore
 from diarist.adapters.events import EventBridgeBus
 from diarist.adapters.s3_store import S3ObjectStore
 from diarist.adapters.sqs_queue import SqsJobQueue
@@ -24,6 +25,7 @@ from diarist.services.apikeys import ApiKeyService
 from diarist.services.cancel_delete import CancelDeleteService
 from diarist.services.console import ConsolePolicy
 from diarist.services.inputs import InputResolver
+from diarist.services.limits import TenantLimitService
 from diarist.services.reading import JobReader
 from diarist.services.submission import SubmissionService
 from diarist.settings import ApiSettings, LauncherSettings, forget_built, load, per_settings
@@ -67,12 +69,27 @@ def _build_submissions(s: ApiSettings) -> SubmissionService:
         events=EventBridgeBus(s.event_bus_name),
         inputs=inputs(),
         idempotency=DynamoIdempotencyStore(s.table_name),
+        limits=limits(),
         settings=s,
     )
 
 
 def submissions() -> SubmissionService:
     return per_settings(ApiSettings, _build_submissions)
+
+
+def _build_limits(s: ApiSettings) -> TenantLimitService:
+    return TenantLimitService(
+        tenants=DynamoTenantStore(s.table_name),
+        jobs=job_store(),
+        defaults=s.tenant_limits(),
+        cache_ttl_s=s.tenant_limits_cache_ttl_s,
+    )
+
+
+def limits() -> TenantLimitService:
+    """Per-tenant limits: every request is counted (``http.guard``), every queued job takes a slot."""
+    return per_settings(ApiSettings, _build_limits)
 
 
 def _build_reader(s: ApiSettings) -> JobReader:

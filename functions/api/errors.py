@@ -3,8 +3,11 @@
 /v1 and /v2 routes answer pyannoteAI's error body for every status: ``{"message", "errors":
 [{"field", "message"}]}`` (``message`` is one line: for a 400, ``invalid request: <first field>:
 <its message>``); a 429 adds ``requestId`` (the API Gateway request id), and the headers
-``Retry-After`` (seconds) and ``X-RateLimit-Reset`` (UTC epoch seconds when to retry).
-``X-RateLimit-Limit``/``-Remaining`` come with per-tenant limits, which Diarist does not have yet.
+``Retry-After`` (seconds) and ``X-RateLimit-Reset`` (UTC epoch seconds when to retry: the end of
+the request window for the requests-per-minute limit). Every response to an authenticated request
+of a tenant with a request limit carries ``X-RateLimit-Limit`` / ``-Remaining`` (``http.guard``),
+a 429 too (``0`` remaining when the request limit refused it). The Phonexia routes answer a 429
+in Phonexia's shape with the same headers.
 The Phonexia routes answer Phonexia's ``{"type", "title", "detail": [...]}``.
 Bad input is always a 4xx: anything unexpected is logged and becomes a plain 500.
 """
@@ -35,8 +38,10 @@ from diarist.domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from diarist.domain.limits import RateWindow
 from diarist.observability import metrics
 from diarist.services.apikeys import KeyNotFound
+from diarist.services.limits import RequestRateExceeded
 from diarist.services.submission import QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -137,14 +142,25 @@ def render(
         body = {"message": summary(status, errors), "errors": errors}
         if status == 429 and (request_id := _request_id(app)):
             body["requestId"] = request_id
+    headers = {**rate_headers(app.context.get("rate_window")), **(headers or {})}
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
     )
 
 
-def retry_headers(retry_after_s: int, *, now: float | None = None) -> dict[str, str]:
+def rate_headers(window: RateWindow | None) -> dict[str, str]:
+    """pyannoteAI's ``X-RateLimit-Limit`` and ``-Remaining`` of the caller's request window, on
+    every response to an authenticated request while the tenant has a request limit."""
+    if window is None:
+        return {}
+    return {"X-RateLimit-Limit": str(window.limit), "X-RateLimit-Remaining": str(window.remaining)}
+
+
+def retry_headers(
+    retry_after_s: int, *, now: float | None = None, reset_at: int | None = None
+) -> dict[str, str]:
     """``Retry-After`` and pyannoteAI's ``X-RateLimit-Reset`` (UTC epoch seconds) for a 429."""
-    reset = int(time.time() if now is None else now) + retry_after_s
+    reset = reset_at if reset_at is not None else int(time.time() if now is None else now) + retry_after_s
     return {"Retry-After": str(retry_after_s), "X-RateLimit-Reset": str(reset)}
 
 
@@ -190,7 +206,10 @@ def install(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(Throttled)
     def _throttled(e: Throttled) -> Response:
-        return render(app, 429, [{"field": "", "message": e.message}], headers=retry_headers(e.retry_after_s))
+        headers = retry_headers(e.retry_after_s, reset_at=e.reset_at)
+        if isinstance(e, RequestRateExceeded):
+            headers.update(rate_headers(e.window))
+        return render(app, 429, [{"field": "", "message": e.message}], headers=headers)
 
     @app.exception_handler(QueueUnavailable)
     def _queue_down(e: QueueUnavailable) -> Response:

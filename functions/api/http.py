@@ -2,6 +2,11 @@
 job, JSON responses, and the guard that runs before validation (auth, body size, base64, JSON
 syntax).
 
+Limits: ``guard`` counts each authenticated request against the tenant's requests per minute
+(``services.limits``; over it: ``RequestRateExceeded``, a 429) and every response to it, errors
+included (``errors.render``), carries ``X-RateLimit-Limit`` / ``-Remaining`` while the tenant has
+a request limit.
+
 Logging: ``guard`` appends the tenant id to every line of the request once it is authenticated;
 a route about a job runs its service call in ``job_scope``, so every line written meanwhile (the
 services' too) carries ``job_id`` and ``tenant_id`` (``diarist.observability``).
@@ -27,6 +32,7 @@ from diarist.domain.errors import PayloadTooLarge, Unauthorized, ValidationFaile
 from diarist.observability import job_context, tag_tenant
 from diarist.resources import API_GATEWAY_MAX_BODY_BYTES
 from functions.api import deps
+from functions.api.errors import rate_headers
 
 MAX_BODY_BYTES = API_GATEWAY_MAX_BODY_BYTES
 TOO_LARGE = (
@@ -110,6 +116,8 @@ def guard(app: BaseRouter) -> None:
     tenant_id = deps.apikey_service().authenticate(ev.headers.get("authorization"))
     app.append_context(tenant_id=tenant_id)
     tag_tenant(tenant_id)
+    # the tenant's requests per minute (services.limits): over it, a 429 before anything else
+    app.append_context(rate_window=deps.limits().admit_request(tenant_id))
 
     raw = ev.body
     if raw is None:
@@ -153,4 +161,6 @@ class GuardedValidation(OpenAPIRequestValidationMiddleware):
 
     def handler(self, app, next_middleware):
         guard(app)
-        return super().handler(app, next_middleware)
+        response = super().handler(app, next_middleware)
+        response.headers.update(rate_headers(app.context.get("rate_window")))
+        return response

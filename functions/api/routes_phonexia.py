@@ -103,8 +103,11 @@ def _errors(*codes: int) -> dict[int, Any]:
         404: "No such task",
         409: "Idempotency-Key conflict",
         413: "Body over 10 MB",
-        429: "Too many requests",
+        429: "Too many requests: the tenant's requests per minute or, on a submission, its active jobs "
+        "(see Retry-After, X-RateLimit-*)",
     }
+    if 401 in codes and 429 not in codes:  # every authenticated request counts (services.limits)
+        codes = (*codes, 429)
     return {
         c: {"description": text[c], "content": {"application/json": {"model": PhonexiaError}}} for c in codes
     }

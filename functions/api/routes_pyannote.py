@@ -67,9 +67,12 @@ def _errors(*codes: int) -> dict[int, Any]:
         404: "No such job for this API key's tenant",
         409: "Conflict (job state, or Idempotency-Key reused with another body)",
         413: "Body over 10 MB: use POST /v1/media/input",
-        429: "Too many requests (see Retry-After)",
+        429: "Too many requests: the tenant's requests per minute or, on a submission, its active jobs "
+        "(see Retry-After, X-RateLimit-Limit, -Remaining, -Reset)",
         503: "The job could not be queued (see Retry-After)",
     }
+    if 401 in codes and 429 not in codes:  # every authenticated request counts (services.limits)
+        codes = (*codes, 429)
     return {c: {"description": text[c], "content": {"application/json": {"model": ErrorBody}}} for c in codes}
 
 

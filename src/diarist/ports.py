@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from diarist.domain.errors import DiaristError, ErrorCode
 from diarist.domain.jobs import Job, JobStatus, WebhookAttempt, WebhookDelivery
+from diarist.domain.limits import Slot, TenantLimits
 from diarist.domain.messages import DispatchMessage, JobFinishedDetail, WebhookRetryMessage, WorkerSpec
 
 # --- jobs ----------------------------------------------------------------------------------------
@@ -128,6 +129,37 @@ class ApiKeyStore(Protocol):
 
     def set_revoked(self, key_hash: str, revoked_at: str) -> dict[str, Any]:
         """Revoke (idempotent: the first ``revoked_at`` stays). Returns the record."""
+
+
+class TenantStore(Protocol):
+    """Tenants' limit overrides and usage (``services.limits``): the ``TENANT#<id>`` item holds the
+    overrides and the tenant's active-job slots; ``RATE#<id>#<window>`` items count requests per
+    window (removed by TTL)."""
+
+    def get_limits(self, tenant_id: str) -> TenantLimits:
+        """The tenant's overrides (``None`` fields: none); all ``None`` for an unknown tenant."""
+
+    def set_limits(self, tenant_id: str, limits: TenantLimits, *, clear: Iterable[str] = ()) -> TenantLimits:
+        """Store the set fields of ``limits`` as overrides and remove the overrides named in
+        ``clear`` (``max_active_jobs``, ``requests_per_minute``); returns the overrides now stored."""
+
+    def count_request(self, tenant_id: str, window_start: int, *, limit: int, expires_at: int) -> int | None:
+        """Count one request in the tenant's window starting at ``window_start``, only while fewer
+        than ``limit`` were counted (one conditional write); the count after it, or ``None`` when
+        the window is full."""
+
+    def requests_in(self, tenant_id: str, window_start: int) -> int:
+        """Requests counted in that window so far."""
+
+    def claim_slot(self, tenant_id: str, slot: Slot, *, limit: int) -> bool:
+        """Add ``slot`` to the tenant's active-job slots, only while fewer than ``limit`` are held
+        (one conditional write). False (nothing written) when the tenant holds ``limit`` already."""
+
+    def slots(self, tenant_id: str) -> list[Slot]:
+        """The slots held (a consistent read); some jobs may have ended since (``release``)."""
+
+    def release(self, tenant_id: str, slots: Iterable[Slot]) -> None:
+        """Give ``slots`` back (idempotent: a slot not held is no error)."""
 
 
 # --- queues and events ---------------------------------------------------------------------------

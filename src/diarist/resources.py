@@ -28,7 +28,8 @@ OUTBOX_PARTITION = "OUTBOX"
 JOB_KEY_PREFIX = "JOB#"
 APIKEY_KEY_PREFIX = "KEY#"
 IDEMPOTENCY_KEY_PREFIX = "IDEM#"
-TENANT_KEY_PREFIX = "TENANT#"
+TENANT_KEY_PREFIX = "TENANT#"  # the tenant item (limits, active jobs) and the by_tenant partitions
+RATE_KEY_PREFIX = "RATE#"  # RATE#<tenant>#<window start>: requests counted in one minute (TTL)
 
 # S3 layout.
 INCOMING_PREFIX = "incoming/"  # incoming/<tenant>/<name>: an upload here starts a job by itself

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from diarist.domain.input_buckets import InputBucketRule, parse_rules, split_rules
 from diarist.domain.job_kinds import MAX_COMPARISON_PAIRS
+from diarist.domain.limits import MAX_ACTIVE_JOBS_LIMIT, MAX_LIMIT, TenantLimits
 from diarist.domain.model_choice import DEFAULT_EMBEDDING_MODEL_ID, DEFAULT_ENGINE, DeploymentEngine
 from diarist.resources import WEBHOOK_SECRET_PREFIX
 
@@ -45,7 +46,37 @@ class NetworkPolicySettings(_Base):
     allow_private_networks: bool = False
 
 
-class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySettings):
+class TenantLimitSettings(_Base):
+    """The default per-tenant limits (``services.limits``): the API's, and what ``diarist tenants
+    show`` reports as the defaults (set the same variables in its shell when the stack sets them)."""
+
+    max_active_jobs_per_tenant: int = Field(
+        default=100,
+        ge=0,
+        le=MAX_ACTIVE_JOBS_LIMIT,
+        description="jobs a tenant may have pending or running at once (0 = no limit); a tenant's "
+        "override (diarist tenants set-limits) wins; diarist.services.limits",
+    )
+    requests_per_minute_per_tenant: int = Field(
+        default=600,
+        ge=0,
+        le=MAX_LIMIT,
+        description="authenticated API requests per tenant per UTC minute (0 = no limit); a tenant's "
+        "override wins",
+    )
+    tenant_limits_cache_ttl_s: float = Field(
+        default=10.0, ge=0, le=3600, description="a tenant's limit overrides are re-read this often"
+    )
+
+    def tenant_limits(self) -> TenantLimits:
+        """The default limits (``domain.limits``): a tenant's overrides win over these."""
+        return TenantLimits(
+            max_active_jobs=self.max_active_jobs_per_tenant,
+            requests_per_minute=self.requests_per_minute_per_tenant,
+        )
+
+
+class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySettings, TenantLimitSettings):
     allowed_input_buckets: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="s3:// input rules, comma-separated: 'bucket/prefix/{tenant}/' (each tenant its own "

@@ -48,9 +48,13 @@ def test_openapi_documents_every_route_and_the_error_shapes() -> None:
     )
     assert {"model", "transcription", "transcriptionConfig"} <= set(props)
     paths = doc["paths"]
-    assert set(paths["/v1/media/input"]["post"]["responses"]) == {"201", "400", "401"}
-    assert set(paths["/v1/media/output"]["post"]["responses"]) == {"201", "400", "401"}
-    assert set(paths["/v1/jobs/{jobId}/input"]["get"]["responses"]) == {"200", "401", "404", "409"}
+    assert set(paths["/v1/media/input"]["post"]["responses"]) == {"201", "400", "401", "429"}
+    assert set(paths["/v1/media/output"]["post"]["responses"]) == {"201", "400", "401", "429"}
+    assert set(paths["/v1/jobs/{jobId}/input"]["get"]["responses"]) == {"200", "401", "404", "409", "429"}
     assert props["channelMode"]["anyOf"][0]["enum"] == ["mix", "split"]
+    # every authenticated route may answer the tenant's rate limit (services.limits)
+    for item in paths.values():
+        for op in item.values():
+            assert "401" not in op["responses"] or "429" in op["responses"], op.get("operationId")
     assert "message" in doc["components"]["schemas"]["ErrorBody"]["required"]
     assert "nextCursor" in doc["components"]["schemas"]["JobList"]["properties"]

@@ -21,7 +21,15 @@ def _queue_down(message: object) -> None:
 
 
 def test_api_calls_stay_within_its_table_grants(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diarist.settings import load
     from functions.api import deps
+
+    # per-tenant limits on (services.limits): requests counted, queued jobs take a slot
+    monkeypatch.setenv("DIARIST_REQUESTS_PER_MINUTE_PER_TENANT", "1000")
+    monkeypatch.setenv("DIARIST_MAX_ACTIVE_JOBS_PER_TENANT", "2")
+    load.cache_clear()
+    deps.reset()
+    deps.limits().rescan_after_s = 0
 
     with recorded_table_calls() as calls:
         # submit, with an Idempotency-Key, and a replay of the key
@@ -48,8 +56,11 @@ def test_api_calls_stay_within_its_table_grants(api: Api, monkeypatch: pytest.Mo
         assert api.call("GET", f"/v2/jobs?limit=1&cursor={page.body['cursor']}&status=pending").status == 200
         assert api.call("GET", f"/v1/jobs/{job_id}", token=api.key_b).status == 404
         assert api.call("GET", "/v2/jobs", token="dia_00000000_" + "x" * 43).status == 401
+        # over the active-job limit (2: the first job and the Phonexia task), then a slot given back
+        assert api.call("POST", "/v1/diarize", body={"url": AUDIO}).status == 429
         # cancel
         assert api.call("POST", f"/v1/jobs/{task_id}/cancel").status == 200
+        assert api.call("POST", "/v1/diarize", body={"url": AUDIO}).status == 200
     finish_with_result(api, job_id, "tenant-a", small_result())  # (the worker's writes, not the API's)
     with recorded_table_calls() as more:
         # a finished job: its output, a new webhook round, delete with purge

@@ -7,7 +7,9 @@ One table (names in ``diarist.resources``), one adapter per item family:
   (``dynamo_launch_claims``) and the webhook ledger (``dynamo_webhook_ledger``) write fields of
   the same item with conditions the job store's generic ``update`` cannot express;
 - ``KEY#<sha256>``: an API key (``dynamo_apikeys``);
-- ``IDEM#<tenant>#<key>``: an ``Idempotency-Key`` record (``dynamo_idempotency``).
+- ``IDEM#<tenant>#<key>``: an ``Idempotency-Key`` record (``dynamo_idempotency``);
+- ``TENANT#<tenant>``: a tenant's limit overrides and active-job slots, ``RATE#<tenant>#<minute>``:
+  its request counter for one minute (``dynamo_tenants``).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "diarist.cli.voiceprint_cmd",  # diarist voiceprint/identify (the engine, no service)
     "diarist.cli.worker_cmd",  # diarist worker (container entrypoint)
     "diarist.cli.keys_cmd",  # diarist keys create/list/revoke
+    "diarist.cli.tenants_cmd",  # diarist tenants show/set-limits
     # after the engine's voiceprint/identify commands (if any): adds their --api path
     "diarist.cli.voiceprint_api",  # diarist voiceprint/identify --api (through the service)
 )

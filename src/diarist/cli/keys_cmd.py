@@ -2,7 +2,8 @@
 the table, and each tenant's webhook signing secret in Secrets Manager.
 
 Uses ``DIARIST_TABLE_NAME``, ``DIARIST_WEBHOOK_SECRET_PREFIX`` (default ``diarist/webhook/``) and the
-usual AWS environment (``AWS_ENDPOINT_URL`` for local mode). The plaintext key is printed once, by
+usual AWS environment (``AWS_ENDPOINT_URL`` for local mode), or all of them from ``--env-file``
+(``diarist local`` writes ``<data dir>/local.env``; ``cli.env_file``). The plaintext key is printed once, by
 ``create``; only its SHA-256 hash is stored. ``create`` also makes the tenant's signing secret
 when the tenant has none yet.
 """
@@ -11,31 +12,35 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
+
+from diarist.cli import env_file
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
     ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    common = [env_file.parent()]
 
-    p = ksub.add_parser("create", help="create a key for a tenant (printed once)")
+    p = ksub.add_parser("create", help="create a key for a tenant (printed once)", parents=common)
     p.add_argument("--tenant", required=True, help="tenant id: letters, digits, '-' and '_'")
     p.add_argument("--name", default="", help="a label shown by 'keys list'")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_create)
 
-    p = ksub.add_parser("list", help="list keys (never their plaintext)")
+    p = ksub.add_parser("list", help="list keys (never their plaintext)", parents=common)
     p.add_argument("--tenant", help="only this tenant's keys")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_list)
 
-    p = ksub.add_parser("revoke", help="revoke a key by its id (as 'keys list' shows it)")
+    p = ksub.add_parser("revoke", help="revoke a key by its id (as 'keys list' shows it)", parents=common)
     p.add_argument("key_id")
     p.set_defaults(func=_revoke)
 
-    p = ksub.add_parser("webhook-secret", help="show (or rotate) a tenant's webhook signing secret")
+    p = ksub.add_parser(
+        "webhook-secret", help="show (or rotate) a tenant's webhook signing secret", parents=common
+    )
     p.add_argument("--tenant", required=True)
     p.add_argument("--rotate", action="store_true", help="new secret; the old one stays valid 24 h")
     p.set_defaults(func=_webhook_secret)
@@ -45,10 +50,7 @@ def _service() -> Any:
     from diarist.adapters.dynamo_apikeys import DynamoApiKeyStore
     from diarist.services.apikeys import ApiKeyService
 
-    table = os.environ.get("DIARIST_TABLE_NAME")
-    if not table:
-        raise SystemExit("diarist keys: set DIARIST_TABLE_NAME (and AWS credentials / AWS_ENDPOINT_URL)")
-    return ApiKeyService(DynamoApiKeyStore(table))
+    return ApiKeyService(DynamoApiKeyStore(env_file.table_name("diarist keys")))
 
 
 def _record(key: Any) -> dict[str, Any]:
@@ -63,6 +65,7 @@ def _record(key: Any) -> dict[str, Any]:
 
 
 def _create(args: argparse.Namespace) -> int:
+    env_file.apply(args, "diarist keys")
     from diarist.domain.errors import ValidationFailed
 
     try:
@@ -83,6 +86,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    env_file.apply(args, "diarist keys")
     keys = _service().list(args.tenant)
     if args.json:
         print(json.dumps([_record(k) for k in keys]))
@@ -95,6 +99,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    env_file.apply(args, "diarist keys")
     from diarist.services.apikeys import KeyNotFound
 
     try:
@@ -107,6 +112,7 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _webhook_secret(args: argparse.Namespace) -> int:
+    env_file.apply(args, "diarist keys")
     from diarist.domain.errors import ValidationFailed
     from diarist.services.apikeys import check_tenant_id
     from diarist.wiring import ensure_signing_secret, rotate_signing_secret

@@ -16,7 +16,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--port", type=int, default=8000, help="API port on 127.0.0.1 (0 = any free port)")
     p.add_argument("--api-key", help="use this API key (default: a new random one)")
     p.add_argument("--webhook-secret", help="webhook signing secret (default: a new random one)")
-    p.add_argument("--data-dir", type=Path, help="keep jobs, uploads and results here between runs")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep jobs, uploads and results here between runs; local.env (for --env-file) is written here",
+    )
     p.add_argument(
         "--engine",
         choices=["pyannote", "fake"],
@@ -73,6 +77,7 @@ def _local(args: argparse.Namespace) -> int:
             f"s3://{local.resources.media_bucket}/incoming/{local.tenant_id}/ start jobs)",
             flush=True,
         )
+        print(f"  Admin env file: {local.env_file}  (diarist keys|tenants ... --env-file <it>)", flush=True)
         print(
             f"Try:  DIARIST_API_URL={local.api_url} DIARIST_API_KEY={local.api_key} diarist submit audio.wav --wait",
             flush=True,

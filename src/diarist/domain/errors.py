@@ -109,8 +109,10 @@ class PayloadTooLarge(DiaristError):
 
 
 class Throttled(DiaristError):
-    """Too many requests; ``retry_after_s`` goes into Retry-After."""
+    """Too many requests; ``retry_after_s`` goes into Retry-After, ``reset_at`` (UTC epoch seconds,
+    when known) into X-RateLimit-Reset."""
 
-    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+    def __init__(self, message: str, retry_after_s: int = 1, *, reset_at: int | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.reset_at = reset_at

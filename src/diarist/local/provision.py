@@ -39,6 +39,9 @@ class LocalResources:
             "DIARIST_JOB_QUEUE_URL": self.job_queue_url,
             "DIARIST_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "DIARIST_WEBHOOK_SECRET_PREFIX": resources.WEBHOOK_SECRET_PREFIX,
+            # one machine, one tenant: no default per-tenant limits (a tenant's override still applies)
+            "DIARIST_MAX_ACTIVE_JOBS_PER_TENANT": "0",
+            "DIARIST_REQUESTS_PER_MINUTE_PER_TENANT": "0",
         }
         env.update(self.extra_env)
         return env

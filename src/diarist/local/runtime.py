@@ -30,6 +30,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 LOCAL_TENANT = "local"
+ENV_FILE_NAME = "local.env"  # in --data-dir (else the temporary work dir): see _write_env_file
 
 
 @dataclass
@@ -65,6 +66,7 @@ class LocalDiarist:
         self._saved_env: dict[str, str | None] = {}
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.resources: Any = None
+        self.env_file: Path | None = None
 
     # -- environment ------------------------------------------------------------------------------
     def _setenv(self, values: dict[str, str]) -> None:
@@ -175,10 +177,39 @@ class LocalDiarist:
         self._ensure_credentials()
         self._start_api(api_port)
         self._start_pollers()
+        self.env_file = self._write_env_file((cfg.data_dir or work) / ENV_FILE_NAME)
         if not logging.getLogger().isEnabledFor(logging.INFO):
             # The handlers log at INFO for CloudWatch; on a terminal only warnings are useful.
             logging.getLogger("diarist").setLevel(logging.WARNING)
         return self
+
+    def _write_env_file(self, path: Path) -> Path:
+        """The variables the admin commands need to reach this local mode (``--env-file``,
+        ``cli.env_file``): the emulator's endpoint, its dummy credentials and region, every
+        ``DIARIST_*`` name the functions read, and the API's URL and key for the client commands.
+        Owner-only (it holds the API key); rewritten at every start (the endpoint's port changes)."""
+        names = {
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+            "AWS_REGION",
+            *self.resources.env(),
+        }
+        values = {name: os.environ[name] for name in sorted(names) if name in os.environ}
+        values["DIARIST_API_URL"] = self.api_url
+        values["DIARIST_API_KEY"] = self.api_key
+        lines = [
+            "# Diarist local mode: `diarist keys|tenants ... --env-file <this file>` reach it;",
+            "# rewritten at every start of `diarist local` (the emulator's port changes).",
+            *(f"{name}={value}" for name, value in values.items()),
+        ]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o600)  # an existing file keeps its mode through O_TRUNC
+        return path
 
     def _ensure_credentials(self) -> None:
         from diarist import wiring

@@ -13,6 +13,10 @@ Invariants:
   (``mark_running``, ``finish_job``: one completion event, like every job); its request is stored
   as the job's input and its scores as the job's result. It is never queued.
 
+- A queued job claims its tenant's active-job slot before it is recorded
+  (``services.limits.TenantLimitService.create_job``): over the limit it is an
+  ``ActiveJobsExceeded`` (429), nothing is stored and the Idempotency-Key is released. A
+  comparison (never queued) takes no slot.
 - Record first, then queue: the job is written ``pending``, then a ``DispatchMessage`` goes to the
   job queue. If the send fails, the job is moved ``pending -> failed`` (``launch_failed``, no
   completion event: the client is told synchronously, ``QueueUnavailable`` -> 503). If that
@@ -55,6 +59,7 @@ from diarist.ports import EventBus, IdempotencyStore, JobQueue, JobStore, Object
 from diarist.resources import MEDIA_PREFIX, RESULTS_PREFIX
 from diarist.services.inputs import InputResolver
 from diarist.services.lifecycle import finish_job, mark_running
+from diarist.services.limits import TenantLimitService
 from diarist.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -117,6 +122,7 @@ class SubmissionService:
         events: EventBus,
         inputs: InputResolver,
         idempotency: IdempotencyStore,
+        limits: TenantLimitService,
         settings: ApiSettings,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -126,6 +132,7 @@ class SubmissionService:
         self.objects = objects
         self.inputs = inputs
         self.idempotency = idempotency
+        self.limits = limits
         self.settings = settings
         self._clock = clock
 
@@ -336,7 +343,7 @@ class SubmissionService:
             expires_at=int((now + timedelta(days=self.settings.retention_days + 1)).timestamp()),
         )
         try:
-            self.store.create(job)
+            self.limits.create_job(job)  # the tenant's active-job limit (services.limits)
         except Exception:
             self._release(tenant_id, idempotency_key, job_id)
             raise
