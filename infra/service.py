@@ -105,7 +105,13 @@ class DiaristService(Construct):
             self, "BatchEvents", functions=functions, storage=self.storage, bus=self.bus, gpu=self.gpu
         )
         self.sweeper = Sweeper(
-            self, "Sweeper", functions=functions, storage=self.storage, bus=self.bus, dispatch=self.dispatch
+            self,
+            "Sweeper",
+            functions=functions,
+            storage=self.storage,
+            bus=self.bus,
+            dispatch=self.dispatch,
+            gpu=self.gpu,
         )
         self.api = Api(
             self,

@@ -115,7 +115,6 @@ class Api(Construct):
                 # the worker's embedding model: voiceprints of another are refused at submission
                 "DIARIST_EMBEDDING_MODEL_ID": embedding_model_id,
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
-                **gpu.launcher_environment,  # cancel terminates the Batch job
                 **webhooks.environment,  # POST /v1/jobs/{id}/webhook re-queues a delivery
             },
             timeout=API_TIMEOUT,
@@ -147,7 +146,6 @@ class Api(Construct):
         storage.grant_list(role, storage.media_bucket, resources.MEDIA_PREFIX, resources.INCOMING_PREFIX)
         storage.grant_list(role, storage.results_bucket, resources.RESULTS_PREFIX)
         grant_extra_inputs(role, extra_input_buckets)
-        gpu.grant_terminate(role)
 
         self.access_logs = logs.LogGroup(
             self,
