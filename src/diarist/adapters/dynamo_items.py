@@ -7,7 +7,8 @@ One table (names in ``diarist.resources``), one adapter per item family:
   (``dynamo_launch_claims``) and the webhook ledger (``dynamo_webhook_ledger``) write fields of
   the same item with conditions the job store's generic ``update`` cannot express;
 - ``KEY#<sha256>``: an API key (``dynamo_apikeys``);
-- ``IDEM#<tenant>#<key>``: an ``Idempotency-Key`` record (``dynamo_idempotency``).
+- ``IDEM#<tenant>#<key>``: an ``Idempotency-Key`` record (``dynamo_idempotency``);
+- ``FLEET#<name>``: the drain workers that exist (``dynamo_fleet``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
-from diarist.resources import APIKEY_KEY_PREFIX, IDEMPOTENCY_KEY_PREFIX, JOB_KEY_PREFIX, TABLE_PK
+from diarist.resources import (
+    APIKEY_KEY_PREFIX,
+    FLEET_KEY_PREFIX,
+    IDEMPOTENCY_KEY_PREFIX,
+    JOB_KEY_PREFIX,
+    TABLE_PK,
+)
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -34,6 +41,10 @@ def job_key(job_id: str) -> dict[str, Any]:
 
 def apikey_key(key_hash: str) -> dict[str, Any]:
     return {TABLE_PK: {"S": APIKEY_KEY_PREFIX + key_hash}}
+
+
+def fleet_key(name: str) -> dict[str, Any]:
+    return {TABLE_PK: {"S": FLEET_KEY_PREFIX + name}}
 
 
 def idempotency_key(tenant_id: str, key: str) -> dict[str, Any]:

@@ -6,7 +6,8 @@ that were in progress are settled on the next start (``resume_interrupted``):
 
 - ``pending`` (accepted, no worker yet): queued again (a launch claim left by the stopped
   dispatcher is dropped), so it runs as if local mode had never stopped;
-- ``created`` (handed to a worker that had not started it): handed to a worker again;
+- ``created`` (on the work queue, not taken by a worker yet): put on the work queue again (the
+  queue is not kept) and capacity decided for it, so a worker takes it;
 - ``running``: failed (``worker_crashed``, "local mode stopped while this job was running; submit
   it again") with its completion event, so its webhook fires. A running job cannot go back to
   waiting (the job's transition table), and its worker's partial work is gone.
@@ -38,7 +39,8 @@ from diarist.adapters.aws import client
 from diarist.adapters.dynamo_items import attribute
 from diarist.adapters.dynamo_jobs import item_to_job, state_index_key
 from diarist.local.provision import LocalResources
-from diarist.ports import EventBus, JobQueue, JobStore, Launcher
+from diarist.ports import EventBus, JobQueue, JobStore, WorkQueue
+from diarist.services.fleet import FleetScaler
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class SaveReport:
 @dataclass
 class Resumed:
     requeued: list[str] = field(default_factory=list)  # pending: queued again
-    relaunched: list[str] = field(default_factory=list)  # created: handed to a worker again
+    relaunched: list[str] = field(default_factory=list)  # created: on the work queue again
     failed: list[str] = field(default_factory=list)  # running: failed with their event
 
 
@@ -227,25 +229,28 @@ def _load_legacy_bucket(bucket: str, root: Path) -> None:
 def resume_interrupted(
     resources: LocalResources,
     *,
-    launcher: Launcher,
+    scaler: FleetScaler,
     store: JobStore | None = None,
     events: EventBus | None = None,
     queue: JobQueue | None = None,
+    work: WorkQueue | None = None,
 ) -> Resumed:
     """Settle the restored jobs that were in progress when local mode stopped (module doc):
-    ``pending`` queued again, ``created`` handed to a worker again, ``running`` failed."""
+    ``pending`` queued again, ``created`` on the work queue again, ``running`` failed."""
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.events import EventBridgeBus
     from diarist.adapters.sqs_queue import SqsJobQueue
+    from diarist.adapters.sqs_work_queue import SqsWorkQueue
     from diarist.domain.errors import ErrorCode, InvalidTransition, JobNotFound
     from diarist.domain.jobs import JobError, JobStatus
-    from diarist.domain.messages import DispatchMessage, WorkerSpec
+    from diarist.domain.messages import DispatchMessage, WorkMessage
     from diarist.resources import JOB_KEY_PREFIX, TABLE_PK
     from diarist.services.lifecycle import finish_job
 
     store = store or DynamoJobStore(resources.table)
     events = events or EventBridgeBus(resources.event_bus)
     queue = queue or SqsJobQueue(resources.job_queue_url)
+    work = work or SqsWorkQueue(resources.work_queue_url)
     done = Resumed()
     for page in client("dynamodb").get_paginator("scan").paginate(TableName=resources.table):
         for item in page.get("Items", []):
@@ -266,8 +271,7 @@ def resume_interrupted(
                     queue.send(DispatchMessage(job_id=job.job_id, tenant_id=job.tenant_id))
                     done.requeued.append(job.job_id)
                 elif job.status is JobStatus.CREATED:
-                    launch_id = launcher.launch(WorkerSpec(job_id=job.job_id, tenant_id=job.tenant_id))
-                    store.update(job.job_id, only_if_status=[JobStatus.CREATED], launch_id=launch_id)
+                    work.send(WorkMessage(job_id=job.job_id, tenant_id=job.tenant_id))
                     done.relaunched.append(job.job_id)
                 else:
                     error = JobError(code=ErrorCode.WORKER_CRASHED, message=RUNNING_STOPPED)
@@ -275,4 +279,6 @@ def resume_interrupted(
                         done.failed.append(job.job_id)
             except (InvalidTransition, JobNotFound):
                 continue  # changed meanwhile: whoever changed it settled it
+    if done.relaunched:
+        scaler.ensure_capacity(min_active=len(done.relaunched))
     return done

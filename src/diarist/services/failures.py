@@ -7,7 +7,8 @@ in ``lifecycle.fail_job``:
   (after Batch's own retries) or a ``SUCCEEDED`` one for a job that is still not terminal means
   the worker never reported: the job ends ``failed`` with ``worker_crashed``/``worker_timeout``/
   ``launch_failed`` and a reason taken from the event (OOM kill, spot reclaim, timeout ...).
-- Local mode: a worker process that exited mid-job. The warm pool (``local.worker_pool``) hands
+- Local mode: a drain worker process that exited mid-job. Local mode's reaper
+  (``local.process_launcher.LocalLauncher.reap``) hands
   each such exit to ``handle_worker_exit``; so does the owner of a ``local.process_launcher``
   with what its ``poll_finished()`` reports.
 
