@@ -198,6 +198,18 @@ class LocalLauncher:
             ensure_capacity()
         return exits
 
+    def busy(self) -> list[tuple[int, str]]:
+        """``(pid, job id)`` of the running workers that are working on a job right now."""
+        with self._lock:
+            workers = [(pid, w) for pid, w in self._workers.items() if w.process.poll() is None]
+        found = []
+        for pid, w in workers:
+            with contextlib.suppress(OSError):
+                job_id = w.job_file.read_text().strip()
+                if job_id:
+                    found.append((pid, job_id))
+        return found
+
     def running(self) -> dict[str, int]:
         """Worker id -> pid of the workers still running."""
         with self._lock:
