@@ -227,6 +227,9 @@ class Job(BaseModel):
         default=None,
         description="the container job (Batch job id, ECS task ARN, local-<pid>) of the worker that took the job",
     )
+    queued_at: datetime | None = Field(
+        default=None, description="when the dispatcher put the job on the work queue (created)"
+    )
     worker_id: str | None = Field(
         default=None,
         description="the drain worker holding the job while it runs (removed when it gives the job back)",

@@ -105,7 +105,9 @@ class Dispatcher:
             raise
 
         try:
-            self.store.transition(job_id, JobStatus.CREATED, only_from=[JobStatus.PENDING], launch_error=None)
+            self.store.transition(
+                job_id, JobStatus.CREATED, only_from=[JobStatus.PENDING], launch_error=None, queued_at=utcnow()
+            )
         except (InvalidTransition, JobNotFound):
             current = self.store.get(job_id)
             state = current.status.value if current else "gone"

@@ -169,6 +169,8 @@ class Drainer:
     def _one(self, item: WorkItem, sigterm: SigtermGuard) -> int:
         s = self.settings
         job_id, tenant_id = item.message.job_id, item.message.tenant_id
+        with job_context(job_id, tenant_id):
+            log.info("work received", extra={"received_at": time.time(), "receives": item.receive_count})
         self._set_current(job_id)
 
         def beat() -> None:

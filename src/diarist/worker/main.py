@@ -29,6 +29,7 @@ import logging
 import os
 import signal
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -251,8 +252,11 @@ def _process(
             tempfile.TemporaryDirectory(prefix="diarist-job-") as tmp,
             sigterm.interruptible_section(),
         ):
+            t_fetch = time.monotonic()
             path = fetch(job.input_url, Path(tmp), s3_client, settings)
+            t_run = time.monotonic()
             result = run_job(diarizer, job, path, on_progress)
+            t_write = time.monotonic()
         # last check before writing results: do not leave files behind for a canceled job
         if report_progress(store, job_id, 99, worker_id=worker_id) is None:
             raise JobStopped()
@@ -269,7 +273,13 @@ def _process(
         if done is None:
             log.info("job ended while its result was being written; result left in place")
         else:
-            log.info("job succeeded", extra={"result": location})
+            # where the time went (benchmarks/burst.py reads these): fetch, the engine, results + status
+            timings = {
+                "fetch_s": round(t_run - t_fetch, 3),
+                "run_s": round(t_write - t_run, 3),
+                "write_s": round(time.monotonic() - t_write, 3),
+            }
+            log.info("job succeeded", extra={"result": location, **timings})
         return EXIT_OK
     except JobStopped:
         log.info("job is no longer running (canceled?): stopping")
