@@ -122,7 +122,6 @@ class DiaristService(Construct):
             bus=self.bus,
             dispatch=self.dispatch,
             webhooks=self.webhooks,
-            gpu=self.gpu,
             extra_input_buckets=props.allowed_input_buckets,
             log_retention_days=props.log_retention_days,
             engine_model=props.deployment_engine,

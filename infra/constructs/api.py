@@ -7,7 +7,8 @@ Invariants:
   (with ``require_api_gateway_key``), logs and, optionally, applies a WAF web ACL.
 - The API function may: use the table; publish job events (cancel); enqueue jobs and webhook
   deliveries; presign uploads to and read/delete ``media/`` and ``incoming/``; read/delete
-  ``results/``; read under the operator's input-bucket rules; terminate Batch jobs (cancel).
+  ``results/``; read under the operator's input-bucket rules. No Batch permission: cancel ends the
+  job, and the drain worker running it stops at its next (refused) write.
 
 Limits worth knowing, because no setting changes them:
 - API Gateway REST payloads are at most 10 MB;
@@ -36,7 +37,6 @@ from infra import table_access
 from infra.constructs.dispatch import JobDispatch
 from infra.constructs.eventbridge import bus_environment
 from infra.constructs.function import FunctionFactory, log_retention
-from infra.constructs.gpu_batch import GpuBatch
 from infra.constructs.storage import Storage, grant_extra_inputs
 from infra.constructs.webhooks import WebhookDelivery
 from infra.nag import suppress
@@ -91,7 +91,6 @@ class Api(Construct):
         bus: events.IEventBus,
         dispatch: JobDispatch,
         webhooks: WebhookDelivery,
-        gpu: GpuBatch,
         extra_input_buckets: tuple[str, ...],
         log_retention_days: int,
         engine_model: str,

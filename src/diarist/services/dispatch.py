@@ -106,7 +106,11 @@ class Dispatcher:
 
         try:
             self.store.transition(
-                job_id, JobStatus.CREATED, only_from=[JobStatus.PENDING], launch_error=None, queued_at=utcnow()
+                job_id,
+                JobStatus.CREATED,
+                only_from=[JobStatus.PENDING],
+                launch_error=None,
+                queued_at=utcnow(),
             )
         except (InvalidTransition, JobNotFound):
             current = self.store.get(job_id)
