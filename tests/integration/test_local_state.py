@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,12 @@ def test_save_then_load_and_settle_the_jobs_in_progress(aws, moto_endpoint: str,
     store.create(Job(job_id="handed", tenant_id="t", input_url="s3://b/k"))
     store.transition("handed", JobStatus.CREATED)
     S3ObjectStore().put_bytes(aws.media_bucket, "media/t/a.wav", b"RIFF....", "audio/wav")
+    # a worker of this run: gone after the stop, it must not count in the next run's fleet
+    DynamoWorkerFleet(aws.table).report("worker-of-the-last-run", utcnow() + timedelta(hours=1))
 
     fresh, restored = _restart(moto_endpoint, aws, tmp_path)
     assert restored == 4
+    assert DynamoWorkerFleet(fresh.table).read().workers == {}
     launcher, bus = FakeLauncher(), RecordingEventBus()
     resumed = state.resume_interrupted(fresh, scaler=_scaler(fresh, launcher), events=bus)
     assert (resumed.requeued, resumed.relaunched, resumed.failed) == (["waiting"], ["handed"], ["busy"])

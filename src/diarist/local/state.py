@@ -12,6 +12,8 @@ that were in progress are settled on the next start (``resume_interrupted``):
   it again") with its completion event, so its webhook fires. A running job cannot go back to
   waiting (the job's transition table), and its worker's partial work is gone.
 
+The drain-worker fleet item is not restored (its workers did not survive the stop).
+
 Layout of DIR: ``table.jsonl`` (one item per line), and per bucket ``s3/<bucket>/index.jsonl``
 (one line per object: its key, content type and user metadata, and the file holding its bytes)
 with the bytes in ``s3/<bucket>/objects/<sha256 of the key>``. Object keys never become paths,
@@ -178,7 +180,10 @@ def load(resources: LocalResources, data_dir: Path) -> int:
     for line in table_file.read_text().splitlines():
         if line.strip():
             try:
-                ddb.put_item(TableName=resources.table, Item=_with_state_index(json.loads(line)))
+                item = json.loads(line)
+                if item.get(names.TABLE_PK, {}).get("S", "").startswith(names.FLEET_KEY_PREFIX):
+                    continue  # the workers of the last run are gone: a fresh fleet
+                ddb.put_item(TableName=resources.table, Item=_with_state_index(item))
                 n += 1
             except Exception as e:
                 log.warning("table item not restored (%s: %s)", type(e).__name__, e)
