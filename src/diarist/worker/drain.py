@@ -140,10 +140,16 @@ class Drainer:
                 if idle:
                     # leave first, then look once more: a dispatcher that saw us live queued its job
                     # before reading the fleet, so that job is visible to this last receive
-                    self.fleet.leave(self.worker.worker_id)
-                items = self.queue.receive(
-                    wait_s=0 if idle else s.poll_wait_s, visibility_s=s.message_visibility_s
-                )
+                    with contextlib.suppress(Exception):
+                        self.fleet.leave(self.worker.worker_id)
+                try:
+                    items = self.queue.receive(
+                        wait_s=0 if idle else s.poll_wait_s, visibility_s=s.message_visibility_s
+                    )
+                except Exception:  # noqa: BLE001 - a transient SQS error must not end the worker
+                    log.warning("work queue receive failed; trying again", exc_info=True)
+                    time.sleep(1)
+                    continue
                 if not items:
                     if idle:
                         stats.exit_reason = "idle"
@@ -163,7 +169,8 @@ class Drainer:
                         return EXIT_TERMINATED, stats
                 last_work = last_report = self.clock()
         finally:
-            self.fleet.leave(self.worker.worker_id)
+            with contextlib.suppress(Exception):
+                self.fleet.leave(self.worker.worker_id)
             log.info("drain worker exits", extra={"jobs": stats.jobs, "reason": stats.exit_reason})
 
     def _one(self, item: WorkItem, sigterm: SigtermGuard) -> int:
@@ -205,8 +212,12 @@ class Drainer:
         return rc
 
     def _report(self) -> None:
+        """Best effort: a missed report only shortens how long this worker counts in the fleet."""
         until = utcnow() + timedelta(seconds=self.settings.fleet_lease_s)
-        self.fleet.report(self.worker.worker_id, until)
+        try:
+            self.fleet.report(self.worker.worker_id, until)
+        except Exception:  # noqa: BLE001
+            log.warning("fleet report failed", exc_info=True)
 
     def _set_current(self, job_id: str | None) -> None:
         path = self.settings.worker_current_file
