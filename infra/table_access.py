@@ -86,7 +86,8 @@ WORKER = _access({JOBS: {GET, UPDATE}, FLEET: {GET, UPDATE}})
 # backlog (a count of the by_state STATUS# partitions)
 DISPATCHER = _access({JOBS: {GET, UPDATE}, FLEET: {GET, UPDATE}}, state_queries={JOBS_BY_STATUS})
 DISPATCHER_DLQ = _access({JOBS: {GET, UPDATE}})  # fail a job that could not be launched
-BATCH_EVENTS = _access({JOBS: {GET, UPDATE}})  # fail a job whose container died
+# fail a job whose (older release's) container died; a drain worker whose container ended leaves the fleet
+BATCH_EVENTS = _access({JOBS: {GET, UPDATE}, FLEET: {UPDATE}})
 WEBHOOK = _access({JOBS: {GET, UPDATE}})  # read the job, claim and record attempts
 # find stuck jobs and owed events (by_state), resolve each with one conditional write
 # ... and keep the fleet big enough for the jobs waiting (the same capacity decision as the dispatcher)

@@ -3,6 +3,8 @@ throttling via botocore's Stubber, and build_launcher from settings."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -89,8 +91,14 @@ def test_batch_events_of_drain_workers_and_of_older_per_job_containers(aws, stor
             },
         }
 
-    assert batch_handler.process(event("diarist-worker-w-42"), store, bus).get("failedJob") is None
+    from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
+    from diarist.domain.jobs import utcnow
+
+    fleet = DynamoWorkerFleet(aws.table)
+    fleet.report("w-42", utcnow() + timedelta(minutes=15))  # launched, counting as starting
+    assert batch_handler.process(event("diarist-worker-w-42"), store, bus, fleet=fleet)["failedJob"] is None
     assert store.get("job-42").status is JobStatus.CREATED
+    assert fleet.read().workers == {}  # it left the fleet: the next decision may launch another
     assert batch_handler.process(event("diarist-job-42"), store, bus) == {"failedJob": "job-42"}
     job = store.get("job-42")
     assert job.status is JobStatus.FAILED and job.error.code == "worker_crashed"

@@ -132,14 +132,22 @@ def test_ingest(aws, store) -> None:
 
 
 def test_batch_events(aws, store) -> None:
+    from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
+    from diarist.domain.jobs import utcnow
     from functions.batch_events import handler as batch_handler
 
     store.create(make_job("job-oom"))
     store.transition("job-oom", JobStatus.RUNNING)
+    DynamoWorkerFleet(aws.table).report("w-9", utcnow())
+    worker_event = load_event("batch_failed_oom.json")
+    worker_event["detail"].update(jobName="diarist-worker-w-9", parameters={}, tags={})
+    worker_event["detail"]["container"]["command"] = ["diarist", "worker", "--drain"]
     with recorded_table_calls() as calls:
         assert batch_handler.lambda_handler(load_event("batch_failed_oom.json"), LambdaContext()) == {
             "failedJob": "job-oom"
         }
+        assert batch_handler.lambda_handler(worker_event, LambdaContext()) == {"failedJob": None}
+    assert DynamoWorkerFleet(aws.table).read().workers == {}
     assert check_granted("batch_events", calls) == granted("batch_events")
 
 
