@@ -292,6 +292,15 @@ class DrainSettings(WorkerSettings, WorkQueueSettings, FleetSettings):
         description="local mode: the worker writes the id of the job it runs here (a crash is then "
         "reported against that job)",
     )
+    worker_log_file: str | None = Field(default=None, description="local mode: the worker's log file")
+    batch_job_id: str | None = Field(
+        default=None, validation_alias="AWS_BATCH_JOB_ID", description="set by AWS Batch in the container"
+    )
+    ecs_metadata_uri: str | None = Field(
+        default=None,
+        validation_alias="ECS_CONTAINER_METADATA_URI_V4",
+        description="set by ECS: the task metadata endpoint (the log stream's task id)",
+    )
 
 
 S = TypeVar("S", bound=BaseSettings)

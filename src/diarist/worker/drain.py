@@ -59,16 +59,14 @@ def identity(settings: DrainSettings) -> WorkerIdentity:
     """This worker's id (from its launcher), container job (``AWS_BATCH_JOB_ID`` in Batch,
     ``local-<pid>`` otherwise) and log (the awslogs stream in AWS, the log file in local mode)."""
     worker_id = settings.worker_id or uuid.uuid4().hex
-    batch_job = os.environ.get("AWS_BATCH_JOB_ID")
-    launch_id = batch_job or f"local-{os.getpid()}"
+    launch_id = settings.batch_job_id or f"local-{os.getpid()}"
     return WorkerIdentity(worker_id=worker_id, launch_id=launch_id, log=_log_location(settings))
 
 
 def _log_location(settings: DrainSettings) -> str | None:
-    local_log = os.environ.get("DIARIST_WORKER_LOG_FILE")
-    if local_log:
-        return local_log
-    metadata = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    if settings.worker_log_file:
+        return settings.worker_log_file
+    metadata = settings.ecs_metadata_uri
     if not metadata or not settings.worker_log_prefix:
         return None
     try:  # the ECS agent's task metadata endpoint (in the task's own network namespace)
