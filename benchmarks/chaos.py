@@ -160,7 +160,6 @@ def main() -> int:
     from diarist.adapters.aws import client
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.client.api import DiaristClient
-    from diarist.local import worker_pool
     from diarist.local.runtime import LocalConfig, LocalDiarist
 
     receiver, proxy = Receiver(args.webhook_fail_share), EventsProxy(args.event_fail_share)
@@ -211,20 +210,16 @@ def main() -> int:
         def killer() -> None:
             nonlocal kills
             while not stop.wait(args.kill_every) and kills < args.max_kills:
-                pool = worker_pool.get_pool()
-                busy = [s for s in (pool.slots if pool else []) if s.current is not None and s.proc]
+                busy = local.launcher.busy()  # (pid, job id) of the drain workers mid-job
                 if not busy:
                     continue
-                slot = random.choice(busy)
-                spec, proc = slot.current, slot.proc
-                if spec is None or proc is None:
-                    continue
+                pid, job_id = random.choice(busy)
                 try:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    os.killpg(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     continue
                 kills += 1
-                faults.setdefault(spec.job_id, ("worker killed", time.time()))
+                faults.setdefault(job_id, ("worker killed", time.time()))
 
         chaos = [threading.Thread(target=dropper, daemon=True), threading.Thread(target=killer, daemon=True)]
         for t in chaos:

@@ -21,7 +21,10 @@ CONTEXT_KEYS = {
     "onDemandFallback": "true/false: on-demand compute environment second (default true)",
     "maxVcpus": "max vCPUs per compute environment (default 16 = four xlarge GPUs)",
     "onDemandMaxVcpus": "max vCPUs of the on-demand environment (default = maxVcpus)",
-    "jobTimeoutHours": "Batch job timeout in hours (default 6)",
+    "jobTimeoutHours": "Batch job timeout in hours (default 6): a drain worker's whole life",
+    "maxWorkers": "most drain workers at once (default: as many as maxVcpus holds)",
+    "jobsPerWorker": "backlog one worker is expected to take before another is launched (default 1)",
+    "workerIdleTimeoutMinutes": "a drain worker exits after this long without a job (default 2)",
     "vpcId": "use an existing VPC (looked up; needs account/region)",
     "subnetIds": "with vpcId: comma-separated subnets for the GPU instances (default: private ones)",
     "retentionDays": "days before media and results expire (default 1)",
@@ -100,6 +103,11 @@ def props_from_context(scope: Construct) -> DiaristServiceProps:
     hours = c.get_float("jobTimeoutHours")
     if hours is not None:
         gpu["job_timeout"] = Duration.minutes(round(hours * 60))
+    _set(gpu, "max_workers", c.get_int("maxWorkers"))
+    _set(gpu, "jobs_per_worker", c.get_int("jobsPerWorker"))
+    idle = c.get_float("workerIdleTimeoutMinutes")
+    if idle is not None:
+        gpu["worker_idle_timeout"] = Duration.seconds(round(idle * 60))
 
     api: dict[str, Any] = {}
     _set(api, "rate_limit", c.get_float("apiRateLimit"))

@@ -61,7 +61,13 @@ class GpuProps:
     job_vcpus: float = 4
     job_memory_mib: int = 14_336  # fits a 16 GiB xlarge after the ECS agent's reservation
     job_gpus: int = 1
-    job_timeout: Duration = field(default_factory=lambda: Duration.hours(6))
+    # a Batch job is one drain worker (``diarist worker --drain``): it takes jobs from the work
+    # queue until idle for ``worker_idle_timeout``, and takes no new one after ``worker_max_lifetime``
+    job_timeout: Duration = field(default_factory=lambda: Duration.hours(6))  # above max lifetime + a job
+    worker_idle_timeout: Duration = field(default_factory=lambda: Duration.minutes(2))
+    worker_max_lifetime: Duration | None = None  # None: job_timeout - 2 h (at least half of it)
+    max_workers: int | None = None  # None: as many as max_vcpus holds (max_vcpus // job_vcpus)
+    jobs_per_worker: int = 1  # the backlog one worker is expected to take before another is launched
     job_attempts: int = 3  # attempts in total; only spot reclaims ("Host EC2*") are retried
     root_volume_gib: int = 100  # the image (CUDA, torch, weights) plus scratch audio
     max_runnable_wait: Duration = field(default_factory=lambda: Duration.hours(6))
@@ -132,6 +138,11 @@ class DiaristServiceProps:
             raise ValueError("retention_days must be between 1 and 3650")
         if self.gpu.max_vcpus < self.gpu.job_vcpus:
             raise ValueError("gpu.max_vcpus is smaller than one job's vCPUs: no job could ever run")
+        lifetime = self.gpu.worker_max_lifetime
+        if lifetime is not None and lifetime.to_seconds() >= self.gpu.job_timeout.to_seconds():
+            raise ValueError(
+                "gpu.worker_max_lifetime must be shorter than gpu.job_timeout (a job runs after it)"
+            )
         if bool(self.api.domain_name) != bool(self.api.certificate_arn):
             raise ValueError("api.domain_name and api.certificate_arn go together")
         if bool(self.api.hosted_zone_id) != bool(self.api.hosted_zone_name):

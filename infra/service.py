@@ -105,7 +105,13 @@ class DiaristService(Construct):
             self, "BatchEvents", functions=functions, storage=self.storage, bus=self.bus, gpu=self.gpu
         )
         self.sweeper = Sweeper(
-            self, "Sweeper", functions=functions, storage=self.storage, bus=self.bus, dispatch=self.dispatch
+            self,
+            "Sweeper",
+            functions=functions,
+            storage=self.storage,
+            bus=self.bus,
+            dispatch=self.dispatch,
+            gpu=self.gpu,
         )
         self.api = Api(
             self,
@@ -116,7 +122,6 @@ class DiaristService(Construct):
             bus=self.bus,
             dispatch=self.dispatch,
             webhooks=self.webhooks,
-            gpu=self.gpu,
             extra_input_buckets=props.allowed_input_buckets,
             log_retention_days=props.log_retention_days,
             engine_model=props.deployment_engine,

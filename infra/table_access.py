@@ -20,8 +20,11 @@ Item families (``diarist.resources``, ``adapters/dynamo_*.py``):
 - ``RATE#<tenant>#<minute>``: a tenant's request counter for one minute (the API only);
 - index ``by_tenant``: ``TENANT#<tenant>`` partitions list a tenant's jobs; the ``APIKEYS``
   partition lists keys (the CLI only);
-- index ``by_state`` (sparse, the sweeper's only): ``STATUS#<status>`` partitions hold the jobs
-  that are not terminal, ``OUTBOX`` the terminal jobs whose completion event is still owed.
+- ``FLEET#<name>``: the drain workers that exist (the dispatcher's capacity decision, the workers'
+  reports);
+- index ``by_state`` (sparse): ``STATUS#<status>`` partitions hold the jobs that are not terminal
+  (the sweeper's candidates; the dispatcher counts the backlog in them), ``OUTBOX`` the terminal
+  jobs whose completion event is still owed (the sweeper's only).
 
 No role may ``Scan``, use batch or PartiQL operations, or describe the table.
 """
@@ -41,6 +44,7 @@ TENANTS = resources.TENANT_KEY_PREFIX  # the tenant items (same prefix, the tabl
 RATES = resources.RATE_KEY_PREFIX  # request counters per tenant and minute
 JOBS_BY_STATUS = resources.STATUS_KEY_PREFIX  # by_state partitions of jobs that are not terminal
 OUTBOX = resources.OUTBOX_PARTITION  # by_state partition of owed completion events
+FLEET = resources.FLEET_KEY_PREFIX  # the drain-worker fleet item
 
 GET, PUT, UPDATE, DELETE, QUERY = "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"
 
@@ -81,14 +85,20 @@ def _access(
     )
 
 
-# Every role but the API's touches job items only, and never creates one except ingest.
-WORKER = _access({JOBS: {GET, UPDATE}})  # the GPU container: its own job's status and progress
-DISPATCHER = _access({JOBS: {GET, UPDATE}})  # read the job, claim the launch, record it
+# Every role but the API's touches job items (and the fleet item) only, and never creates a job
+# except ingest.
+# the GPU container: the jobs it takes (status, progress); its own entry in the fleet
+WORKER = _access({JOBS: {GET, UPDATE}, FLEET: {GET, UPDATE}})
+# read the job, claim its dispatch, mark it queued; the capacity decision: the fleet item and the
+# backlog (a count of the by_state STATUS# partitions)
+DISPATCHER = _access({JOBS: {GET, UPDATE}, FLEET: {GET, UPDATE}}, state_queries={JOBS_BY_STATUS})
 DISPATCHER_DLQ = _access({JOBS: {GET, UPDATE}})  # fail a job that could not be launched
-BATCH_EVENTS = _access({JOBS: {GET, UPDATE}})  # fail a job whose container died
+# fail a job whose (older release's) container died; a drain worker whose container ended leaves the fleet
+BATCH_EVENTS = _access({JOBS: {GET, UPDATE}, FLEET: {UPDATE}})
 WEBHOOK = _access({JOBS: {GET, UPDATE}})  # read the job, claim and record attempts
 # find stuck jobs and owed events (by_state), resolve each with one conditional write
-SWEEPER = _access({JOBS: {GET, UPDATE}}, state_queries={JOBS_BY_STATUS, OUTBOX})
+# ... and keep the fleet big enough for the jobs waiting (the same capacity decision as the dispatcher)
+SWEEPER = _access({JOBS: {GET, UPDATE}, FLEET: {GET, UPDATE}}, state_queries={JOBS_BY_STATUS, OUTBOX})
 INGEST = _access({JOBS: {GET, PUT, UPDATE}})  # create the job of an upload (and fail it at once)
 API = _access(
     {

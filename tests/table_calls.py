@@ -73,6 +73,7 @@ def family(call: TableCall) -> str:
         resources.RATE_KEY_PREFIX,
         resources.STATUS_KEY_PREFIX,
         resources.OUTBOX_PARTITION,
+        resources.FLEET_KEY_PREFIX,
     ):
         if call.leading_key.startswith(prefix):
             return prefix

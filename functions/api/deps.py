@@ -3,9 +3,8 @@ adapters.
 
 Every builder runs through ``settings.per_settings(ApiSettings, ...)``: built once per warm
 container, again when the settings were reloaded (tests, local mode). The services share one job
-store and one object store. The launcher is built on first use (only cancel needs it); when the
-API has none configured it is None, built once, and cancel still cancels (the worker's later writes
-are refused) but the container job runs on; that is logged.
+store and one object store. The API starts and stops no container: cancel ends the job, and the
+drain worker running it stops at its next (refused) write.
 """
 
 from __future__ import annotations
@@ -19,8 +18,7 @@ from diarist.adapters.dynamo_tenants import DynamoTenantStore
 from diarist.adapters.events import EventBridgeBus
 from diarist.adapters.s3_store import S3ObjectStore
 from diarist.adapters.sqs_queue import SqsJobQueue
-from diarist.launchers import build_launcher
-from diarist.ports import JobStore, Launcher, ObjectStore
+from diarist.ports import JobStore, ObjectStore
 from diarist.services.apikeys import ApiKeyService
 from diarist.services.cancel_delete import CancelDeleteService
 from diarist.services.console import ConsolePolicy
@@ -28,7 +26,7 @@ from diarist.services.inputs import InputResolver
 from diarist.services.limits import TenantLimitService
 from diarist.services.reading import JobReader
 from diarist.services.submission import SubmissionService
-from diarist.settings import ApiSettings, LauncherSettings, forget_built, load, per_settings
+from diarist.settings import ApiSettings, forget_built, load, per_settings
 
 log = logging.getLogger(__name__)
 
@@ -106,25 +104,11 @@ def _build_cancel_delete(s: ApiSettings) -> CancelDeleteService:
         objects=object_store(),
         events=EventBridgeBus(s.event_bus_name),
         settings=s,
-        launcher=launcher,
     )
 
 
 def cancel_delete() -> CancelDeleteService:
     return per_settings(ApiSettings, _build_cancel_delete)
-
-
-def _build_launcher(s: ApiSettings) -> Launcher | None:
-    try:
-        return build_launcher(load(LauncherSettings))
-    except Exception:
-        log.exception("no launcher for cancel (DIARIST_LAUNCHER and its settings)")
-        return None
-
-
-def launcher() -> Launcher | None:
-    """The container launcher, for cancel only (``DIARIST_LAUNCHER`` and its settings)."""
-    return per_settings(ApiSettings, _build_launcher)
 
 
 def _build_console_policy(s: ApiSettings) -> ConsolePolicy:

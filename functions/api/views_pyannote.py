@@ -45,6 +45,26 @@ class WebhookView(_View):
     attempts: list[WebhookAttempt] = Field(default_factory=list)
 
 
+class DiagnosticsView(_View):
+    """Diarist's addition (not in pyannoteAI's shape): which worker ran the job, so an operator
+    can go from a job to its logs."""
+
+    worker_id: str | None = Field(default=None, alias="workerId", description="The drain worker's id")
+    launch_id: str | None = Field(
+        default=None,
+        alias="launchId",
+        description="Its container job: the AWS Batch job id (local mode: local-<pid>)",
+    )
+    log_stream: str | None = Field(
+        default=None,
+        alias="logStream",
+        description="Where its log lines are: the CloudWatch log stream (local mode: the log file)",
+    )
+    attempts: int = Field(
+        default=0, description="How many times a worker took the job (more than 1: resumed)"
+    )
+
+
 CANCELED_MESSAGE = "the job was canceled"
 FAILED_MESSAGE = "the job failed"
 
@@ -80,6 +100,9 @@ class JobView(_View):
         default=None, alias="outputUrl", description="presigned GET of the same output, when large"
     )
     webhook: WebhookView | None = None
+    diagnostics: DiagnosticsView | None = Field(
+        default=None, description="Diarist only: the worker that ran the job (once one took it)"
+    )
 
 
 class JobListItem(JobView):
@@ -194,6 +217,14 @@ def job_view(
     )
     if job.webhook_url:
         view.webhook = WebhookView(delivery=job.webhook_delivery, attempts=list(job.webhook_attempts))
+    if job.worker_takes or job.launch_id:
+        # the worker id goes when a worker gives the job back; the last one that ran it stays
+        view.diagnostics = DiagnosticsView(
+            worker_id=job.worker_id or job.last_worker_id,
+            launch_id=job.launch_id,
+            log_stream=job.worker_log,
+            attempts=job.worker_takes,
+        )
     if not with_output:
         return view
     if result is not None:

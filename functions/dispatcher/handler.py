@@ -1,4 +1,5 @@
-"""Dispatcher Lambda: SQS job queue -> one container job per Diarist job (see ``services.dispatch``).
+"""Dispatcher Lambda: SQS job queue -> the work queue, and enough drain workers for the backlog
+(see ``services.dispatch`` and ``services.fleet``).
 
 Thin: parse each record (``DispatchRecord``: body is a ``DispatchMessage``), call the service
 inside the job's log context, report failed records as batch item failures so only they are
@@ -34,15 +35,21 @@ class DispatchRecord(SqsRecordModel):
 
 
 def _build(settings: DispatcherSettings) -> tuple[Dispatcher, JobQueue]:
+    from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
     from diarist.adapters.sqs_queue import SqsJobQueue
+    from diarist.adapters.sqs_work_queue import SqsWorkQueue
     from diarist.launchers import build_launcher
+    from diarist.services.fleet import FleetScaler
 
     dispatcher = Dispatcher(
         store=DynamoJobStore(settings.table_name),
-        launcher=build_launcher(settings),
         claims=DynamoLaunchClaims(settings.table_name),
+        work=SqsWorkQueue(settings.work_queue_url),
+        scaler=FleetScaler(
+            DynamoWorkerFleet(settings.table_name), build_launcher(settings), settings.fleet_policy()
+        ),
         claim_stale_s=settings.launch_claim_stale_s,
     )
     return dispatcher, SqsJobQueue(settings.job_queue_url)

@@ -4,7 +4,8 @@ the completion events still owed (``diarist.services.sweeper``).
 
 Thin: build the sweeper once per warm container (``_build`` via ``per_settings``), run one sweep,
 count each resolution as a metric (EMF, one count per kind: ``SweepEventRepublished``,
-``SweepJobRequeued``, ``SweepLaunchFailed``, ``SweepNoCapacity``, ``SweepWorkerLost``; the
+``SweepJobRequeued``, ``SweepLaunchFailed``, ``SweepNoCapacity``, ``SweepWorkerLost``,
+``SweepJobResumed``; the
 monitoring construct alarms on them). Each resolution is logged by the service inside the job's
 ``job_context``. The event itself (the schedule's) carries nothing the sweep needs.
 """
@@ -22,17 +23,29 @@ from diarist.settings import SweeperSettings, per_settings
 
 
 def _build(settings: SweeperSettings) -> Sweeper:
+    from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.dynamo_sweep import DynamoSweepIndex
     from diarist.adapters.events import EventBridgeBus
     from diarist.adapters.sqs_queue import SqsJobQueue
+    from diarist.adapters.sqs_work_queue import SqsWorkQueue
+    from diarist.launchers import build_launcher
+    from diarist.services.fleet import FleetScaler
 
+    launcher = build_launcher(settings) if settings.launcher else None
     return Sweeper(
         store=DynamoJobStore(settings.table_name),
         index=DynamoSweepIndex(settings.table_name),
         events=EventBridgeBus(settings.event_bus_name),
         queue=SqsJobQueue(settings.job_queue_url),
         policy=policy_of(settings),
+        launcher=launcher,
+        work=SqsWorkQueue(settings.work_queue_url) if settings.work_queue_url else None,
+        scaler=(
+            FleetScaler(DynamoWorkerFleet(settings.table_name), launcher, settings.fleet_policy())
+            if launcher is not None
+            else None
+        ),
     )
 
 
@@ -44,6 +57,7 @@ def policy_of(settings: SweeperSettings) -> SweepPolicy:
         capacity_timeout_s=settings.sweep_capacity_timeout_s,
         worker_lost_after_s=settings.sweep_worker_lost_after_s,
         launch_claim_stale_s=settings.launch_claim_stale_s,
+        max_worker_takes=settings.sweep_max_worker_takes,
     )
 
 

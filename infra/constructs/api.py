@@ -8,7 +8,8 @@ Invariants:
   (with ``require_api_gateway_key``), logs and, optionally, applies a WAF web ACL.
 - The API function may: use the table; publish job events (cancel); enqueue jobs and webhook
   deliveries; presign uploads to and read/delete ``media/`` and ``incoming/``; read/delete
-  ``results/``; read under the operator's input-bucket rules; terminate Batch jobs (cancel).
+  ``results/``; read under the operator's input-bucket rules. No Batch permission: cancel ends the
+  job, and the drain worker running it stops at its next (refused) write.
 
 Limits worth knowing, because no setting changes them:
 - API Gateway REST payloads are at most 10 MB;
@@ -37,7 +38,6 @@ from infra import table_access
 from infra.constructs.dispatch import JobDispatch
 from infra.constructs.eventbridge import bus_environment
 from infra.constructs.function import FunctionFactory, log_retention
-from infra.constructs.gpu_batch import GpuBatch
 from infra.constructs.storage import Storage, grant_extra_inputs
 from infra.constructs.webhooks import WebhookDelivery
 from infra.nag import suppress
@@ -92,7 +92,6 @@ class Api(Construct):
         bus: events.IEventBus,
         dispatch: JobDispatch,
         webhooks: WebhookDelivery,
-        gpu: GpuBatch,
         extra_input_buckets: tuple[str, ...],
         log_retention_days: int,
         engine_model: str,
@@ -116,7 +115,6 @@ class Api(Construct):
                 # the worker's embedding model: voiceprints of another are refused at submission
                 "DIARIST_EMBEDDING_MODEL_ID": embedding_model_id,
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
-                **gpu.launcher_environment,  # cancel terminates the Batch job
                 **webhooks.environment,  # POST /v1/jobs/{id}/webhook re-queues a delivery
             },
             timeout=API_TIMEOUT,
@@ -148,7 +146,6 @@ class Api(Construct):
         storage.grant_list(role, storage.media_bucket, resources.MEDIA_PREFIX, resources.INCOMING_PREFIX)
         storage.grant_list(role, storage.results_bucket, resources.RESULTS_PREFIX)
         grant_extra_inputs(role, extra_input_buckets)
-        gpu.grant_terminate(role)
 
         self.access_logs = logs.LogGroup(
             self,

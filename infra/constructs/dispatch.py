@@ -5,8 +5,9 @@ Invariants:
 
 - Jobs reach AWS Batch only through the job queue: whoever creates jobs (the API, ingest) gets
   ``environment`` (diarist.settings.QueueSettings) and ``grant_enqueue``, nothing more.
-- The dispatcher may submit to this stack's Batch job queue with its job definition only (and
-  terminate, for cancellations that race a launch); it never touches media.
+- The dispatcher sends each job to the drain workers' work queue and may submit drain workers to
+  this stack's Batch job queue with its job definition only; it never touches media and never
+  terminates a worker.
 - The job DLQ is consumed: a message that could not be dispatched ``MAX_RECEIVE_COUNT`` times ends
   its job "failed" (with its event, hence a webhook). If that consumer fails too, the message
   stays and the DLQ age alarm fires (see Monitoring).
@@ -52,9 +53,14 @@ class JobDispatch(Construct):
             "DispatcherFunction",
             service="diarist-dispatcher",
             handler=DISPATCHER_HANDLER,
-            description="Diarist dispatcher: job queue -> AWS Batch SubmitJob",
+            description="Diarist dispatcher: job queue -> work queue, drain workers on AWS Batch",
             # the job queue URL: a throttled launch backs off on its own message (delay_redelivery)
-            environment={**storage.environment, **gpu.launcher_environment, **self.environment},
+            environment={
+                **storage.environment,
+                **gpu.launcher_environment,
+                **gpu.fleet_environment,
+                **self.environment,
+            },
             timeout=DISPATCHER_TIMEOUT,
         )
         self.dispatcher.function.add_event_source(
@@ -63,8 +69,8 @@ class JobDispatch(Construct):
             )
         )
         storage.grant_table(self.dispatcher.role, table_access.DISPATCHER)
+        gpu.grant_enqueue_work(self.dispatcher.role)
         gpu.grant_submit(self.dispatcher.role)
-        gpu.grant_terminate(self.dispatcher.role)
 
         self.dlq_consumer = functions.create(
             self,

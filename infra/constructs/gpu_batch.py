@@ -7,9 +7,13 @@
 - The job queue tries the spot environment first and the on-demand one second, and cancels a job
   stuck RUNNABLE because no instance could ever fit it (misconfiguration) or none was available
   for ``max_runnable_wait``; the batch-events function then marks the job failed.
+- A Batch job is one drain worker (``diarist worker --drain``): it loads the model once, takes
+  jobs from the **work queue** (owned here: the worker is its consumer) until idle for
+  ``worker_idle_timeout`` or older than ``worker_max_lifetime``, so the fleet scales to zero. The
+  dispatcher launches workers (``grant_submit``) and sends work (``grant_enqueue_work``); the
+  worker's job id, its log stream and its fleet entry are recorded on each job it takes.
 - The job definition asks for one GPU, retries only when the host went away (spot reclaim:
-  status reason "Host EC2 (instance i-...) terminated.") and exits on anything else, so a bad
-  file is not diarized three times.
+  status reason "Host EC2 (instance i-...) terminated.") and exits on anything else.
 - The worker's image is a prebuilt one or built at ``cdk deploy`` from the repository
   (``WorkerImageBuild``); its environment is diarist.settings.WorkerSettings with
   ``DIARIST_DEVICE=cuda`` and ``POWERTOOLS_SERVICE_NAME=diarist-worker``.
@@ -41,12 +45,18 @@ from infra import table_access
 from infra.constructs.eventbridge import bus_environment
 from infra.constructs.function import log_retention, observability_environment
 from infra.constructs.network import Network
+from infra.constructs.queues import work_queue
 from infra.constructs.storage import Storage, grant_extra_inputs
 from infra.nag import arn_finding, suppress
 from infra.props import GpuProps
 
 SPOT_RECLAIM_STATUS_REASON = "Host EC2*"
 WORKER_SERVICE = "diarist-worker"  # POWERTOOLS_SERVICE_NAME; the image's default too
+WORKER_COMMAND = ["diarist", "worker", "--drain"]
+WORKER_LOG_STREAM_PREFIX = "worker"  # Batch names a job's stream <prefix>/default/<ECS task id>
+# A drain worker keeps the message of the job it runs invisible (heartbeat every third of this);
+# one that dies lets it come back after at most this. The queue's own visibility is the same.
+WORK_MESSAGE_VISIBILITY = Duration.minutes(2)
 # The worker image's build context is the repository root, but only what its Dockerfile COPYs
 # goes in (Docker ignore syntax: exclude everything, re-include these). Keeps the context small
 # and the image's asset hash stable: editing functions/, tests/ or docs/ does not rebuild it.
@@ -76,6 +86,15 @@ BATCH_JOB_REASON = (
     "TagResource only with the Diarist tag keys and that tag value. SubmitJob itself is limited "
     "to this stack's job queue and job definition."
 )
+
+
+def worker_max_lifetime_s(props: GpuProps) -> int:
+    """After this a worker takes no new job: the Batch job timeout minus 2 h for the last job
+    (at least half the timeout), unless set."""
+    if props.worker_max_lifetime is not None:
+        return int(props.worker_max_lifetime.to_seconds())
+    timeout = props.job_timeout.to_seconds()
+    return int(max(timeout / 2, timeout - 7200))
 
 
 @dataclass(frozen=True)
@@ -210,6 +229,17 @@ class GpuBatch(Construct):
             ],
         )
 
+        work = work_queue(
+            self, "Work", consumer_timeout=Duration.seconds(WORK_MESSAGE_VISIBILITY.to_seconds() // 6)
+        )
+        self.work_queue, self.work_dlq = work.queue, work.dlq
+        max_workers = props.max_workers or max(1, int(props.max_vcpus // props.job_vcpus))
+        self.fleet_environment = {
+            "DIARIST_WORK_QUEUE_URL": self.work_queue.queue_url,
+            "DIARIST_FLEET_MAX_WORKERS": str(max_workers),
+            "DIARIST_FLEET_JOBS_PER_WORKER": str(props.jobs_per_worker),
+        }
+
         self.log_group = logs.LogGroup(
             self,
             "WorkerLogs",
@@ -229,20 +259,25 @@ class GpuBatch(Construct):
             gpu=props.job_gpus,
             cpu=props.job_vcpus,
             memory=Size.mebibytes(props.job_memory_mib),
-            # The dispatcher overrides the command per job (container overrides); these parameter
-            # placeholders only matter if a job is submitted by hand with parameters jobId/tenantId.
-            command=["diarist", "worker", "--job-id", "Ref::jobId", "--tenant-id", "Ref::tenantId"],
+            # the dispatcher launches workers with the same command (container overrides)
+            command=WORKER_COMMAND,
             environment={
                 **storage.environment,
                 **observability_environment(WORKER_SERVICE),
                 **bus_environment(bus),
+                **self.fleet_environment,
+                "DIARIST_IDLE_TIMEOUT_S": str(int(props.worker_idle_timeout.to_seconds())),
+                "DIARIST_MAX_LIFETIME_S": str(worker_max_lifetime_s(props)),
+                "DIARIST_POLL_WAIT_S": "20",
+                "DIARIST_MESSAGE_VISIBILITY_S": str(int(WORK_MESSAGE_VISIBILITY.to_seconds())),
+                "DIARIST_WORKER_LOG_PREFIX": f"{WORKER_LOG_STREAM_PREFIX}/default",
                 # cuda, not the image's "auto": on a GPU host without a usable GPU, fail fast
                 # instead of diarizing on CPU until the timeout.
                 "DIARIST_DEVICE": "cuda",
                 "PYANNOTE_METRICS_ENABLED": "0",
             },
             job_role=self.job_role,
-            logging=ecs.LogDriver.aws_logs(stream_prefix="worker", log_group=self.log_group),
+            logging=ecs.LogDriver.aws_logs(stream_prefix=WORKER_LOG_STREAM_PREFIX, log_group=self.log_group),
         )
         self.job_definition = batch.EcsJobDefinition(
             self,
@@ -266,8 +301,10 @@ class GpuBatch(Construct):
         )
         suppress(self.container.execution_role, "AwsSolutions-IAM5", IMAGE_PULL_REASON, ["Resource::*"])
 
-        # The worker: its job's record in the table and the job's completion event; inputs read
-        # (media/ and incoming/, the operator's extra buckets), results written.
+        # The worker: the work queue (receive, keep invisible, give back, delete); the records of
+        # the jobs it takes and its fleet entry; the jobs' completion events; inputs read (media/
+        # and incoming/, the operator's extra buckets), results written.
+        self.work_queue.grant_consume_messages(self.job_role)
         storage.grant_table(self.job_role, table_access.WORKER)
         bus.grant_put_events_to(self.job_role)
         storage.grant_objects(
@@ -284,6 +321,10 @@ class GpuBatch(Construct):
             ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
             resources.RESULTS_PREFIX,
         )
+
+    def grant_enqueue_work(self, role: iam.IRole) -> None:
+        """Send jobs to the drain workers (the dispatcher)."""
+        self.work_queue.grant_send_messages(role)
 
     @property
     def launcher_environment(self) -> dict[str, str]:
@@ -314,8 +355,8 @@ class GpuBatch(Construct):
         )
 
     def grant_terminate(self, role: iam.IRole) -> None:
-        """TerminateJob (a canceled job stops running), only on jobs this stack's launcher
-        submitted: tagged ``diarist:job-queue`` = this job queue's ARN (``domain.launches``)."""
+        """TerminateJob (the sweeper stops a worker it gave up on), only on jobs this stack's
+        launcher submitted: tagged ``diarist:job-queue`` = this job queue's ARN (``domain.launches``)."""
         self._grant_on_jobs(
             role,
             "batch:TerminateJob",

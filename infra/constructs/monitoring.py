@@ -35,7 +35,8 @@ SWEEP_ALARMS = {
     "SweepJobRequeued": "Pending jobs were requeued by the sweeper: dispatch messages were lost.",
     "SweepLaunchFailed": "Jobs never launched after the sweeper's requeues: see the dispatcher.",
     "SweepNoCapacity": "Jobs failed no_capacity: no GPU capacity came (quotas, spot, max vCPUs).",
-    "SweepWorkerLost": "Running jobs lost their worker without a Batch event: see the worker logs.",
+    "SweepWorkerLost": "Running jobs lost their worker (hung, or gone too often): see the worker logs.",
+    "SweepJobResumed": "Jobs were resumed on another worker after theirs vanished (spot reclaim, crash).",
 }
 
 

@@ -1,6 +1,7 @@
 """SQS queues as every concern creates them: encrypted (SQS-managed keys), TLS only.
 
-Invariants of a work queue (one per concern that consumes SQS: jobs, ingest, webhooks):
+Invariants of a work queue (one per concern that consumes SQS: jobs, ingest, webhooks, and the
+drain workers' work queue):
 
 - visibility = ``VISIBILITY_FACTOR`` x its consumer's timeout, as AWS recommends for SQS event
   sources, so a retried batch is not redelivered while still running;
@@ -27,14 +28,14 @@ class WorkQueue:
     dlq: sqs.Queue
 
 
-def work_queue(scope: Construct, *, consumer_timeout: Duration) -> WorkQueue:
-    """The work queue of a concern's construct (children ``Queue`` and ``Dlq`` of ``scope``),
-    sized against the timeout of the function that consumes it."""
+def work_queue(scope: Construct, id: str = "", *, consumer_timeout: Duration) -> WorkQueue:
+    """The work queue of a concern's construct (children ``<id>Queue`` and ``<id>Dlq`` of
+    ``scope``), sized against the timeout of the function that consumes it."""
     visibility = Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_FACTOR)
-    dlq = dead_letter_queue(scope, "Dlq", visibility_timeout=visibility)
+    dlq = dead_letter_queue(scope, f"{id}Dlq", visibility_timeout=visibility)
     queue = _queue(
         scope,
-        "Queue",
+        f"{id}Queue",
         visibility_timeout=visibility,
         dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT),
     )

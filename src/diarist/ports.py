@@ -15,9 +15,16 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from diarist.domain.errors import DiaristError, ErrorCode
+from diarist.domain.fleet import FleetState
 from diarist.domain.jobs import Job, JobStatus, WebhookAttempt, WebhookDelivery
 from diarist.domain.limits import Slot, TenantLimits
-from diarist.domain.messages import DispatchMessage, JobFinishedDetail, WebhookRetryMessage, WorkerSpec
+from diarist.domain.messages import (
+    DispatchMessage,
+    JobFinishedDetail,
+    WebhookRetryMessage,
+    WorkerSpec,
+    WorkMessage,
+)
 
 # --- jobs ----------------------------------------------------------------------------------------
 
@@ -52,10 +59,24 @@ class JobStore(Protocol):
         it was cleared already (someone else published it)."""
 
     def update(
-        self, job_id: str, *, only_if_status: Iterable[JobStatus] | None = None, **changes: Any
+        self,
+        job_id: str,
+        *,
+        only_if_status: Iterable[JobStatus] | None = None,
+        only_if_held_by: str | None = None,
+        **changes: Any,
     ) -> Job:
-        """Set fields (progress, launch_id, webhook attempts ...), optionally only in given statuses.
-        A field set to ``None`` is removed. Never changes ``status`` (that is ``transition``)."""
+        """Set fields (progress, webhook attempts ...), optionally only in given statuses and only
+        while the worker ``only_if_held_by`` holds the job (``worker_id``). A field set to ``None``
+        is removed. Never changes ``status`` (that is ``transition``). Raises ``InvalidTransition``
+        when a condition fails."""
+
+    def take(self, job_id: str, worker_id: str, *, stale_before: datetime, **changes: Any) -> Job:
+        """A worker takes the job to run it: one conditional write that sets ``worker_id`` (and
+        ``changes``), counts ``worker_takes`` and makes the job ``running``. Only from ``pending`` or
+        ``created``, or a ``running`` job that no worker holds (given back) or whose holder wrote
+        nothing since ``stale_before`` (it died). Raises ``InvalidTransition`` otherwise (a
+        duplicate message for a job another worker runs; a terminal job), ``JobNotFound``."""
 
     def list_for_tenant(
         self, tenant_id: str, *, limit: int, cursor: str | None, status: JobStatus | None
@@ -180,7 +201,68 @@ class EventBus(Protocol):
         """Publish a job's completion event (``services.lifecycle.finish_job`` is the only caller)."""
 
 
+@dataclass(frozen=True)
+class WorkItem:
+    """A message received from the work queue; ``receipt`` names this delivery of it."""
+
+    message: WorkMessage
+    receipt: str
+    receive_count: int = 1
+
+
+class WorkQueue(Protocol):
+    """The queue drain workers take jobs from (``services.dispatch`` sends, ``worker.drain`` takes)."""
+
+    def send(self, message: WorkMessage) -> None: ...
+
+    def receive(self, *, wait_s: float, visibility_s: int, max_messages: int = 1) -> list[WorkItem]:
+        """Up to ``max_messages`` messages, waiting up to ``wait_s`` for one (long polling).
+        Each is invisible to other workers for ``visibility_s`` (then the heartbeat's ``keep``)."""
+
+    def keep(self, receipt: str, seconds: int) -> None:
+        """Keep a received message invisible ``seconds`` more from now (the heartbeat)."""
+
+    def give_back(self, receipt: str) -> None:
+        """Make a received message visible again at once (another worker takes it)."""
+
+    def done(self, receipt: str) -> None:
+        """Delete a received message (its job was handled)."""
+
+
 # --- launching workers ---------------------------------------------------------------------------
+
+
+class WorkerFleet(Protocol):
+    """The drain workers that exist (running or starting), as one versioned item: the dispatcher's
+    capacity decision is a conditional write on its version (``services.fleet``), so two
+    dispatchers never launch for the same shortfall."""
+
+    def read(self) -> FleetState:
+        """The fleet as last written (consistent read); an empty fleet at version 0 if none."""
+
+    def grow(self, state: FleetState, new: Mapping[str, datetime], *, now: datetime) -> bool:
+        """Add the workers ``new`` (worker id -> when it counts as gone unless it reports) and drop
+        those of ``state`` expired at ``now``, only if the fleet is still at ``state.version``.
+        False when another writer changed it first (read again and decide again)."""
+
+    def report(self, worker_id: str, until: datetime) -> None:
+        """A worker is alive (and counts until ``until``): set its entry, bump the version."""
+
+    def leave(self, worker_id: str) -> None:
+        """A worker exits (or failed to launch): remove its entry, bump the version."""
+
+    def active_jobs(self) -> int:
+        """Jobs waiting for a worker or running (``created`` + ``running``): the backlog."""
+
+
+class WorkerStatus(StrEnum):
+    """What the container service says about a worker's container job (``Launcher.status``)."""
+
+    STARTING = "starting"  # submitted, waiting for capacity, starting
+    RUNNING = "running"
+    ENDED = "ended"  # exited normally
+    FAILED = "failed"
+    GONE = "gone"  # the service does not know it (any more)
 
 
 class LaunchFailed(DiaristError):
@@ -194,15 +276,14 @@ class LaunchThrottled(LaunchFailed):
 
 
 class Launcher(Protocol):
-    """Starts and stops the worker container job of one Diarist job."""
+    """Starts, asks about and stops the container jobs of drain workers."""
 
     def launch(self, spec: WorkerSpec) -> str:
-        """Start a container job; returns its launch id (Batch job id, ECS task ARN, ``local-...``).
+        """Start a drain worker; returns its launch id (Batch job id, ECS task ARN, ``local-<pid>``).
         Raises ``LaunchThrottled`` when throttled, ``LaunchFailed`` for any other refusal."""
 
-    def find_launch(self, spec: WorkerSpec) -> str | None:
-        """The launch id of a live container job already started for this job (by a dispatcher
-        that died before recording it), or ``None``."""
+    def status(self, launch_id: str) -> WorkerStatus:
+        """What the container service says about this launch (Batch ``DescribeJobs`` ...)."""
 
     def terminate(self, launch_id: str, reason: str) -> None:
         """Stop a container job; one that already ended is no error."""

@@ -30,6 +30,8 @@ APIKEY_KEY_PREFIX = "KEY#"
 IDEMPOTENCY_KEY_PREFIX = "IDEM#"
 TENANT_KEY_PREFIX = "TENANT#"  # the tenant item (limits, active jobs) and the by_tenant partitions
 RATE_KEY_PREFIX = "RATE#"  # RATE#<tenant>#<window start>: requests counted in one minute (TTL)
+FLEET_KEY_PREFIX = "FLEET#"  # FLEET#<name>: the drain workers that exist (adapters.dynamo_fleet)
+FLEET_NAME = "gpu"
 
 # S3 layout.
 INCOMING_PREFIX = "incoming/"  # incoming/<tenant>/<name>: an upload here starts a job by itself
@@ -40,6 +42,8 @@ RESULTS_PREFIX = "results/"  # results/<tenant>/<job or source name>...
 LOCAL_TABLE = "diarist-jobs"
 LOCAL_JOB_QUEUE = "diarist-jobs"
 LOCAL_JOB_DLQ = "diarist-jobs-dlq"
+LOCAL_WORK_QUEUE = "diarist-work"
+LOCAL_WORK_DLQ = "diarist-work-dlq"
 LOCAL_WEBHOOK_QUEUE = "diarist-webhooks"
 LOCAL_WEBHOOK_DLQ = "diarist-webhooks-dlq"
 LOCAL_INGEST_QUEUE = "diarist-ingest"

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from diarist.domain.fleet import FleetPolicy
 from diarist.domain.input_buckets import InputBucketRule, parse_rules, split_rules
 from diarist.domain.job_kinds import MAX_COMPARISON_PAIRS
 from diarist.domain.limits import MAX_ACTIVE_JOBS_LIMIT, MAX_LIMIT, TenantLimits
@@ -37,6 +38,43 @@ class QueueSettings(_Base):
 
 class EventSettings(_Base):
     event_bus_name: str
+
+
+class FleetSettings(_Base):
+    """The drain-worker fleet (``domain.fleet``): shared by the dispatcher (the capacity decision),
+    the sweeper and the workers (their reports)."""
+
+    fleet_max_workers: int = Field(default=4, ge=1, le=1000, description="never more workers than this")
+    fleet_jobs_per_worker: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="the backlog one worker is expected to take before another is launched",
+    )
+    fleet_start_grace_s: float = Field(
+        default=900.0,
+        ge=1,
+        description="a launched worker counts this long before its first report (Batch placement)",
+    )
+    fleet_report_every_s: float = Field(
+        default=30.0, gt=0, description="a worker reports it is alive this often"
+    )
+    fleet_lease_s: float = Field(
+        default=120.0, gt=0, description="... and counts this long after each report (above report_every_s)"
+    )
+
+    def fleet_policy(self) -> FleetPolicy:
+        return FleetPolicy(
+            max_workers=self.fleet_max_workers,
+            jobs_per_worker=self.fleet_jobs_per_worker,
+            start_grace_s=self.fleet_start_grace_s,
+            report_every_s=self.fleet_report_every_s,
+            lease_s=self.fleet_lease_s,
+        )
+
+
+class WorkQueueSettings(_Base):
+    work_queue_url: str = Field(description="the queue drain workers take jobs from")
 
 
 class NetworkPolicySettings(_Base):
@@ -156,8 +194,9 @@ class LauncherSettings(_Base):
             raise ValueError(f"launcher={self.launcher} needs {', '.join(missing)}")
 
 
-class DispatcherSettings(StoreSettings, QueueSettings, LauncherSettings):
-    """The job queue's consumer. ``job_queue_url``: a throttled launch delays its own message."""
+class DispatcherSettings(StoreSettings, QueueSettings, LauncherSettings, WorkQueueSettings, FleetSettings):
+    """The job queue's consumer: puts each job on the work queue and keeps the worker fleet big
+    enough. ``job_queue_url``: a throttled launch delays its own message."""
 
     launch_claim_stale_s: int = Field(
         default=300,
@@ -198,8 +237,25 @@ class IngestSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicyS
     """S3-upload trigger. The event bus is for jobs that fail at once (bad object metadata)."""
 
 
-class SweeperSettings(StoreSettings, QueueSettings, EventSettings):
-    """The sweeper (``services.sweeper``): deadlines per state, after which a job is resolved."""
+class SweeperSettings(
+    StoreSettings, QueueSettings, EventSettings, FleetSettings, LauncherSettings, WorkQueueSettings
+):
+    """The sweeper (``services.sweeper``): deadlines per state, after which a job is resolved. With
+    a launcher it asks about the worker of a silent job, resumes a job whose worker is gone, and
+    keeps the fleet big enough for the waiting jobs."""
+
+    launcher: Literal["batch", "ecs", "local"] | None = None  # type: ignore[assignment]
+    work_queue_url: str | None = None  # type: ignore[assignment]
+    sweep_max_worker_takes: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="resume a job whose worker vanished until it was taken this often",
+    )
+
+    def model_post_init(self, __context: object) -> None:
+        if self.launcher is not None:
+            super().model_post_init(__context)
 
     sweep_interval_s: float = Field(
         default=10.0, gt=0, le=3600, description="local mode: run the sweeper this often (AWS: the schedule)"
@@ -235,6 +291,47 @@ class WorkerSettings(StoreSettings, EventSettings, NetworkPolicySettings):
     )
     progress_interval_s: float = Field(default=10.0, gt=0, description="progress write at most this often")
     progress_min_step: int = Field(default=5, ge=1, le=100, description="... or when this many % were gained")
+    worker_stale_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="a running job whose worker wrote nothing for this long may be taken over by another "
+        "worker that receives its message (the holder died); keep it well above DIARIST_PROGRESS_INTERVAL_S",
+    )
+
+
+class DrainSettings(WorkerSettings, WorkQueueSettings, FleetSettings):
+    """``diarist worker --drain``: one warm worker taking jobs from the work queue."""
+
+    worker_id: str | None = Field(default=None, description="set by the launcher; a random one otherwise")
+    idle_timeout_s: float = Field(default=120.0, gt=0, description="exit after this long without a job")
+    max_lifetime_s: float = Field(
+        default=6 * 3600.0, gt=0, description="take no new job after this long (then exit)"
+    )
+    poll_wait_s: float = Field(default=10.0, ge=0, le=20, description="long-polling wait of one receive")
+    message_visibility_s: int = Field(
+        default=120,
+        ge=1,
+        le=43200,
+        description="the job's message stays invisible this long from each heartbeat (a worker that died "
+        "lets it come back after at most this)",
+    )
+    worker_log_prefix: str | None = Field(
+        default=None, description="AWS: the awslogs stream prefix and container name ('worker/default')"
+    )
+    worker_current_file: str | None = Field(
+        default=None,
+        description="local mode: the worker writes the id of the job it runs here (a crash is then "
+        "reported against that job)",
+    )
+    worker_log_file: str | None = Field(default=None, description="local mode: the worker's log file")
+    batch_job_id: str | None = Field(
+        default=None, validation_alias="AWS_BATCH_JOB_ID", description="set by AWS Batch in the container"
+    )
+    ecs_metadata_uri: str | None = Field(
+        default=None,
+        validation_alias="ECS_CONTAINER_METADATA_URI_V4",
+        description="set by ECS: the task metadata endpoint (the log stream's task id)",
+    )
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -55,6 +55,9 @@ def test_every_documented_key_is_parsed() -> None:
             "maxVcpus": "64",
             "onDemandMaxVcpus": 32,
             "jobTimeoutHours": "2.5",
+            "maxWorkers": "8",
+            "jobsPerWorker": "4",
+            "workerIdleTimeoutMinutes": "0.5",
             "retentionDays": "3",
             "allowedInputBuckets": "a-bucket/in/{tenant}/, b-bucket=acme+globex",
             "webhookSecretPrefix": "acme/diarist/",
@@ -74,6 +77,8 @@ def test_every_documented_key_is_parsed() -> None:
     assert props.gpu.spot is False and props.gpu.on_demand_fallback is True
     assert (props.gpu.max_vcpus, props.gpu.on_demand_max_vcpus) == (64, 32)
     assert props.gpu.job_timeout.to_minutes() == 150
+    assert (props.gpu.max_workers, props.gpu.jobs_per_worker) == (8, 4)
+    assert props.gpu.worker_idle_timeout.to_seconds() == 30
     assert props.retention_days == 3 and props.allowed_input_buckets == (
         "a-bucket/in/{tenant}/",
         "b-bucket=acme+globex",

@@ -15,7 +15,12 @@ from typing import Any
 from diarist import resources
 from tests.infra.conftest import EXTRA_INPUT_BUCKET, Synth
 
-STAR_RESOURCE_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "ecr:GetAuthorizationToken"}
+STAR_RESOURCE_ALLOWED = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "ecr:GetAuthorizationToken",
+    "batch:DescribeJobs",  # the sweeper asks about a silent job's worker; no resource types exist
+}
 MANAGED_POLICIES_ALLOWED = {
     "AmazonEC2ContainerServiceforEC2Role",  # Batch instance role (ECS agent)
     "AmazonAPIGatewayPushToCloudWatchLogs",  # API Gateway account logging role
@@ -151,10 +156,8 @@ def test_batch_terminate_only_on_jobs_this_stacks_launcher_tagged(synth: Synth) 
             lid: res["Properties"].get("Environment", {}).get("Variables", {})
             for lid, res in synth.resources(stack, "AWS::Lambda::Function").items()
         }
-        for role, function in (
-            ("ApiFunctionRole", "ApiFunction"),
-            ("DispatcherFunctionRole", "DispatcherFunction"),
-        ):
+        # cancel stops no container (a drain worker runs other jobs): only the sweeper terminates
+        for role, function in (("SweeperFunctionRole", "SweeperFunction"),):
             statements = _policy_of(synth, stack, role)
             (terminate,) = [s for s in statements if "batch:TerminateJob" in _listify(s["Action"])]
             assert terminate["Action"] == "batch:TerminateJob"
@@ -164,21 +167,23 @@ def test_batch_terminate_only_on_jobs_this_stacks_launcher_tagged(synth: Synth) 
             (env,) = [v for lid, v in env_of.items() if function in lid and "Dlq" not in lid]
             assert condition[f"aws:ResourceTag/{TAG_JOB_QUEUE}"] == env["DIARIST_BATCH_JOB_QUEUE"]
             assert env["DIARIST_BATCH_JOB_QUEUE"]["Fn::GetAtt"][1] == "JobQueueArn"
-        # tagging at submit: only the Diarist keys, and the queue tag only with this queue
-        (tag,) = [
-            s
-            for s in _policy_of(synth, stack, "DispatcherFunctionRole")
-            if "batch:TagResource" in _listify(s["Action"])
-        ]
-        assert tag["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == list(LAUNCH_TAG_KEYS)
-        assert tag["Condition"]["StringEquals"] == {
-            f"aws:RequestTag/{TAG_JOB_QUEUE}": condition[f"aws:ResourceTag/{TAG_JOB_QUEUE}"]
-        }
+        # tagging at submit (the dispatcher and the sweeper launch workers): only the Diarist keys,
+        # and the queue tag only with this queue
+        for role in ("DispatcherFunctionRole", "SweeperFunctionRole"):
+            (tag,) = [
+                s for s in _policy_of(synth, stack, role) if "batch:TagResource" in _listify(s["Action"])
+            ]
+            assert tag["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == list(LAUNCH_TAG_KEYS)
+            assert tag["Condition"]["StringEquals"] == {
+                f"aws:RequestTag/{TAG_JOB_QUEUE}": condition[f"aws:ResourceTag/{TAG_JOB_QUEUE}"]
+            }
         # no other role may tag or terminate Batch jobs
         for lid, _, s in [(lid, st, s) for st, lid, s in _statements(synth) if st == stack]:
             actions = set(_listify(s["Action"]))
-            if actions & {"batch:TerminateJob", "batch:TagResource"}:
-                assert "ApiFunctionRole" in lid or "DispatcherFunctionRole" in lid, lid
+            if "batch:TerminateJob" in actions:
+                assert "SweeperFunctionRole" in lid, lid
+            if "batch:TagResource" in actions:
+                assert "DispatcherFunctionRole" in lid or "SweeperFunctionRole" in lid, lid
 
 
 # The role each function (and the worker) runs as, by a fragment of its logical id.
@@ -229,7 +234,7 @@ def _table_grants(statements: list[dict[str, Any]]) -> tuple[dict[str, set[str]]
 
 def test_table_access_is_per_role_and_item_family(synth: Synth) -> None:
     """Each role gets exactly its ``infra.table_access`` entry: the GPU worker (which decodes
-    untrusted audio) can touch job items only, only the API reads API-key items (get only),
+    untrusted audio) can touch job items and the fleet item only, only the API reads API-key items (get only),
     nobody may Scan or query the API keys' index partition."""
     from infra import table_access
 
@@ -242,10 +247,8 @@ def test_table_access_is_per_role_and_item_family(synth: Synth) -> None:
             assert index.get(resources.TABLE_GSI_TENANT, set()) == set(expected.index_queries), (stack, role)
             assert index.get(resources.TABLE_GSI_STATE, set()) == set(expected.state_queries), (stack, role)
     worker, _ = _table_grants(_policy_of(synth, "Diarist", "GpuJobRole"))
-    assert set(worker) == {resources.JOB_KEY_PREFIX} and worker[resources.JOB_KEY_PREFIX] == {
-        "GetItem",
-        "UpdateItem",
-    }
+    assert set(worker) == {resources.JOB_KEY_PREFIX, resources.FLEET_KEY_PREFIX}
+    assert worker[resources.JOB_KEY_PREFIX] == worker[resources.FLEET_KEY_PREFIX] == {"GetItem", "UpdateItem"}
     everything = {
         a for _, _, s in _statements(synth) for a in _listify(s["Action"]) if a.startswith("dynamodb:")
     }

@@ -170,7 +170,7 @@ def test_every_work_queue_has_a_dlq_and_visibility_6x_its_consumer_timeout(synth
             visibility = queue["Properties"].get("VisibilityTimeout", 30)
             assert visibility >= VISIBILITY_FACTOR * fn["Properties"]["Timeout"], fn["Properties"]["Handler"]
         with_dlq = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
-        assert len(with_dlq) == 3  # jobs, ingest, webhooks
+        assert len(with_dlq) == 4  # jobs, work (the drain workers'), ingest, webhooks
         for q in with_dlq:
             assert q["Properties"]["RedrivePolicy"]["maxReceiveCount"] <= 10
             assert _ref_id(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]) in queues
@@ -344,7 +344,7 @@ def _settings_env(env: dict[str, Any]) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("handler", "settings_classes"),
     [
-        ("functions.api.handler.lambda_handler", ("ApiSettings", "WebhookSettings", "LauncherSettings")),
+        ("functions.api.handler.lambda_handler", ("ApiSettings", "WebhookSettings")),
         ("functions.dispatcher.handler.lambda_handler", ("DispatcherSettings",)),
         ("functions.dispatcher.dlq_handler.lambda_handler", ("DispatchDlqSettings",)),
         ("functions.ingest.handler.lambda_handler", ("IngestSettings",)),
@@ -375,8 +375,12 @@ def test_function_environment_satisfies_its_settings(
             == env["DIARIST_EMBEDDING_MODEL_ID"]
             == DEFAULT_EMBEDDING_MODEL_ID
         )
-    if "LauncherSettings" in settings_classes or "DispatcherSettings" in settings_classes:
-        assert env["DIARIST_LAUNCHER"] == "batch"
+    if {"DispatcherSettings", "SweeperSettings"} & set(settings_classes):
+        # both launch drain workers on Batch and put work on the work queue
+        assert env["DIARIST_LAUNCHER"] == "batch" and env["DIARIST_WORK_QUEUE_URL"]
+        assert int(env["DIARIST_FLEET_MAX_WORKERS"]) >= 1
+    if "ApiSettings" in settings_classes:  # the API starts and stops no container
+        assert "DIARIST_LAUNCHER" not in env
 
 
 def test_worker_environment_satisfies_worker_settings(synth: Synth, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -386,7 +390,12 @@ def test_worker_environment_satisfies_worker_settings(synth: Synth, monkeypatch:
     env = {e["Name"]: e["Value"] for e in jd["Properties"]["ContainerProperties"]["Environment"]}
     for key, value in _settings_env(env).items():
         monkeypatch.setenv(key, value)
-    diarist.settings.WorkerSettings()
+    drain = diarist.settings.DrainSettings()  # diarist worker --drain
+    assert (
+        drain.idle_timeout_s == 120
+        and drain.max_lifetime_s < jd["Properties"]["Timeout"]["AttemptDurationSeconds"]
+    )
+    assert drain.worker_log_prefix == "worker/default"
 
 
 def test_api_function_gets_allowed_input_buckets_and_public_url(synth: Synth) -> None:

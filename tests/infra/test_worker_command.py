@@ -1,8 +1,8 @@
-"""The command AWS Batch runs in the worker container must be a valid ``diarist worker`` call.
+"""The command AWS Batch runs in the worker container must be a valid ``diarist worker --drain``.
 
 Batch's container ``command`` (the dispatcher's ``containerOverrides.command`` =
-``WorkerSpec.command()``, and the job definition's default) replaces the image's CMD, never its
-ENTRYPOINT: the process argv is ENTRYPOINT + command.
+``WorkerSpec.command()``, the job definition's default and the image's CMD) replaces the image's
+CMD, never its ENTRYPOINT: the process argv is ENTRYPOINT + command.
 """
 
 from __future__ import annotations
@@ -31,16 +31,25 @@ def _parses(argv: list[str]) -> bool:
         args = build_parser().parse_args(argv[1:])
     except SystemExit:
         return False
-    return getattr(args, "command", None) == "worker" and args.job_id == "j-1" and args.tenant_id == "t-1"
+    return getattr(args, "command", None) == "worker" and args.drain is True
 
 
-def test_dispatched_command_is_a_valid_worker_call() -> None:
-    argv = _entrypoint() + WorkerSpec(job_id="j-1", tenant_id="t-1").command()
+def _cmd() -> list[str]:
+    found = re.findall(r"^CMD\s+(\[.*\])\s*$", DOCKERFILE.read_text(), flags=re.M)
+    return list(json.loads(found[-1])) if found else []
+
+
+def test_launched_command_is_a_valid_drain_worker_call() -> None:
+    argv = _entrypoint() + WorkerSpec(worker_id="w-1").command()
     assert _parses(argv), f"container argv would be {argv}"
+    assert not _parses(_entrypoint() + ["diarist", "worker"])  # --drain is required
+
+
+def test_image_default_command_is_the_drain_worker() -> None:
+    assert _cmd() == WorkerSpec(worker_id="w-1").command()
 
 
 def test_job_definition_default_command_matches_the_launcher(synth: Synth) -> None:
     _, jd = synth.one("Diarist", "AWS::Batch::JobDefinition")
     command = jd["Properties"]["ContainerProperties"]["Command"]
-    spec = WorkerSpec(job_id="Ref::jobId", tenant_id="Ref::tenantId").command()
-    assert command == spec  # Batch substitutes Ref::jobId/tenantId from the submitted parameters
+    assert command == WorkerSpec(worker_id="any").command()

@@ -69,3 +69,46 @@ def test_tenant_listing_newest_first_with_cursor(store: DynamoJobStore) -> None:
     assert [j.job_id for j in only] == ["a1"]
     with pytest.raises(ValidationFailed):
         store.list_for_tenant("tA", limit=3, cursor="garbage!", status=None)
+
+
+def test_take_runs_a_job_on_one_worker_at_a_time(store: DynamoJobStore) -> None:
+    """``take``: from pending/created; a running job only when given back or its holder is silent."""
+    from datetime import timedelta
+
+    from diarist.domain.jobs import utcnow
+
+    long_ago = utcnow() - timedelta(hours=1)
+    store.create(_job("t1"))
+    store.transition("t1", JobStatus.CREATED)
+    taken = store.take("t1", "w-a", stale_before=long_ago, launch_id="batch-a")
+    assert (taken.status, taken.worker_id, taken.launch_id, taken.worker_takes) == (
+        JobStatus.RUNNING,
+        "w-a",
+        "batch-a",
+        1,
+    )
+    # held by a live worker: another worker's take is refused and changes nothing
+    with pytest.raises(InvalidTransition):
+        store.take("t1", "w-b", stale_before=long_ago)
+    # only the holder writes progress
+    with pytest.raises(InvalidTransition):
+        store.update("t1", only_if_status=[JobStatus.RUNNING], only_if_held_by="w-b", progress=10)
+    store.update("t1", only_if_status=[JobStatus.RUNNING], only_if_held_by="w-a", progress=40)
+    # given back (SIGTERM): the next take resumes it from 0
+    store.update("t1", only_if_status=[JobStatus.RUNNING], only_if_held_by="w-a", worker_id=None)
+    resumed = store.take("t1", "w-b", stale_before=long_ago, launch_id="batch-b")
+    assert (resumed.worker_id, resumed.last_worker_id, resumed.progress, resumed.worker_takes) == (
+        "w-b",
+        "w-b",
+        0,
+        2,
+    )
+    # a holder silent since before stale_before (it died) is taken over
+    over = store.take("t1", "w-c", stale_before=utcnow() + timedelta(seconds=1))
+    assert over.worker_id == "w-c" and over.worker_takes == 3
+    # a terminal job is never taken
+    store.transition("t1", JobStatus.CANCELED)
+    with pytest.raises(InvalidTransition):
+        store.take("t1", "w-d", stale_before=utcnow() + timedelta(hours=1))
+    with pytest.raises(JobNotFound):
+        store.take("missing", "w-d", stale_before=long_ago)

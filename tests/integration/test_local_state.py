@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from diarist.adapters.aws import client
+from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
 from diarist.adapters.dynamo_jobs import DynamoJobStore
 from diarist.adapters.s3_store import S3ObjectStore
+from diarist.adapters.sqs_work_queue import SqsWorkQueue
 from diarist.domain.jobs import Job, JobStatus, utcnow
 from diarist.local import state
 from diarist.local.provision import LocalResources, provision
+from diarist.services.fleet import FleetScaler
 from diarist.testing.fake_launcher import FakeLauncher
 from tests.pipeline.conftest import RecordingEventBus
 
@@ -29,6 +33,15 @@ def _restart(moto_endpoint: str, aws: LocalResources, data_dir: Path) -> tuple[L
     fresh = provision()
     assert DynamoJobStore(fresh.table).list_for_tenant("t", limit=5, cursor=None, status=None)[0] == []
     return fresh, state.load(fresh, data_dir)
+
+
+def _scaler(resources: LocalResources, launcher: FakeLauncher) -> FleetScaler:
+    return FleetScaler(DynamoWorkerFleet(resources.table), launcher)
+
+
+def _work_queued(resources: LocalResources) -> list[str]:
+    resp = client("sqs").receive_message(QueueUrl=resources.work_queue_url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"])["jobId"] for m in resp.get("Messages", [])]
 
 
 def _queued(resources: LocalResources) -> list[dict[str, Any]]:
@@ -46,15 +59,18 @@ def test_save_then_load_and_settle_the_jobs_in_progress(aws, moto_endpoint: str,
     # waiting for a worker: never launched, with the claim of a dispatcher stopped mid-launch
     store.create(Job(job_id="waiting", tenant_id="t", input_url="s3://b/k"))
     store.update("waiting", launch_claim="token-of-the-stopped-dispatcher", launch_claimed_at=utcnow())
-    # handed to a worker that had not started it
+    # on the work queue, not taken by a worker yet (the queue is not saved)
     store.create(Job(job_id="handed", tenant_id="t", input_url="s3://b/k"))
-    store.transition("handed", JobStatus.CREATED, launch_id="local-handed")
+    store.transition("handed", JobStatus.CREATED)
     S3ObjectStore().put_bytes(aws.media_bucket, "media/t/a.wav", b"RIFF....", "audio/wav")
+    # a worker of this run: gone after the stop, it must not count in the next run's fleet
+    DynamoWorkerFleet(aws.table).report("worker-of-the-last-run", utcnow() + timedelta(hours=1))
 
     fresh, restored = _restart(moto_endpoint, aws, tmp_path)
     assert restored == 4
+    assert DynamoWorkerFleet(fresh.table).read().workers == {}
     launcher, bus = FakeLauncher(), RecordingEventBus()
-    resumed = state.resume_interrupted(fresh, launcher=launcher, events=bus)
+    resumed = state.resume_interrupted(fresh, scaler=_scaler(fresh, launcher), events=bus)
     assert (resumed.requeued, resumed.relaunched, resumed.failed) == (["waiting"], ["handed"], ["busy"])
 
     jobs = DynamoJobStore(fresh.table)
@@ -68,13 +84,13 @@ def test_save_then_load_and_settle_the_jobs_in_progress(aws, moto_endpoint: str,
     waiting = jobs.get("waiting")
     assert waiting is not None and waiting.status is JobStatus.PENDING and waiting.launch_claim is None
     assert _queued(fresh) == [{"version": 1, "jobId": "waiting", "tenantId": "t"}]
-    # created: handed to a worker again, still waiting for it
+    # created: on the work queue again, and a worker launched for it
     handed = jobs.get("handed")
-    assert [s.job_id for s in launcher.launched] == ["handed"]
-    assert handed is not None and handed.status is JobStatus.CREATED and handed.launch_id == "fake-1"
+    assert _work_queued(fresh) == ["handed"] and len(launcher.launched) == 1
+    assert handed is not None and handed.status is JobStatus.CREATED
     assert S3ObjectStore().get_bytes(fresh.media_bucket, "media/t/a.wav") == b"RIFF...."
     # settling twice fails nothing twice
-    again = state.resume_interrupted(fresh, launcher=FakeLauncher(), events=bus)
+    again = state.resume_interrupted(fresh, scaler=_scaler(fresh, FakeLauncher()), events=bus)
     assert again.failed == [] and len(bus.published) == 1
 
 
@@ -89,13 +105,17 @@ def test_a_restored_waiting_job_runs_through_the_real_dispatcher(
     store.create(Job(job_id="waiting", tenant_id="t", input_url="s3://b/k"))
     store.update("waiting", launch_claim="dead", launch_claimed_at=utcnow())
     fresh, _ = _restart(moto_endpoint, aws, tmp_path)
-    state.resume_interrupted(fresh, launcher=FakeLauncher(), events=RecordingEventBus())
+    state.resume_interrupted(fresh, scaler=_scaler(fresh, FakeLauncher()), events=RecordingEventBus())
     (message,) = _queued(fresh)
     launcher = FakeLauncher()
     dispatcher = Dispatcher(
-        store=DynamoJobStore(fresh.table), launcher=launcher, claims=DynamoLaunchClaims(fresh.table)
+        store=DynamoJobStore(fresh.table),
+        claims=DynamoLaunchClaims(fresh.table),
+        work=SqsWorkQueue(fresh.work_queue_url),
+        scaler=_scaler(fresh, launcher),
     )
-    assert dispatcher.dispatch(DispatchMessage.model_validate(message)).action == "launched"
+    assert dispatcher.dispatch(DispatchMessage.model_validate(message)).action == "queued"
+    assert len(launcher.launched) == 1
     assert DynamoJobStore(fresh.table).get("waiting").status is JobStatus.CREATED  # type: ignore[union-attr]
 
 

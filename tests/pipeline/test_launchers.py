@@ -3,6 +3,8 @@ throttling via botocore's Stubber, and build_launcher from settings."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -14,16 +16,16 @@ from diarist.domain.jobs import JobStatus
 from diarist.domain.messages import WorkerSpec
 from diarist.launchers import build_launcher
 from diarist.local.process_launcher import LocalLauncher
-from diarist.ports import LaunchFailed, LaunchThrottled
+from diarist.ports import LaunchFailed, LaunchThrottled, WorkerStatus
 from diarist.settings import LauncherSettings
 from functions.batch_events import handler as batch_handler
 from tests.pipeline.conftest import make_job
 
-SPEC = WorkerSpec(job_id="job-42", tenant_id="acme")
+SPEC = WorkerSpec(worker_id="w-42")
 
 
 @pytest.mark.integration
-def test_batch_launcher_on_moto_and_the_failure_event_it_leads_to(aws, store, bus) -> None:
+def test_batch_launcher_on_moto_launches_a_drain_worker(aws, store, bus) -> None:
     iam, batch = client("iam"), client("batch")
     role = iam.create_role(RoleName="diarist-batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     ce = batch.create_compute_environment(
@@ -40,7 +42,7 @@ def test_batch_launcher_on_moto_and_the_failure_event_it_leads_to(aws, store, bu
         type="container",
         containerProperties={
             "image": "diarist-worker:latest",
-            "command": ["diarist", "worker"],
+            "command": ["diarist", "worker", "--drain"],
             "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
         },
     )
@@ -50,50 +52,56 @@ def test_batch_launcher_on_moto_and_the_failure_event_it_leads_to(aws, store, bu
         )
     )
     assert isinstance(launcher, BatchLauncher)
-    store.create(make_job("job-42", tenant="acme"))
     launch_id = launcher.launch(SPEC)
-    store.transition("job-42", JobStatus.CREATED, launch_id=launch_id)
     submitted = batch.describe_jobs(jobs=[launch_id])["jobs"][0]
-    assert submitted["jobName"] == "diarist-job-42"
-    assert submitted["parameters"] == {"jobId": "job-42", "tenantId": "acme"}
-    assert submitted["tags"]["diarist:job-id"] == "job-42"
+    assert submitted["jobName"] == "diarist-worker-w-42"
     # the queue tag the stack's TerminateJob grant is conditioned on: the queue as configured
-    assert submitted["tags"]["diarist:job-queue"] == "diarist-gpu"
     assert batch.list_tags_for_resource(resourceArn=submitted["jobArn"])["tags"] == {
-        "diarist:job-id": "job-42",
-        "diarist:tenant-id": "acme",
+        "diarist:worker-id": "w-42",
         "diarist:job-queue": "diarist-gpu",
     }
-    assert submitted["container"]["command"] == [
-        "diarist",
-        "worker",
-        "--job-id",
-        "job-42",
-        "--tenant-id",
-        "acme",
-    ]
-    # moto cannot run the container (no Docker) and emits no event: build the state-change event
-    # EventBridge would send from the job description, without `account` as moto's events lack it
-    described = batch.describe_jobs(jobs=[launch_id])["jobs"][0]
-    described.update(status="FAILED", statusReason="Essential container in task exited")
-    described["container"].update(exitCode=1, reason=None)
-    event = {
-        "version": "0",
-        "id": "e-1",
-        "detail-type": "Batch Job State Change",
-        "source": "aws.batch",
-        "region": "us-east-1",
-        "resources": [described["jobArn"]],
-        "detail": described,
-    }
-    assert batch_handler.process(event, store, bus) == {"failedJob": "job-42"}
+    assert submitted["container"]["command"] == ["diarist", "worker", "--drain"]
+    env = {e["name"]: e["value"] for e in submitted["container"]["environment"]}
+    assert env["DIARIST_WORKER_ID"] == "w-42"
+    # DescribeJobs: a job Batch knows is not gone; one it does not know is
+    assert launcher.status(launch_id) is not WorkerStatus.GONE
+    assert launcher.status("00000000-0000-0000-0000-000000000000") is WorkerStatus.GONE
+    launcher.terminate(launch_id, "sweeper gave up on it")
+
+
+@pytest.mark.integration
+def test_batch_events_of_drain_workers_and_of_older_per_job_containers(aws, store, bus) -> None:
+    """A drain worker's Batch event names no job (its jobs are settled by the take/sweeper); a
+    container of an older release (one job per container, still running during an upgrade) still
+    fails its job."""
+    store.create(make_job("job-42", tenant="acme"))
+    store.transition("job-42", JobStatus.CREATED)
+
+    def event(name: str, **detail) -> dict:
+        return {
+            "detail-type": "Batch Job State Change",
+            "source": "aws.batch",
+            "detail": {
+                "jobId": "b-1",
+                "jobName": name,
+                "status": "FAILED",
+                "statusReason": "Essential container in task exited",
+                "container": {"exitCode": 1, "command": []},
+                **detail,
+            },
+        }
+
+    from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
+    from diarist.domain.jobs import utcnow
+
+    fleet = DynamoWorkerFleet(aws.table)
+    fleet.report("w-42", utcnow() + timedelta(minutes=15))  # launched, counting as starting
+    assert batch_handler.process(event("diarist-worker-w-42"), store, bus, fleet=fleet)["failedJob"] is None
+    assert store.get("job-42").status is JobStatus.CREATED
+    assert fleet.read().workers == {}  # it left the fleet: the next decision may launch another
+    assert batch_handler.process(event("diarist-job-42"), store, bus) == {"failedJob": "job-42"}
     job = store.get("job-42")
-    assert (
-        job.status is JobStatus.FAILED
-        and job.error.code == "worker_crashed"
-        and "code 1" in job.error.message
-    )
-    launcher.terminate(launch_id, "canceled")  # harmless on a finished job
+    assert job.status is JobStatus.FAILED and job.error.code == "worker_crashed"
 
 
 def _stubbed(service: str):
@@ -110,22 +118,14 @@ def test_batch_throttling_and_refusal_are_typed() -> None:
         service_message="JobQueue diarist-gpu not found",
         http_status_code=400,
     )
-    listed = {"jobQueue": "diarist-gpu", "filters": [{"name": "JOB_NAME", "values": ["diarist-job-42"]}]}
-    stub.add_response(
-        "list_jobs",
-        {
-            "jobSummaryList": [
-                {"jobId": "old", "jobName": "diarist-job-42", "status": "FAILED"},
-                {"jobId": "live", "jobName": "diarist-job-42", "status": "RUNNABLE"},
-            ]
-        },
-        listed,
-    )
-    stub.add_response(
-        "list_jobs",
-        {"jobSummaryList": [{"jobId": "old", "jobName": "diarist-job-42", "status": "FAILED"}]},
-        listed,
-    )
+
+    def described(status: str | None) -> dict:
+        job = {"jobName": "diarist-worker-w-42", "jobId": "b-1", "jobQueue": "q", "status": status}
+        job.update(startedAt=0, jobDefinition="d")
+        return {"jobs": [job] if status else []}
+
+    for status in ("RUNNABLE", "RUNNING", "FAILED", "SUCCEEDED", None):
+        stub.add_response("describe_jobs", described(status), {"jobs": ["b-1"]})
     with stub:
         launcher = BatchLauncher("diarist-gpu", "diarist-worker", batch)
         with pytest.raises(LaunchThrottled):
@@ -133,8 +133,13 @@ def test_batch_throttling_and_refusal_are_typed() -> None:
         with pytest.raises(LaunchFailed, match="JobQueue diarist-gpu not found") as e:
             launcher.launch(SPEC)
         assert not isinstance(e.value, LaunchThrottled)
-        assert launcher.find_launch(SPEC) == "live"  # a live job left by a dead dispatcher
-        assert launcher.find_launch(SPEC) is None  # ended jobs do not count
+        assert [launcher.status("b-1") for _ in range(5)] == [
+            WorkerStatus.STARTING,
+            WorkerStatus.RUNNING,
+            WorkerStatus.FAILED,
+            WorkerStatus.ENDED,
+            WorkerStatus.GONE,
+        ]
     stub.assert_no_pending_responses()
 
 
@@ -148,35 +153,40 @@ def test_ecs_launcher_run_task_and_stop_task() -> None:
             "cluster": "diarist",
             "taskDefinition": "diarist-worker:3",
             "count": 1,
-            "startedBy": "job-42",
+            "startedBy": "w-42",
             "overrides": {
                 "containerOverrides": [
                     {
                         "name": "worker",
-                        "command": SPEC.command(),
-                        "environment": [
-                            {"name": "DIARIST_JOB_ID", "value": "job-42"},
-                            {"name": "DIARIST_TENANT_ID", "value": "acme"},
-                        ],
+                        "command": ["diarist", "worker", "--drain"],
+                        "environment": [{"name": "DIARIST_WORKER_ID", "value": "w-42"}],
                     }
                 ]
             },
-            "tags": [
-                {"key": "diarist:job-id", "value": "job-42"},
-                {"key": "diarist:tenant-id", "value": "acme"},
-            ],
+            "tags": [{"key": "diarist:worker-id", "value": "w-42"}],
             "networkConfiguration": {
                 "awsvpcConfiguration": {"subnets": ["subnet-1"], "assignPublicIp": "DISABLED"}
             },
         },
     )
     stub.add_response("run_task", {"tasks": [], "failures": [{"reason": "RESOURCE:GPU"}]})
+    stub.add_response("describe_tasks", {"tasks": [{"taskArn": arn, "lastStatus": "RUNNING"}]})
+    stub.add_response(
+        "describe_tasks",
+        {"tasks": [{"taskArn": arn, "lastStatus": "STOPPED", "containers": [{"exitCode": 137}]}]},
+    )
+    stub.add_response("describe_tasks", {"tasks": [], "failures": [{"arn": arn, "reason": "MISSING"}]})
     stub.add_response("stop_task", {}, {"cluster": "diarist", "task": arn, "reason": "canceled"})
     with stub:
         launcher = EcsLauncher("diarist", "diarist-worker:3", subnets=["subnet-1"], ecs=ecs)
         assert launcher.launch(SPEC) == arn
         with pytest.raises(LaunchFailed, match="RESOURCE:GPU"):
             launcher.launch(SPEC)
+        assert [launcher.status(arn) for _ in range(3)] == [
+            WorkerStatus.RUNNING,
+            WorkerStatus.FAILED,
+            WorkerStatus.GONE,
+        ]
         launcher.terminate(arn, "canceled")
     stub.assert_no_pending_responses()
 
@@ -184,16 +194,9 @@ def test_ecs_launcher_run_task_and_stop_task() -> None:
 def test_build_launcher_local_and_settings_checks(tmp_path) -> None:
     launcher = build_launcher(LauncherSettings(launcher="local", local_launch_dir=str(tmp_path)))
     assert isinstance(launcher, LocalLauncher)
-    # one instance per process and launch dir: the API's cancel and the dispatcher share it
+    # one instance per process and launch dir: the dispatcher, the sweeper and the reaper share it
     assert build_launcher(LauncherSettings(launcher="local", local_launch_dir=str(tmp_path))) is launcher
-    assert launcher.command(SPEC)[1:] == [
-        "-m",
-        "diarist",
-        "worker",
-        "--job-id",
-        "job-42",
-        "--tenant-id",
-        "acme",
-    ]
+    assert launcher.command(SPEC)[1:] == ["-m", "diarist", "worker", "--drain"]
+    assert launcher.status("local-999999999") is WorkerStatus.GONE
     with pytest.raises(ValueError, match="DIARIST_BATCH_JOB_QUEUE"):
         LauncherSettings(launcher="batch", batch_job_definition="d")

@@ -1,6 +1,7 @@
-"""Local launchers with real worker processes (fake engine): dispatcher -> LocalLauncher ->
-`python -m diarist worker` -> results, a worker that dies without reporting failed via
-poll_finished; the warm pool's dead worker failed by the same handle_worker_exit."""
+"""Local mode's launcher with real worker processes (fake engine): the dispatcher's capacity
+decision -> LocalLauncher -> `python -m diarist worker --drain` processes that drain the work queue
+and exit when idle; a worker that dies mid-job fails its job (reap -> handle_worker_exit); a worker
+stopped by SIGTERM gives its job back and another worker completes it."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import time
 import pytest
 
 from diarist.adapters.aws import client
+from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
 from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
 from diarist.adapters.events import EventBridgeBus
 from diarist.adapters.sqs_queue import SqsJobQueue
-from diarist.domain.jobs import JobStatus
-from diarist.domain.messages import DispatchMessage, WorkerSpec
+from diarist.adapters.sqs_work_queue import SqsWorkQueue
+from diarist.domain.fleet import FleetPolicy
+from diarist.domain.jobs import JobStatus, utcnow
+from diarist.domain.messages import DispatchMessage
 from diarist.local.process_launcher import LocalLauncher
 from diarist.services.dispatch import Dispatcher
-from diarist.services.failures import handle_worker_exit
+from diarist.services.fleet import FleetScaler
 from functions.dispatcher import handler as dispatcher_handler
 from tests.pipeline.conftest import make_job, sqs_event, sqs_record, wav_bytes
 
@@ -33,68 +37,91 @@ def _wait(pred, timeout_s: float = 45.0, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_local_workers_succeed_crash_and_get_canceled(aws, store, monkeypatch, tmp_path) -> None:
-    bus = EventBridgeBus(aws.event_bus)
+@pytest.fixture
+def local(aws, store, monkeypatch, tmp_path):
+    """A dispatcher over a real LocalLauncher (at most 2 workers) and the fake engine."""
+    monkeypatch.setenv("DIARIST_ENGINE", "fake")
+    monkeypatch.setenv("DIARIST_IDLE_TIMEOUT_S", "2")
+    monkeypatch.setenv("DIARIST_POLL_WAIT_S", "1")
+    monkeypatch.setenv("DIARIST_PROGRESS_INTERVAL_S", "0.5")
     launcher = LocalLauncher(tmp_path / "launch", kill_grace_s=5)
-    dispatcher = Dispatcher(store=store, launcher=launcher, claims=DynamoLaunchClaims(aws.table))
-    queue = SqsJobQueue(aws.job_queue_url)
-    client("s3").put_object(Bucket=aws.media_bucket, Key="media/t1/a.wav", Body=wav_bytes(3.0))
-    url = f"s3://{aws.media_bucket}/media/t1/a.wav"
-    monkeypatch.setenv("DIARIST_ENGINE", "fake")
-    monkeypatch.setenv("DIARIST_FAKE_SLOW_S", "30")
-    for job_id, behaviour in (("ok", "ok"), ("boom", "crash"), ("slow", "slow")):
-        store.create(make_job(job_id, input_url=url))
-        monkeypatch.setenv("DIARIST_FAKE_BEHAVIOUR", behaviour)  # the worker inherits the environment
-        body = DispatchMessage(job_id=job_id, tenant_id="t1").model_dump_json(by_alias=True)
-        assert dispatcher_handler.process(sqs_event(sqs_record(body)), dispatcher, queue) == {
-            "batchItemFailures": []
-        }
-        assert store.get(job_id).launch_id.startswith("local-")
-
-    # cancel the slow one once it is running (what the API does: conditional cancel, then terminate)
-    _wait(lambda: store.get("slow").progress >= 30, what="the slow worker to report progress")
-    store.transition("slow", JobStatus.CANCELED)
-    # the API holds its own launcher instance: it can still stop a worker it did not start
-    LocalLauncher(tmp_path / "api").terminate(store.get("slow").launch_id, "canceled by the user")
-
-    exits: dict[str, int] = {}
-
-    def all_exited() -> bool:
-        for job_id, rc in launcher.poll_finished():
-            exits[job_id] = rc
-            handle_worker_exit(store, bus, job_id, rc, log_hint=str(launcher.log_path(job_id)))
-        return len(exits) == 3
-
-    _wait(all_exited, what="the three workers to exit")
-    logs = {j: launcher.log_path(j).read_text()[-2000:] for j in exits}
-    assert exits == {"ok": 0, "boom": 137, "slow": 143}, logs
-    assert store.get("ok").status is JobStatus.SUCCEEDED, logs["ok"]
-    assert store.get("ok").result_location == f"s3://{aws.results_bucket}/results/t1/ok/result.json"
-    boom = store.get("boom")
-    assert (
-        boom.status is JobStatus.FAILED
-        and boom.error.code == "worker_crashed"
-        and "137" in boom.error.message
+    fleet = DynamoWorkerFleet(aws.table)
+    scaler = FleetScaler(fleet, launcher, FleetPolicy(max_workers=2))
+    dispatcher = Dispatcher(
+        store=store,
+        claims=DynamoLaunchClaims(aws.table),
+        work=SqsWorkQueue(aws.work_queue_url),
+        scaler=scaler,
     )
-    assert store.get("slow").status is JobStatus.CANCELED
-    assert launcher.poll_finished() == [] and launcher.running() == {}
-
-
-def test_worker_pool_fails_the_job_of_a_worker_that_died(aws, store, bus, monkeypatch, tmp_path) -> None:
-    """``diarist local``'s warm pool hands a worker that died mid-job to ``handle_worker_exit``."""
-    from diarist.local.worker_pool import WorkerPool
-
     client("s3").put_object(Bucket=aws.media_bucket, Key="media/t1/a.wav", Body=wav_bytes(3.0))
-    store.create(make_job("boom", input_url=f"s3://{aws.media_bucket}/media/t1/a.wav"))
-    monkeypatch.setenv("DIARIST_ENGINE", "fake")
-    monkeypatch.setenv("DIARIST_FAKE_BEHAVIOUR", "crash")  # the pool's processes inherit the environment
-    pool = WorkerPool(1, tmp_path / "pool", store, bus)
-    try:
-        assert pool.launch(WorkerSpec(job_id="boom", tenant_id="t1")) == "local-boom"
-        _wait(lambda: store.get("boom").status.is_terminal, what="the crashed job to end")
-    finally:
-        pool.shutdown()
+    yield launcher, fleet, dispatcher
+    launcher.shutdown(timeout_s=5)
+
+
+def _submit(aws, store, dispatcher, *job_ids: str) -> None:
+    for job_id in job_ids:
+        store.create(make_job(job_id, input_url=f"s3://{aws.media_bucket}/media/t1/a.wav"))
+        body = DispatchMessage(job_id=job_id, tenant_id="t1").model_dump_json(by_alias=True)
+        out = dispatcher_handler.process(
+            sqs_event(sqs_record(body)), dispatcher, SqsJobQueue(aws.job_queue_url)
+        )
+        assert out == {"batchItemFailures": []}
+
+
+def test_a_burst_is_drained_by_two_warm_workers_that_exit_when_idle(aws, store, local) -> None:
+    launcher, fleet, dispatcher = local
+    _submit(aws, store, dispatcher, *(f"j{i}" for i in range(6)))
+    assert launcher.launches == 2  # six jobs, at most two workers
+    _wait(lambda: all(store.get(f"j{i}").status is JobStatus.SUCCEEDED for i in range(6)), what="six jobs")
+    jobs = [store.get(f"j{i}") for i in range(6)]
+    assert {j.launch_id for j in jobs} <= {f"local-{pid}" for pid in launcher.running().values()} | {
+        j.launch_id for j in jobs
+    }
+    assert len({j.last_worker_id for j in jobs}) <= 2 and all(j.worker_takes == 1 for j in jobs)
+    assert all(j.worker_log and j.worker_log.endswith(".log") for j in jobs)
+    exits: list = []
+    _wait(lambda: exits.extend(launcher.poll_finished()) or len(exits) == 2, what="both workers' idle exit")
+    assert [e.returncode for e in exits] == [0, 0]
+    assert fleet.read().live(utcnow()) == []  # each left the fleet on its way out
+
+
+def test_a_worker_that_dies_mid_job_fails_its_job(aws, store, local, monkeypatch) -> None:
+    launcher, fleet, dispatcher = local
+    bus = EventBridgeBus(aws.event_bus)
+    monkeypatch.setenv("DIARIST_FAKE_BEHAVIOUR", "crash")  # the worker inherits the environment
+    _submit(aws, store, dispatcher, "boom")
+    exits: list = []
+    _wait(lambda: exits.extend(launcher.reap(store, bus, fleet)) or exits, what="the worker to die")
+    assert [(e.returncode, e.job_id) for e in exits] == [(137, "boom")]
     boom = store.get("boom")
     assert boom.status is JobStatus.FAILED and boom.error.code == "worker_crashed", boom.error
-    assert "137" in boom.error.message and "worker-0.log" in boom.error.message
-    assert [(d.job_id, d.status) for d in bus.published] == [("boom", JobStatus.FAILED)]
+    assert "137" in boom.error.message and exits[0].log_path.name in boom.error.message
+    assert fleet.read().live(utcnow()) == []
+
+
+def test_sigterm_mid_job_gives_it_back_and_another_worker_completes_it(
+    aws, store, local, monkeypatch
+) -> None:
+    launcher, fleet, dispatcher = local
+    bus = EventBridgeBus(aws.event_bus)
+    monkeypatch.setenv("DIARIST_FAKE_BEHAVIOUR", "slow")
+    monkeypatch.setenv("DIARIST_FAKE_SLOW_S", "30")
+    _submit(aws, store, dispatcher, "long")
+    _wait(lambda: store.get("long").progress >= 30, what="the worker to be mid-job")
+    first = store.get("long")
+    launcher.terminate(first.launch_id, "spot reclaim")  # SIGTERM, as Batch sends it
+    exits: list = []
+    monkeypatch.setenv("DIARIST_FAKE_BEHAVIOUR", "ok")  # the next worker's engine finishes quickly
+    _wait(
+        lambda: (
+            exits.extend(launcher.reap(store, bus, fleet, ensure_capacity=dispatcher.scaler.ensure_capacity))
+            or exits
+        ),
+        what="the stopped worker to exit",
+    )
+    # it gave the job back before exiting: no job is held against it, nothing is failed
+    assert [(e.returncode, e.job_id) for e in exits] == [(143, None)]
+    _wait(lambda: store.get("long").status is JobStatus.SUCCEEDED, what="another worker to complete it")
+    job = store.get("long")
+    assert job.worker_takes == 2 and job.last_worker_id != first.last_worker_id
+    assert launcher.launches == 2

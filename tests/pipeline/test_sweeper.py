@@ -11,17 +11,22 @@ from datetime import timedelta
 import pytest
 
 from diarist.adapters.aws import client
+from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
 from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
 from diarist.adapters.dynamo_sweep import DynamoSweepIndex
 from diarist.adapters.sqs_queue import SqsJobQueue
+from diarist.adapters.sqs_work_queue import SqsWorkQueue
 from diarist.domain.errors import ErrorCode, InvalidTransition
 from diarist.domain.jobs import JobStatus, utcnow
-from diarist.domain.messages import DispatchMessage, JobFinishedDetail, completion_event_id
+from diarist.domain.messages import DispatchMessage, JobFinishedDetail, WorkerSpec, completion_event_id
+from diarist.ports import LaunchFailed
 from diarist.services.dispatch import Dispatcher
+from diarist.services.fleet import FleetScaler
 from diarist.services.lifecycle import ProgressReporter, finish_job, mark_running, report_progress
 from diarist.services.sweeper import (
     EVENT_REPUBLISHED,
     JOB_REQUEUED,
+    JOB_RESUMED,
     LAUNCH_FAILED,
     NO_CAPACITY,
     WORKER_LOST,
@@ -66,7 +71,14 @@ def _sweeper(aws, store, bus, policy: SweepPolicy = POLICY, launcher=None) -> Sw
         queue=SqsJobQueue(aws.job_queue_url),
         launcher=launcher,
         policy=policy,
+        work=SqsWorkQueue(aws.work_queue_url),
+        scaler=FleetScaler(DynamoWorkerFleet(aws.table), launcher) if launcher is not None else None,
     )
+
+
+def _work_queued(aws) -> list[str]:
+    resp = client("sqs").receive_message(QueueUrl=aws.work_queue_url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"])["jobId"] for m in resp.get("Messages", [])]
 
 
 def _later(seconds: float):
@@ -158,9 +170,15 @@ def test_lost_dispatch_message_is_requeued_and_the_job_completes(aws, store, bus
     message = DispatchMessage.model_validate(body)
     assert (message.job_id, message.tenant_id) == ("p-1", "t1")
     launcher = FakeLauncher()
-    dispatcher = Dispatcher(store=store, launcher=launcher, claims=DynamoLaunchClaims(aws.table))
-    assert dispatcher.dispatch(message).action == "launched"
-    assert dispatcher.dispatch(message).action == "already_launched"  # a duplicate is harmless
+    dispatcher = Dispatcher(
+        store=store,
+        claims=DynamoLaunchClaims(aws.table),
+        work=SqsWorkQueue(aws.work_queue_url),
+        scaler=FleetScaler(DynamoWorkerFleet(aws.table), launcher),
+    )
+    assert dispatcher.dispatch(message).action == "queued"
+    assert dispatcher.dispatch(message).action == "already_queued"  # a duplicate is harmless
+    assert len(launcher.launched) == 1
     assert run_worker("p-1", "t1", settings=load(WorkerSettings), events=bus, diarizer=FakeJobDiarizer()) == 0
     assert store.get("p-1").status is JobStatus.SUCCEEDED
     assert sweeper.sweep(now=_later(5000)).resolved == {}  # nothing left to resolve
@@ -194,18 +212,67 @@ def test_pending_with_a_live_launch_claim_is_left_to_its_dispatcher(aws, store, 
 # --- created: no capacity -------------------------------------------------------------------------
 def test_created_past_the_capacity_timeout_fails_no_capacity(aws, store, bus) -> None:
     store.create(make_job("c-1"))
-    store.transition("c-1", JobStatus.CREATED, launch_id="batch-1")
-    launcher = FakeLauncher()
+    store.transition("c-1", JobStatus.CREATED)
+    launcher = FakeLauncher(fail_with=LaunchFailed("batch submit_job: no capacity"))
     sweeper = _sweeper(aws, store, bus, launcher=launcher)
-    assert sweeper.sweep(now=_later(1800)).resolved == {}
+    assert sweeper.sweep(now=_later(1800)).resolved == {}  # it tried to launch a worker again
     assert store.get("c-1").status is JobStatus.CREATED
     assert sweeper.sweep(now=_later(3700)).resolved[NO_CAPACITY] == 1
     job = store.get("c-1")
     assert job.status is JobStatus.FAILED and job.error.code == ErrorCode.NO_CAPACITY
     assert "no GPU capacity" in job.error.message and "60 minutes" in job.error.message
     assert [(d.job_id, d.error.code) for d in bus.published] == [("c-1", "no_capacity")]
-    assert [t[0] for t in launcher.terminated] == ["batch-1"]
+    assert launcher.terminated == []  # a queued job has no container of its own
     assert sweeper.sweep(now=_later(7200)).resolved == {}
+
+
+def test_waiting_jobs_get_a_worker_when_a_launch_was_lost(aws, store, bus) -> None:
+    """A dispatcher queued the job and died before launching a worker: the sweep launches one."""
+    store.create(make_job("c-2"))
+    store.transition("c-2", JobStatus.CREATED)
+    launcher = FakeLauncher()
+    sweeper = _sweeper(aws, store, bus, launcher=launcher)
+    sweeper.sweep()
+    assert len(launcher.launched) == 1
+    sweeper.sweep()  # the worker counts (starting): no second launch
+    assert len(launcher.launched) == 1
+
+
+# --- running: ask the launcher about the worker that holds the job ------------------------------
+def _held(store, job_id: str, launch_id: str):
+    store.create(make_job(job_id))
+    store.transition(job_id, JobStatus.CREATED)
+    return store.take(job_id, f"w-{job_id}", stale_before=utcnow(), launch_id=launch_id)
+
+
+def test_a_batch_job_that_disappeared_resumes_its_job_then_bounded(aws, store, bus) -> None:
+    launcher = FakeLauncher()  # knows no "batch-gone": DescribeJobs would return nothing
+    _held(store, "g-1", "batch-gone")
+    sweeper = _sweeper(aws, store, bus, SweepPolicy(worker_lost_after_s=600, max_worker_takes=2), launcher)
+    assert sweeper.sweep(now=_later(300)).resolved == {}
+    report = sweeper.sweep(now=_later(700))
+    assert report.resolved[JOB_RESUMED] == 1 and report.resolved[WORKER_LOST] == 0
+    job = store.get("g-1")
+    assert job.status is JobStatus.RUNNING and job.worker_id is None  # given back
+    assert _work_queued(aws) == ["g-1"] and len(launcher.launched) == 1  # queued again, a worker for it
+    # the next worker takes it (2nd take) and its container vanishes too: bounded, worker_lost
+    store.take("g-1", "w-2", stale_before=utcnow(), launch_id="batch-gone-too")
+    report = sweeper.sweep(now=_later(1400))
+    assert report.resolved[WORKER_LOST] == 1 and report.resolved[JOB_RESUMED] == 0
+    job = store.get("g-1")
+    assert job.status is JobStatus.FAILED and job.error.code == ErrorCode.WORKER_LOST
+    assert "gone" in job.error.message and "taken 2 time(s)" in job.error.message
+    assert [(d.job_id, d.status) for d in bus.published] == [("g-1", JobStatus.FAILED)]
+
+
+def test_a_hung_worker_fails_its_job_and_its_container_is_terminated(aws, store, bus) -> None:
+    launcher = FakeLauncher()
+    live = launcher.launch(WorkerSpec(worker_id="w-h-1"))  # Batch says RUNNING, but it is silent
+    _held(store, "h-1", live)
+    report = _sweeper(aws, store, bus, launcher=launcher).sweep(now=_later(700))
+    assert report.resolved[WORKER_LOST] == 1
+    assert store.get("h-1").error.code == ErrorCode.WORKER_LOST
+    assert [t[0] for t in launcher.terminated] == [live]
 
 
 # --- running: the worker vanished -----------------------------------------------------------------

@@ -33,34 +33,64 @@ def _message(job_id: str, tenant: str = "t1") -> DispatchMessage:
     return DispatchMessage(job_id=job_id, tenant_id=tenant)
 
 
-def test_worker(aws, store, monkeypatch) -> None:
-    from diarist.settings import WorkerSettings, load
-    from diarist.worker.main import run_worker
+def test_worker(aws, store, bus) -> None:
+    """A drain worker: two jobs from the work queue (one canceled meanwhile), then its idle exit."""
+    from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
+    from diarist.adapters.s3_store import S3ObjectStore
+    from diarist.adapters.sqs_work_queue import SqsWorkQueue
+    from diarist.domain.messages import WorkMessage
+    from diarist.settings import DrainSettings
+    from diarist.worker.drain import Drainer
+    from diarist.worker.main import SigtermGuard, WorkerIdentity
 
-    monkeypatch.setenv("DIARIST_PROGRESS_INTERVAL_S", "0.001")
-    load.cache_clear()
     key = "media/t1/a.wav"
     client("s3").put_object(Bucket=aws.media_bucket, Key=key, Body=wav_bytes(1.0))
     store.create(make_job("w-ok", input_url=f"s3://{aws.media_bucket}/{key}"))
     store.create(make_job("w-gone"))
     store.transition("w-gone", JobStatus.CANCELED)
+    work = SqsWorkQueue(aws.work_queue_url)
+    for j in ("w-ok", "w-gone"):
+        work.send(WorkMessage(job_id=j, tenant_id="t1"))
+    drainer = Drainer(
+        settings=DrainSettings(progress_interval_s=0.001, idle_timeout_s=0.5, poll_wait_s=0),
+        queue=work,
+        fleet=DynamoWorkerFleet(aws.table),
+        store=store,
+        events=bus,
+        objects=S3ObjectStore(),
+        s3_client=client("s3"),
+        diarizer=FakeJobDiarizer(),
+        worker=WorkerIdentity("w-1", "local-1"),
+    )
     with recorded_table_calls() as calls:
-        assert run_worker("w-ok", "t1", settings=load(WorkerSettings), diarizer=FakeJobDiarizer()) == 0
-        assert run_worker("w-gone", "t1", settings=load(WorkerSettings), diarizer=FakeJobDiarizer()) == 0
+        assert drainer.run(SigtermGuard())[0] == 0
     assert store.get("w-ok").status is JobStatus.SUCCEEDED
     assert check_granted("worker", calls) == granted("worker")
 
 
 def test_dispatcher(aws, store) -> None:
+    from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
+    from diarist.adapters.sqs_work_queue import SqsWorkQueue
+    from diarist.services.fleet import FleetScaler
+
     store.create(make_job("d-ok"))
     store.create(make_job("d-refused"))
-    ok = Dispatcher(store=store, launcher=FakeLauncher(), claims=DynamoLaunchClaims(aws.table))
-    refused = Dispatcher(
-        store=store, launcher=FakeLauncher(fail_with=LaunchFailed("no")), claims=DynamoLaunchClaims(aws.table)
-    )
+
+    def dispatcher(launcher: FakeLauncher, work: SqsWorkQueue) -> Dispatcher:
+        fleet = DynamoWorkerFleet(aws.table)
+        return Dispatcher(
+            store=store, claims=DynamoLaunchClaims(aws.table), work=work, scaler=FleetScaler(fleet, launcher)
+        )
+
+    class RefusingQueue(SqsWorkQueue):
+        def send(self, message) -> None:
+            raise LaunchFailed("no")
+
+    ok = dispatcher(FakeLauncher(), SqsWorkQueue(aws.work_queue_url))
+    refused = dispatcher(FakeLauncher(), RefusingQueue(aws.work_queue_url))
     with recorded_table_calls() as calls:
-        assert ok.dispatch(_message("d-ok")).action == "launched"
-        assert ok.dispatch(_message("d-ok")).action == "already_launched"
+        assert ok.dispatch(_message("d-ok")).action == "queued"
+        assert ok.dispatch(_message("d-ok")).action == "already_queued"
         with pytest.raises(LaunchFailed):
             refused.dispatch(_message("d-refused"))  # the claim is released with the reason
     assert check_granted("dispatcher", calls) == granted("dispatcher")
@@ -102,14 +132,22 @@ def test_ingest(aws, store) -> None:
 
 
 def test_batch_events(aws, store) -> None:
+    from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
+    from diarist.domain.jobs import utcnow
     from functions.batch_events import handler as batch_handler
 
     store.create(make_job("job-oom"))
     store.transition("job-oom", JobStatus.RUNNING)
+    DynamoWorkerFleet(aws.table).report("w-9", utcnow())
+    worker_event = load_event("batch_failed_oom.json")
+    worker_event["detail"].update(jobName="diarist-worker-w-9", parameters={}, tags={})
+    worker_event["detail"]["container"]["command"] = ["diarist", "worker", "--drain"]
     with recorded_table_calls() as calls:
         assert batch_handler.lambda_handler(load_event("batch_failed_oom.json"), LambdaContext()) == {
             "failedJob": "job-oom"
         }
+        assert batch_handler.lambda_handler(worker_event, LambdaContext()) == {"failedJob": None}
+    assert DynamoWorkerFleet(aws.table).read().workers == {}
     assert check_granted("batch_events", calls) == granted("batch_events")
 
 
@@ -132,7 +170,7 @@ def test_webhook_delivery(aws, store, monkeypatch) -> None:
     forget_built()
 
 
-def test_sweeper(aws, store, bus, monkeypatch) -> None:
+def test_sweeper(aws, store, bus, monkeypatch, tmp_path) -> None:
     import time
 
     from diarist.services.lifecycle import finish_job
@@ -141,11 +179,20 @@ def test_sweeper(aws, store, bus, monkeypatch) -> None:
     from tests.pipeline.test_sweeper import FlakyBus
 
     monkeypatch.setenv("DIARIST_SWEEP_OUTBOX_AFTER_S", "1")
+    # a launcher whose workers start nothing here (a missing interpreter): the launch fails and the
+    # claimed fleet slot is given back, which is all this test needs of it
+    monkeypatch.setenv("DIARIST_LAUNCHER", "local")
+    monkeypatch.setenv("DIARIST_LOCAL_LAUNCH_DIR", str(tmp_path))
     load.cache_clear()
     forget_built()
+    from diarist.launchers import local_launcher
+
+    local_launcher(str(tmp_path)).python = str(tmp_path / "no-python")
     store.create(make_job("s-owed"))
     assert finish_job(store, FlakyBus(failures=1), "s-owed", JobStatus.CANCELED) is not None
     store.create(make_job("s-pending"))
+    store.create(make_job("s-waiting"))
+    store.transition("s-waiting", JobStatus.CREATED)  # waiting for a worker: the fleet is asked
     time.sleep(1.2)
     with recorded_table_calls() as calls:
         result = sweeper_handler.lambda_handler({"source": "aws.events"}, LambdaContext())

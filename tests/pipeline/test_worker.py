@@ -13,7 +13,7 @@ from diarist.domain.jobs import JobParams, JobStatus
 from diarist.domain.results import DiarizationResult
 from diarist.settings import WorkerSettings, load
 from diarist.testing.fake_engine import FAKE_MODEL, FakeJobDiarizer
-from diarist.worker.main import EXIT_ERROR, EXIT_OK, run_worker
+from diarist.worker.main import EXIT_ERROR, EXIT_OK, WorkerIdentity, run_worker
 from tests.logs import at_info, json_lines
 from tests.pipeline.conftest import make_job, receive_as_lambda_event, wav_bytes
 
@@ -36,6 +36,11 @@ class ProgressSpyStore(DynamoJobStore):
 
     def transition(self, job_id, new, **changes):
         job = super().transition(job_id, new, **changes)
+        self.statuses.append(job.status)
+        return job
+
+    def take(self, job_id, worker_id, **kwargs):
+        job = super().take(job_id, worker_id, **kwargs)
         self.statuses.append(job.status)
         return job
 
@@ -77,7 +82,7 @@ def test_worker_runs_a_job_to_success_and_announces_it(aws, spy, settings) -> No
             warnings=[submitted_warning],
         )
     )
-    spy.transition("w1", JobStatus.CREATED, launch_id="local-1")
+    spy.transition("w1", JobStatus.CREATED)
     code = run_worker(
         "w1",
         "t1",
@@ -85,10 +90,19 @@ def test_worker_runs_a_job_to_success_and_announces_it(aws, spy, settings) -> No
         store=spy,
         events=EventBridgeBus(aws.event_bus),
         diarizer=FakeJobDiarizer(),
+        worker=WorkerIdentity(worker_id="wk-1", launch_id="batch-job-1", log="worker/default/task-1"),
     )
     assert code == EXIT_OK
     job = spy.get("w1")
     assert spy.statuses == [JobStatus.CREATED, JobStatus.RUNNING, JobStatus.SUCCEEDED]
+    # the job records the worker that ran it (GET /v1/jobs/{id} diagnostics)
+    assert (job.worker_id, job.last_worker_id, job.launch_id, job.worker_log, job.worker_takes) == (
+        "wk-1",
+        "wk-1",
+        "batch-job-1",
+        "worker/default/task-1",
+        1,
+    )
     assert spy.progress and spy.progress == sorted(spy.progress) and 0 < spy.progress[0] < 100
     assert job.status is JobStatus.SUCCEEDED and job.progress == 100
     assert job.result_location == f"s3://{aws.results_bucket}/results/t1/w1/result.json"
@@ -291,7 +305,10 @@ def test_every_line_of_a_run_carries_its_job_keys(aws, store, bus, settings, cap
         assert lines
         for line in lines:
             assert (line.get("job_id"), line.get("tenant_id")) == (job_id, "acme"), line
-    assert [line["message"] for line in ok_lines if line["logger"] == "diarist.worker"] == ["job succeeded"]
+    assert [line["message"] for line in ok_lines if line["logger"] == "diarist.worker"] == [
+        "job taken",
+        "job succeeded",
+    ]
     by_logger = {line["logger"]: line["message"] for line in late_lines}
     assert by_logger["diarist.services.lifecycle"] == "finish_job refused"  # a service module's line
     assert by_logger["diarist.worker"].startswith("job ended while its result was being written")

@@ -1,9 +1,10 @@
-"""AWS Batch launcher (``ports.Launcher``): the production path, ``submit_job`` on the GPU job queue.
+"""AWS Batch launcher (``ports.Launcher``): the production path, ``submit_job`` of a drain worker
+(``diarist worker --drain``) on the GPU job queue.
 
-The job carries the Diarist job id as Batch parameters, propagated tags and its name, and its
-queue as the tag ``diarist:job-queue`` (``domain.launches``): the stack lets ``terminate`` stop
-only jobs with its own queue's tag. ``find_launch`` lists the queue's jobs by that name; ``terminate`` of a
-job Batch no longer knows is no error.
+The Batch job is named ``diarist-worker-<worker id>`` and tagged with the worker id and its queue
+(``domain.launches``): the stack lets ``terminate`` stop only jobs with its own queue's tag.
+``status`` asks ``DescribeJobs`` (a job Batch no longer knows is ``gone``); ``terminate`` of a job
+Batch no longer knows is no error.
 """
 
 from __future__ import annotations
@@ -14,12 +15,21 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from diarist.adapters.aws import client, launch_error
-from diarist.domain.launches import TAG_JOB_ID, TAG_JOB_QUEUE, TAG_TENANT_ID, job_name_for, worker_environment
+from diarist.domain.launches import TAG_JOB_QUEUE, TAG_WORKER_ID, worker_environment, worker_name_for
 from diarist.domain.messages import WorkerSpec
+from diarist.ports import WorkerStatus
 
 log = logging.getLogger(__name__)
 
-_LIVE_BATCH_STATUSES = frozenset({"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"})
+_BATCH_STATUS = {
+    "SUBMITTED": WorkerStatus.STARTING,
+    "PENDING": WorkerStatus.STARTING,
+    "RUNNABLE": WorkerStatus.STARTING,
+    "STARTING": WorkerStatus.STARTING,
+    "RUNNING": WorkerStatus.RUNNING,
+    "SUCCEEDED": WorkerStatus.ENDED,
+    "FAILED": WorkerStatus.FAILED,
+}
 
 
 class BatchLauncher:
@@ -31,30 +41,31 @@ class BatchLauncher:
     def launch(self, spec: WorkerSpec) -> str:
         try:
             resp = self._batch.submit_job(
-                jobName=job_name_for(spec.job_id),
+                jobName=worker_name_for(spec.worker_id),
                 jobQueue=self.job_queue,
                 jobDefinition=self.job_definition,
-                parameters={"jobId": spec.job_id, "tenantId": spec.tenant_id},
                 containerOverrides={
                     "command": spec.command(),
                     "environment": [{"name": k, "value": v} for k, v in worker_environment(spec).items()],
                 },
                 # the queue tag is what the stack's TerminateJob grant is conditioned on
-                tags={TAG_JOB_ID: spec.job_id, TAG_TENANT_ID: spec.tenant_id, TAG_JOB_QUEUE: self.job_queue},
+                tags={TAG_WORKER_ID: spec.worker_id, TAG_JOB_QUEUE: self.job_queue},
                 propagateTags=True,
             )
         except ClientError as e:
             raise launch_error("batch submit_job", e) from e
         return str(resp["jobId"])
 
-    def find_launch(self, spec: WorkerSpec) -> str | None:
-        resp = self._batch.list_jobs(
-            jobQueue=self.job_queue, filters=[{"name": "JOB_NAME", "values": [job_name_for(spec.job_id)]}]
-        )
-        for summary in resp.get("jobSummaryList", []):
-            if summary.get("status") in _LIVE_BATCH_STATUSES:
-                return str(summary["jobId"])
-        return None
+    def status(self, launch_id: str) -> WorkerStatus:
+        try:
+            jobs = self._batch.describe_jobs(jobs=[launch_id]).get("jobs") or []
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "ClientException":
+                return WorkerStatus.GONE
+            raise
+        if not jobs:
+            return WorkerStatus.GONE
+        return _BATCH_STATUS.get(str(jobs[0].get("status")), WorkerStatus.GONE)
 
     def terminate(self, launch_id: str, reason: str) -> None:
         try:

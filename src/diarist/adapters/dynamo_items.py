@@ -10,6 +10,7 @@ One table (names in ``diarist.resources``), one adapter per item family:
 - ``IDEM#<tenant>#<key>``: an ``Idempotency-Key`` record (``dynamo_idempotency``);
 - ``TENANT#<tenant>``: a tenant's limit overrides and active-job slots, ``RATE#<tenant>#<minute>``:
   its request counter for one minute (``dynamo_tenants``).
+- ``FLEET#<name>``: the drain workers that exist (``dynamo_fleet``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
-from diarist.resources import APIKEY_KEY_PREFIX, IDEMPOTENCY_KEY_PREFIX, JOB_KEY_PREFIX, TABLE_PK
+from diarist.resources import (
+    APIKEY_KEY_PREFIX,
+    FLEET_KEY_PREFIX,
+    IDEMPOTENCY_KEY_PREFIX,
+    JOB_KEY_PREFIX,
+    TABLE_PK,
+)
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -36,6 +43,10 @@ def job_key(job_id: str) -> dict[str, Any]:
 
 def apikey_key(key_hash: str) -> dict[str, Any]:
     return {TABLE_PK: {"S": APIKEY_KEY_PREFIX + key_hash}}
+
+
+def fleet_key(name: str) -> dict[str, Any]:
+    return {TABLE_PK: {"S": FLEET_KEY_PREFIX + name}}
 
 
 def idempotency_key(tenant_id: str, key: str) -> dict[str, Any]:

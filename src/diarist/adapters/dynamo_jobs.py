@@ -113,6 +113,8 @@ class DynamoJobStore:
         *,
         index_keys: tuple[str, str] | None = None,
         unchanged_since: datetime | None = None,
+        held_by: str | None = None,
+        add_takes: bool = False,
     ) -> Job:
         changes = dict(changes)
         changes["updated_at"] = utcnow()
@@ -134,6 +136,10 @@ class DynamoJobStore:
             names["#g2p"], names["#g2s"] = TABLE_GSI2_PK, TABLE_GSI2_SK
             values[":g2p"], values[":g2s"] = {"S": index_keys[0]}, {"S": index_keys[1]}
             sets.append("#g2p = :g2p, #g2s = :g2s")
+        if add_takes:
+            names["#tk"] = "worker_takes"
+            values[":zero"], values[":one"] = {"N": "0"}, {"N": "1"}
+            sets.append("#tk = if_not_exists(#tk, :zero) + :one")
         expr = ""
         if sets:
             expr += "SET " + ", ".join(sets)
@@ -156,6 +162,10 @@ class DynamoJobStore:
             names["#upd"] = "updated_at"
             values[":upd"] = {"S": stored_time(unchanged_since)}
             condition += " AND #upd = :upd"
+        if held_by is not None:  # only the worker holding the job writes its progress
+            names["#wid"] = "worker_id"
+            values[":wid"] = {"S": held_by}
+            condition += " AND #wid = :wid"
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": job_key(job_id),
@@ -236,11 +246,45 @@ class DynamoJobStore:
         return True
 
     def update(
-        self, job_id: str, *, only_if_status: Iterable[JobStatus] | None = None, **changes: Any
+        self,
+        job_id: str,
+        *,
+        only_if_status: Iterable[JobStatus] | None = None,
+        only_if_held_by: str | None = None,
+        **changes: Any,
     ) -> Job:
         if "status" in changes:
             raise ValueError("use transition() to change a job's status")
-        return self._conditional_update(job_id, changes, only_if_status)
+        return self._conditional_update(job_id, changes, only_if_status, held_by=only_if_held_by)
+
+    def take(self, job_id: str, worker_id: str, *, stale_before: datetime, **changes: Any) -> Job:
+        """``ports.JobStore.take``: ``pending|created -> running``; a ``running`` job only when no
+        worker holds it or its holder is silent since ``stale_before``, and then only if nobody
+        wrote it since this read (``updated_at`` unchanged)."""
+        changes = {**changes, "worker_id": worker_id, "last_worker_id": worker_id}
+        current = self.get(job_id)
+        if current is None:
+            raise JobNotFound(f"job {job_id} not found")
+        if current.status is not JobStatus.RUNNING:
+            return self._take_write(job_id, changes, None)
+        if current.worker_id is not None and current.updated_at >= stale_before:
+            raise InvalidTransition(f"job {job_id} is running on worker {current.worker_id}")
+        # resumed: a given-back job, or one whose worker died; progress starts again
+        return self._take_write(job_id, {**changes, "progress": 0}, current.updated_at)
+
+    def _take_write(self, job_id: str, changes: dict[str, Any], unchanged_since: datetime | None) -> Job:
+        now = utcnow()
+        changes = {**changes, "status": JobStatus.RUNNING}
+        changes.setdefault("started_at", now)
+        allowed = sources_of(JobStatus.RUNNING) if unchanged_since is None else {JobStatus.RUNNING}
+        return self._conditional_update(
+            job_id,
+            changes,
+            sorted(allowed),
+            index_keys=(STATUS_KEY_PREFIX + JobStatus.RUNNING.value, f"{sortable_time(now)}#{job_id}"),
+            unchanged_since=unchanged_since,
+            add_takes=True,
+        )
 
     def list_for_tenant(
         self, tenant_id: str, *, limit: int, cursor: str | None, status: JobStatus | None

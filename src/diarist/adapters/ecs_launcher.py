@@ -1,7 +1,8 @@
 """ECS launcher (``ports.Launcher``): ``run_task``, for accounts without AWS Batch.
 
-The task carries the Diarist job id as ``startedBy`` (what ``find_launch`` lists by) and as tags
-(``domain.launches``). ``terminate`` of a task ECS no longer knows is no error.
+Each task is one drain worker (``diarist worker --drain``), its worker id as ``startedBy`` and as a
+tag (``domain.launches``). ``status`` asks ``DescribeTasks``; ``terminate`` of a task ECS no
+longer knows is no error.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from diarist.adapters.aws import client, launch_error
-from diarist.domain.launches import TAG_JOB_ID, TAG_TENANT_ID, worker_environment
+from diarist.domain.launches import TAG_WORKER_ID, worker_environment
 from diarist.domain.messages import WorkerSpec
-from diarist.ports import LaunchFailed
+from diarist.ports import LaunchFailed, WorkerStatus
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class EcsLauncher:
             "cluster": self.cluster,
             "taskDefinition": self.task_definition,
             "count": 1,
-            "startedBy": spec.job_id[:36],
+            "startedBy": spec.worker_id[:36],
             "overrides": {
                 "containerOverrides": [
                     {
@@ -50,10 +51,7 @@ class EcsLauncher:
                     }
                 ]
             },
-            "tags": [
-                {"key": TAG_JOB_ID, "value": spec.job_id},
-                {"key": TAG_TENANT_ID, "value": spec.tenant_id},
-            ],
+            "tags": [{"key": TAG_WORKER_ID, "value": spec.worker_id}],
         }
         if self.subnets:
             kwargs["networkConfiguration"] = {
@@ -70,11 +68,24 @@ class EcsLauncher:
             raise LaunchFailed(f"ecs run_task started no task: {reasons or 'no reason given'}")
         return str(tasks[0]["taskArn"])
 
-    def find_launch(self, spec: WorkerSpec) -> str | None:
-        """A task already started for this job (``startedBy`` = job id) and not stopped."""
-        resp = self._ecs.list_tasks(cluster=self.cluster, startedBy=spec.job_id[:36], desiredStatus="RUNNING")
-        arns = resp.get("taskArns") or []
-        return str(arns[0]) if arns else None
+    def status(self, launch_id: str) -> WorkerStatus:
+        try:
+            resp = self._ecs.describe_tasks(cluster=self.cluster, tasks=[launch_id])
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("InvalidParameterException", "ClientException"):
+                return WorkerStatus.GONE
+            raise
+        tasks = resp.get("tasks") or []
+        if not tasks:
+            return WorkerStatus.GONE
+        task = tasks[0]
+        last = str(task.get("lastStatus", ""))
+        if last == "RUNNING":
+            return WorkerStatus.RUNNING
+        if last in ("STOPPED", "DELETED", "DEPROVISIONING", "STOPPING"):
+            codes = [c.get("exitCode") for c in task.get("containers", [])]
+            return WorkerStatus.ENDED if codes and all(c == 0 for c in codes) else WorkerStatus.FAILED
+        return WorkerStatus.STARTING
 
     def terminate(self, launch_id: str, reason: str) -> None:
         try:

@@ -27,7 +27,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="pyannote",
         help="'fake' skips the model: for trying the plumbing only",
     )
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (each loads the model)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="the most drain workers at once (each its own process, loads the model once, exits when idle)",
+    )
     p.add_argument(
         "--no-auth",
         action="store_true",

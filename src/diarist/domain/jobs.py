@@ -13,9 +13,13 @@ worker runs and how its result is rendered differ (``domain.job_kinds`` has the 
 - ``voiceprint_comparison``: every voiceprint of one list against every one of another (Phonexia);
   it needs no audio and is computed by the API itself (it is never queued).
 
-- ``pending``: accepted and queued, no GPU job yet.
-- ``created``: the dispatcher launched a container job (Batch/ECS/local worker).
-- ``running``: the worker started processing.
+- ``pending``: accepted and queued for the dispatcher.
+- ``created``: the dispatcher put the job on the work queue (after its launch claim) and made
+  sure the worker fleet has capacity for it; a drain worker will take it.
+- ``running``: a worker took the job (``worker_id``, ``launch_id``: the container that runs it,
+  ``worker_log``: where its log lines are) and works on it. A worker that is stopped (SIGTERM)
+  gives the job back: it stays ``running`` without a ``worker_id`` and another worker resumes it
+  (``running -> running``, the take in ``JobStore.take``).
 - terminal: ``succeeded``, ``failed``, ``canceled``. Nothing leaves a terminal status.
 
 The Phonexia dialect's task states are a *view* of the same status (``phonexia_state``).
@@ -219,7 +223,26 @@ class Job(BaseModel):
     progress: int = Field(default=0, ge=0, le=100)
     warnings: list[str] = Field(default_factory=list)
     error: JobError | None = None
-    launch_id: str | None = Field(default=None, description="Batch/ECS/local job id of the container job")
+    launch_id: str | None = Field(
+        default=None,
+        description="the container job (Batch job id, ECS task ARN, local-<pid>) of the worker that took the job",
+    )
+    queued_at: datetime | None = Field(
+        default=None, description="when the dispatcher put the job on the work queue (created)"
+    )
+    worker_id: str | None = Field(
+        default=None,
+        description="the drain worker holding the job while it runs (removed when it gives the job back)",
+    )
+    last_worker_id: str | None = Field(
+        default=None, description="the worker that took the job last (kept when it gives the job back)"
+    )
+    worker_log: str | None = Field(
+        default=None, description="where the worker's log lines are (CloudWatch log stream, local file)"
+    )
+    worker_takes: int = Field(
+        default=0, ge=0, description="how many times a worker took the job (more than 1: resumed)"
+    )
     launch_claim: str | None = Field(
         default=None,
         description="dispatcher: token of the delivery that claimed the launch (no double launch)",

@@ -81,14 +81,26 @@ def detail_type_for(status: JobStatus) -> str:
         raise ValueError(f"no completion event for non-terminal status {status.value}") from None
 
 
-class WorkerSpec(BaseModel):
-    """What a launcher passes to the container job (as environment / command)."""
+class WorkMessage(BaseModel):
+    """Body of a message on the work queue: 'run this job'. The dispatcher sends it after its
+    launch claim; a drain worker (``diarist worker --drain``) takes it. Redelivery (or a duplicate)
+    is harmless: a worker runs a job only after its conditional take (``JobStore.take``)."""
 
-    job_id: str
-    tenant_id: str
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    version: Literal[1] = 1
+    job_id: str = Field(alias="jobId")
+    tenant_id: str = Field(alias="tenantId")
+
+
+class WorkerSpec(BaseModel):
+    """What a launcher starts: one drain worker of the fleet (a Batch job, an ECS task, a local
+    process). It serves whatever jobs the work queue holds, not one job."""
+
+    worker_id: str
 
     def command(self) -> list[str]:
-        return ["diarist", "worker", "--job-id", self.job_id, "--tenant-id", self.tenant_id]
+        return ["diarist", "worker", "--drain"]
 
 
 # --- Webhook delivery -------------------------------------------------------------------------

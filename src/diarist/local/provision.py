@@ -1,7 +1,7 @@
 """Create, on the emulator, the resources the CDK stack defines (names from ``diarist.resources``).
 
 Used by local mode and by the integration tests, so both run against the same shapes as AWS:
-the single table with its two GSIs (``by_tenant``, the sweeper's sparse ``by_state``) and TTL, the queues with their DLQs, the buckets with EventBridge
+the single table with its two GSIs (``by_tenant``, the sweeper's sparse ``by_state``) and TTL, the queues with their DLQs (jobs, work, webhooks), the buckets with EventBridge
 notifications (and, once the API's address is known, the web console's CORS: ``allow_browser_origins``), the event bus and the rules that route to queues.
 """
 
@@ -24,6 +24,8 @@ class LocalResources:
     event_bus: str
     job_queue_url: str
     job_dlq_url: str
+    work_queue_url: str
+    work_dlq_url: str
     webhook_queue_url: str
     webhook_dlq_url: str
     ingest_queue_url: str
@@ -37,6 +39,7 @@ class LocalResources:
             "DIARIST_RESULTS_BUCKET": self.results_bucket,
             "DIARIST_EVENT_BUS_NAME": self.event_bus,
             "DIARIST_JOB_QUEUE_URL": self.job_queue_url,
+            "DIARIST_WORK_QUEUE_URL": self.work_queue_url,
             "DIARIST_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "DIARIST_WEBHOOK_SECRET_PREFIX": resources.WEBHOOK_SECRET_PREFIX,
             # one machine, one tenant: no default per-tenant limits (a tenant's override still applies)
@@ -47,10 +50,14 @@ class LocalResources:
         return env
 
 
-def _queue(sqs: Any, name: str, *, visibility_s: int, dlq_arn: str | None = None) -> str:
+def _queue(
+    sqs: Any, name: str, *, visibility_s: int, dlq_arn: str | None = None, max_receives: int = 3
+) -> str:
     attrs = {"VisibilityTimeout": str(visibility_s)}
     if dlq_arn:
-        attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
+        attrs["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}
+        )
     return str(sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"])
 
 
@@ -101,6 +108,15 @@ def provision(prefix: str = "") -> LocalResources:
 
     job_dlq = _queue(sqs, prefix + resources.LOCAL_JOB_DLQ, visibility_s=30)
     job_q = _queue(sqs, prefix + resources.LOCAL_JOB_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, job_dlq))
+    # the work queue: a worker keeps the message of the job it runs invisible (heartbeat)
+    work_dlq = _queue(sqs, prefix + resources.LOCAL_WORK_DLQ, visibility_s=120)
+    work_q = _queue(
+        sqs,
+        prefix + resources.LOCAL_WORK_QUEUE,
+        visibility_s=120,
+        dlq_arn=_arn(sqs, work_dlq),
+        max_receives=5,
+    )
     wh_dlq = _queue(sqs, prefix + resources.LOCAL_WEBHOOK_DLQ, visibility_s=30)
     wh_q = _queue(sqs, prefix + resources.LOCAL_WEBHOOK_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, wh_dlq))
     ingest_q = _queue(sqs, prefix + resources.LOCAL_INGEST_QUEUE, visibility_s=30)
@@ -154,6 +170,8 @@ def provision(prefix: str = "") -> LocalResources:
         event_bus=bus,
         job_queue_url=job_q,
         job_dlq_url=job_dlq,
+        work_queue_url=work_q,
+        work_dlq_url=work_dlq,
         webhook_queue_url=wh_q,
         webhook_dlq_url=wh_dlq,
         ingest_queue_url=ingest_q,

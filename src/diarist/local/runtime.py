@@ -9,10 +9,12 @@ What runs where (the same handler and worker code as in AWS; nothing is reimplem
   dispatcher's DLQ handler, ingest queue (S3 ``incoming/`` events via EventBridge) -> ingest,
   webhook queue (completion events via EventBridge) -> webhook delivery; a schedule poller runs
   the sweeper every ``DIARIST_SWEEP_INTERVAL_S`` (10 s), as the EventBridge schedule does in AWS;
-- the dispatcher's launcher is a pool of warm local worker processes in place of AWS Batch
-  (``local.worker_pool``, chosen by ``diarist.launchers.build_launcher``); a worker that dies
-  without reporting fails its job through ``services.failures.handle_worker_exit``, as Batch's
-  state-change handler does in AWS.
+- the dispatcher makes the same capacity decision as in AWS (``services.fleet``, at most
+  ``--workers`` drain workers); its launcher starts each "Batch job" as its own OS process running
+  ``diarist worker --drain`` (``local.process_launcher``, chosen by
+  ``diarist.launchers.build_launcher``), which loads the model once, drains the work queue and
+  exits when idle; a reaper (every 0.5 s) fails the job of a worker that died without reporting
+  (``services.failures.handle_worker_exit``, as Batch's state-change handler does in AWS).
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ class LocalDiarist:
         self._moto: Any = None
         self._api: Any = None
         self._pollers: list[Any] = []
+        self.launcher: Any = None
+        self.fleet: Any = None
+        self.scaler: Any = None
+        self._store: Any = None
+        self._bus: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.resources: Any = None
@@ -139,7 +146,9 @@ class LocalDiarist:
             {
                 "DIARIST_LAUNCHER": "local",
                 "DIARIST_LOCAL_LAUNCH_DIR": str(work / "workers"),
-                "DIARIST_LOCAL_WORKERS": str(cfg.workers),
+                "DIARIST_FLEET_MAX_WORKERS": str(max(1, cfg.workers)),
+                # a local worker starts in seconds (no Batch placement)
+                "DIARIST_FLEET_START_GRACE_S": "120",
                 "DIARIST_ENGINE": cfg.engine,
                 # Local mode only: inputs and webhooks on this machine are allowed (plain http, loopback).
                 "DIARIST_ALLOW_HTTP": "true",
@@ -158,15 +167,21 @@ class LocalDiarist:
             if restored:
                 log.info("restored %d records from %s", restored, cfg.data_dir)
 
+        from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
         from diarist.adapters.dynamo_jobs import DynamoJobStore
         from diarist.adapters.events import EventBridgeBus
-        from diarist.local.worker_pool import start_pool
+        from diarist.launchers import local_launcher
+        from diarist.services.fleet import FleetScaler
+        from diarist.settings import FleetSettings
 
         store, bus = DynamoJobStore(self.resources.table), EventBridgeBus(self.resources.event_bus)
-        pool = start_pool(cfg.workers, work / "workers", store, bus)
+        self.fleet = DynamoWorkerFleet(self.resources.table)
+        self.launcher = local_launcher(str(work / "workers"))
+        self.scaler = FleetScaler(self.fleet, self.launcher, load(FleetSettings).fleet_policy())
+        self._store, self._bus = store, bus
         if restored:
             # jobs in progress at the last stop: waiting ones go on, running ones end failed
-            resumed = state.resume_interrupted(self.resources, launcher=pool, store=store, events=bus)
+            resumed = state.resume_interrupted(self.resources, scaler=self.scaler, store=store, events=bus)
             if resumed.requeued or resumed.relaunched:
                 log.warning(
                     "%d job(s) were waiting when local mode stopped: queued again",
@@ -253,21 +268,31 @@ class LocalDiarist:
             SchedulePoller(
                 "sweeper", sweeper.lambda_handler, interval_s=load(SweeperSettings).sweep_interval_s
             ),
+            # Batch's "Job State Change" for local workers: exits settled at once
+            SchedulePoller("workers", self._reap, interval_s=0.5),
         ]
         for p in self._pollers:
             p.start()
+
+    def _reap(self, event: Any, context: Any) -> None:
+        self.launcher.reap(self._store, self._bus, self.fleet, ensure_capacity=self.scaler.ensure_capacity)
 
     def stop(self) -> None:
         for p in self._pollers:
             p.stop()
         if self._api:
             self._api.stop()
-        try:
-            from diarist.local.worker_pool import shutdown_workers
+        if self.launcher is not None:
+            try:
+                # SIGTERM: each worker gives its job back and leaves the fleet; a job running at
+                # stop is settled on the next start (local.state)
+                self.launcher.shutdown()
+                self.launcher.poll_finished()
+            except Exception:
+                log.exception("stopping workers")
+            from diarist.launchers import forget_local_launchers
 
-            shutdown_workers()
-        except Exception:
-            log.exception("stopping workers")
+            forget_local_launchers()
         if self.config.data_dir and self.resources:
             from diarist.local import state
 

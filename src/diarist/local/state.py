@@ -6,10 +6,13 @@ that were in progress are settled on the next start (``resume_interrupted``):
 
 - ``pending`` (accepted, no worker yet): queued again (a launch claim left by the stopped
   dispatcher is dropped), so it runs as if local mode had never stopped;
-- ``created`` (handed to a worker that had not started it): handed to a worker again;
+- ``created`` (on the work queue, not taken by a worker yet): put on the work queue again (the
+  queue is not kept) and capacity decided for it, so a worker takes it;
 - ``running``: failed (``worker_crashed``, "local mode stopped while this job was running; submit
   it again") with its completion event, so its webhook fires. A running job cannot go back to
   waiting (the job's transition table), and its worker's partial work is gone.
+
+The drain-worker fleet item is not restored (its workers did not survive the stop).
 
 Layout of DIR: ``table.jsonl`` (one item per line), and per bucket ``s3/<bucket>/index.jsonl``
 (one line per object: its key, content type and user metadata, and the file holding its bytes)
@@ -38,7 +41,8 @@ from diarist.adapters.aws import client
 from diarist.adapters.dynamo_items import attribute
 from diarist.adapters.dynamo_jobs import item_to_job, state_index_key
 from diarist.local.provision import LocalResources
-from diarist.ports import EventBus, JobQueue, JobStore, Launcher
+from diarist.ports import EventBus, JobQueue, JobStore, WorkQueue
+from diarist.services.fleet import FleetScaler
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,7 @@ class SaveReport:
 @dataclass
 class Resumed:
     requeued: list[str] = field(default_factory=list)  # pending: queued again
-    relaunched: list[str] = field(default_factory=list)  # created: handed to a worker again
+    relaunched: list[str] = field(default_factory=list)  # created: on the work queue again
     failed: list[str] = field(default_factory=list)  # running: failed with their event
 
 
@@ -176,7 +180,10 @@ def load(resources: LocalResources, data_dir: Path) -> int:
     for line in table_file.read_text().splitlines():
         if line.strip():
             try:
-                ddb.put_item(TableName=resources.table, Item=_with_state_index(json.loads(line)))
+                item = json.loads(line)
+                if item.get(names.TABLE_PK, {}).get("S", "").startswith(names.FLEET_KEY_PREFIX):
+                    continue  # the workers of the last run are gone: a fresh fleet
+                ddb.put_item(TableName=resources.table, Item=_with_state_index(item))
                 n += 1
             except Exception as e:
                 log.warning("table item not restored (%s: %s)", type(e).__name__, e)
@@ -227,25 +234,28 @@ def _load_legacy_bucket(bucket: str, root: Path) -> None:
 def resume_interrupted(
     resources: LocalResources,
     *,
-    launcher: Launcher,
+    scaler: FleetScaler,
     store: JobStore | None = None,
     events: EventBus | None = None,
     queue: JobQueue | None = None,
+    work: WorkQueue | None = None,
 ) -> Resumed:
     """Settle the restored jobs that were in progress when local mode stopped (module doc):
-    ``pending`` queued again, ``created`` handed to a worker again, ``running`` failed."""
+    ``pending`` queued again, ``created`` on the work queue again, ``running`` failed."""
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.events import EventBridgeBus
     from diarist.adapters.sqs_queue import SqsJobQueue
+    from diarist.adapters.sqs_work_queue import SqsWorkQueue
     from diarist.domain.errors import ErrorCode, InvalidTransition, JobNotFound
     from diarist.domain.jobs import JobError, JobStatus
-    from diarist.domain.messages import DispatchMessage, WorkerSpec
+    from diarist.domain.messages import DispatchMessage, WorkMessage
     from diarist.resources import JOB_KEY_PREFIX, TABLE_PK
     from diarist.services.lifecycle import finish_job
 
     store = store or DynamoJobStore(resources.table)
     events = events or EventBridgeBus(resources.event_bus)
     queue = queue or SqsJobQueue(resources.job_queue_url)
+    work = work or SqsWorkQueue(resources.work_queue_url)
     done = Resumed()
     for page in client("dynamodb").get_paginator("scan").paginate(TableName=resources.table):
         for item in page.get("Items", []):
@@ -266,8 +276,7 @@ def resume_interrupted(
                     queue.send(DispatchMessage(job_id=job.job_id, tenant_id=job.tenant_id))
                     done.requeued.append(job.job_id)
                 elif job.status is JobStatus.CREATED:
-                    launch_id = launcher.launch(WorkerSpec(job_id=job.job_id, tenant_id=job.tenant_id))
-                    store.update(job.job_id, only_if_status=[JobStatus.CREATED], launch_id=launch_id)
+                    work.send(WorkMessage(job_id=job.job_id, tenant_id=job.tenant_id))
                     done.relaunched.append(job.job_id)
                 else:
                     error = JobError(code=ErrorCode.WORKER_CRASHED, message=RUNNING_STOPPED)
@@ -275,4 +284,6 @@ def resume_interrupted(
                         done.failed.append(job.job_id)
             except (InvalidTransition, JobNotFound):
                 continue  # changed meanwhile: whoever changed it settled it
+    if done.relaunched:
+        scaler.ensure_capacity(min_active=len(done.relaunched))
     return done

@@ -5,9 +5,11 @@ Invariants:
 
 - Only ``pending``, ``created`` and ``running`` jobs can be canceled, through
   ``services.lifecycle.finish_job`` (a conditional write, then the one completion event); canceling
-  a canceled job is a no-op, any other finished job is a ``Conflict``. A canceled job's container
-  job is terminated when a launcher is configured; if it is not (or termination fails), the
-  worker's later writes are refused anyway.
+  a canceled job is a no-op, any other finished job is a ``Conflict``. No container is stopped: a
+  drain worker runs other jobs too. The worker running a canceled job notices at its next progress
+  write or heartbeat (refused: the job is no longer ``running``), stops that job, writes no result
+  and takes the next one; a canceled job still on the work queue is dropped when a worker takes
+  its message (the take is refused).
 - ``delete`` decides: an active job is canceled (and, with ``purge``, then purged); a finished job
   needs ``purge``, else ``Conflict``.
 - Purging deletes only what Diarist stored: the audio under ``media/<tenant>/`` (never the
@@ -18,13 +20,12 @@ Invariants:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from diarist.domain.errors import Conflict
 from diarist.domain.jobs import Job, JobStatus
 from diarist.domain.locations import s3_url, split_s3_url
-from diarist.ports import EventBus, JobStore, Launcher, ObjectStore
+from diarist.ports import EventBus, JobStore, ObjectStore
 from diarist.resources import MEDIA_PREFIX, RESULTS_PREFIX
 from diarist.services.lifecycle import finish_job
 from diarist.services.reading import rendered_output_key, require_job
@@ -52,13 +53,11 @@ class CancelDeleteService:
         objects: ObjectStore,
         events: EventBus,
         settings: ApiSettings,
-        launcher: Callable[[], Launcher | None],
     ) -> None:
         self.store = store
         self.objects = objects
         self.events = events
         self.settings = settings
-        self._launcher = launcher
 
     def cancel(self, tenant_id: str, job_id: str) -> Job:
         """``POST /v1/jobs/{jobId}/cancel``: the canceled job."""
@@ -90,19 +89,7 @@ class CancelDeleteService:
             if current.status is JobStatus.CANCELED:
                 return current
             raise Conflict(f"job {job_id} is {current.status.value}; it finished before it could be canceled")
-        if done.launch_id:
-            self._terminate(done)
         return done
-
-    def _terminate(self, job: Job) -> None:
-        launcher = self._launcher()
-        if launcher is None:
-            log.warning("no launcher configured; container job not terminated", extra={"job_id": job.job_id})
-            return
-        try:
-            launcher.terminate(job.launch_id or "", f"canceled by the user ({job.job_id})")
-        except Exception:  # the job is canceled anyway: the worker's later writes are refused
-            log.exception("terminate failed", extra={"job_id": job.job_id, "launch_id": job.launch_id})
 
     def _purge(self, job: Job) -> list[str]:
         """Delete what we stored for a finished job; the deleted locations."""

@@ -1,26 +1,33 @@
-"""Dispatch: turn a ``DispatchMessage`` (one SQS record) into exactly one container job.
+"""Dispatch: turn a ``DispatchMessage`` (one SQS record) into exactly one work message, and make
+sure the worker fleet can take it.
 
-SQS delivers at least once, and a Lambda may die anywhere, so the launch is claimed first:
+SQS delivers at least once, and a Lambda may die anywhere, so the job is claimed first:
 
-1. Read the job. Missing, terminal (e.g. canceled while queued) or already launched -> done
-   (ack the record; nothing is launched).
-2. Claim the launch with a conditional write (``pending``, no ``launch_id``, no live claim). Only one
-   delivery can hold the claim. A claim left by a delivery that died mid-launch goes stale after
-   ``launch_claim_stale_s`` and may then be taken over.
-3. Launch; after taking over a stale claim, first adopt a live container job the dead delivery
-   started (``Launcher.find_launch``). Throttling -> ``LaunchThrottled``; other refusals ->
-   ``LaunchFailed`` (``ports``). Either way the claim is released (with the reason in
-   ``launch_error``) and the error propagates, so the record is reported as a batch item failure
-   and SQS redelivers it later; after ``maxReceiveCount`` it lands in the DLQ, whose consumer
+1. Read the job. Missing or terminal (e.g. canceled while queued) -> done (ack the record).
+   Already queued for the workers (``created``, ``running``) -> only step 5.
+2. Claim the dispatch with a conditional write (``pending``, no ``launch_id``, no live claim). Only
+   one delivery can hold the claim. A claim left by a delivery that died mid-dispatch goes stale
+   after ``launch_claim_stale_s`` and may then be taken over (the dead delivery may have sent the
+   work message already: a duplicate is harmless, a worker runs a job only after its conditional
+   take, ``JobStore.take``).
+3. Send the ``WorkMessage`` to the work queue. A refusal releases the claim (the reason kept in
+   ``launch_error``) and propagates: the record is reported as a batch item failure and SQS
+   redelivers it; after ``maxReceiveCount`` it lands in the DLQ, whose consumer
    (``fail_undispatchable``) ends the job ``failed``/``launch_failed``.
-4. ``pending -> created`` with the ``launch_id``. If that is refused because the job was canceled
-   meanwhile, the fresh container job is terminated; if the worker already moved it to
-   ``running``, only the ``launch_id`` is recorded.
+4. ``pending -> created`` (the job waits on the work queue). Refused because a worker already took
+   it (``running``) or it was canceled meanwhile: nothing more to do for it.
+5. ``FleetScaler.ensure_capacity``: launch drain workers when the backlog exceeds what the running
+   and starting ones can take, up to the maximum (a conditional write on the fleet, so two
+   deliveries never launch for the same shortfall). Throttling -> ``LaunchThrottled``; other
+   refusals -> ``LaunchFailed`` (``ports``): the record fails and comes back (the job stays queued;
+   the sweeper also asks for capacity while jobs wait).
+
+A job is never assigned to a container job here: the worker that takes it records itself on it
+(``worker_id``, ``launch_id``, ``worker_log``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections import deque
@@ -29,30 +36,32 @@ from datetime import timedelta
 
 from diarist.domain.errors import DiaristError, ErrorCode, InvalidTransition, JobNotFound
 from diarist.domain.jobs import Job, JobStatus, utcnow
-from diarist.domain.messages import DispatchMessage, WorkerSpec
-from diarist.ports import EventBus, JobStore, LaunchClaims, Launcher
+from diarist.domain.messages import DispatchMessage, WorkMessage
+from diarist.ports import EventBus, JobStore, LaunchClaims, WorkQueue
+from diarist.services.fleet import FleetScaler
 from diarist.services.lifecycle import fail_job
 
 log = logging.getLogger(__name__)
 
 
 class LaunchInProgress(DiaristError):
-    """Another delivery holds a live launch claim: retry this record later."""
+    """Another delivery holds a live dispatch claim: retry this record later."""
 
 
 @dataclass
 class DispatchOutcome:
     job_id: str
-    action: str  # launched | skipped_missing | skipped_terminal | already_launched | canceled_after_launch
-    launch_id: str | None = None
+    action: str  # queued | skipped_missing | skipped_terminal | already_queued
+    launches: int = 0  # workers launched by this dispatch's capacity decision
     detail: str = ""
 
 
 @dataclass
 class Dispatcher:
     store: JobStore
-    launcher: Launcher
     claims: LaunchClaims
+    work: WorkQueue
+    scaler: FleetScaler
     claim_stale_s: float = 300.0
     outcomes: deque[DispatchOutcome] = field(
         default_factory=lambda: deque(maxlen=100)
@@ -60,10 +69,12 @@ class Dispatcher:
 
     def dispatch(self, message: DispatchMessage) -> DispatchOutcome:
         outcome = self._dispatch(message)
+        if outcome.action in ("queued", "already_queued"):
+            outcome.launches = len(self.scaler.ensure_capacity(min_active=1))
         self.outcomes.append(outcome)
         log.info(
             "dispatch",
-            extra={"job_id": outcome.job_id, "action": outcome.action, "launch_id": outcome.launch_id},
+            extra={"job_id": outcome.job_id, "action": outcome.action, "launches": outcome.launches},
         )
         return outcome
 
@@ -76,7 +87,6 @@ class Dispatcher:
         if skip:
             return skip
 
-        takeover = job.launch_claim is not None  # a stale claim: its dispatcher died mid-launch
         token = uuid.uuid4().hex
         stale_before = utcnow() - timedelta(seconds=self.claim_stale_s)
         if not self.claims.claim(job_id, token, stale_before=stale_before):
@@ -84,59 +94,47 @@ class Dispatcher:
             skip = _nothing_to_do(job) if job is not None else DispatchOutcome(job_id, "skipped_missing")
             if skip:
                 return skip
-            raise LaunchInProgress(f"job {job_id}: another delivery is launching it (claim not stale yet)")
+            raise LaunchInProgress(f"job {job_id}: another delivery is dispatching it (claim not stale yet)")
 
-        spec = WorkerSpec(job_id=job.job_id, tenant_id=job.tenant_id)
         try:
-            launch_id = self._existing_launch(spec) if takeover else None
-            launch_id = launch_id or self.launcher.launch(spec)
+            self.work.send(WorkMessage(job_id=job.job_id, tenant_id=job.tenant_id))
         except Exception as e:
-            reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
-            self.claims.release(job_id, token, error=reason)
+            self.claims.release(
+                job_id, token, error=f"could not queue the job for a worker: {type(e).__name__}"
+            )
             raise
 
         try:
-            self.store.transition(job_id, JobStatus.CREATED, launch_id=launch_id, launch_error=None)
-            return DispatchOutcome(job_id, "launched", launch_id)
-        except (InvalidTransition, JobNotFound):
-            pass
-        current = self.store.get(job_id)
-        if current is not None and current.status is JobStatus.RUNNING and not current.launch_id:
-            # the worker started before our write landed: keep the launch id for cancel/terminate
-            with contextlib.suppress(InvalidTransition, JobNotFound):
-                self.store.update(job_id, only_if_status=[JobStatus.RUNNING], launch_id=launch_id)
-            return DispatchOutcome(job_id, "launched", launch_id, detail="worker already running")
-        # canceled (or deleted) while we were launching: do not let the container run for nothing
-        self.launcher.terminate(launch_id, f"diarist job {job_id} was canceled before it started")
-        return DispatchOutcome(job_id, "canceled_after_launch", launch_id)
-
-    def _existing_launch(self, spec: WorkerSpec) -> str | None:
-        """After a dispatcher died between launching and recording the launch, the container job
-        may exist: adopt it rather than start a second one."""
-        found = self.launcher.find_launch(spec)
-        if found:
-            log.warning(
-                "adopting a launch left by a dead dispatcher",
-                extra={"job_id": spec.job_id, "launch_id": found},
+            self.store.transition(
+                job_id,
+                JobStatus.CREATED,
+                only_from=[JobStatus.PENDING],
+                launch_error=None,
+                queued_at=utcnow(),
             )
-        return found
+        except (InvalidTransition, JobNotFound):
+            current = self.store.get(job_id)
+            state = current.status.value if current else "gone"
+            return DispatchOutcome(job_id, "queued", detail=f"already {state}")
+        return DispatchOutcome(job_id, "queued")
 
 
 def _nothing_to_do(job: Job) -> DispatchOutcome | None:
     if job.status.is_terminal:
         return DispatchOutcome(job.job_id, "skipped_terminal", detail=job.status.value)
     if job.status is not JobStatus.PENDING or job.launch_id:
-        return DispatchOutcome(job.job_id, "already_launched", job.launch_id, detail=job.status.value)
+        return DispatchOutcome(job.job_id, "already_queued", detail=job.status.value)
     return None
 
 
 def fail_undispatchable(
     store: JobStore, events: EventBus, message: DispatchMessage, *, receive_count: int | None = None
 ) -> Job | None:
-    """DLQ consumer: the job's launch kept failing. End it ``failed``/``launch_failed`` with a reason.
+    """DLQ consumer: the job's dispatch kept failing. End it ``failed``/``launch_failed`` with a
+    reason.
 
-    Only a job still ``pending`` without a ``launch_id`` is failed: one that was launched after all
-    (the message failed later, e.g. on a throttled status write) is left to its worker.
+    Only a job still ``pending`` is failed: one that was queued for the workers after all (the
+    record failed later, e.g. on a throttled worker launch) is left to the workers and the sweeper.
     """
     job = store.get(message.job_id)
     if job is None or job.tenant_id != message.tenant_id:

@@ -7,7 +7,8 @@ in ``lifecycle.fail_job``:
   (after Batch's own retries) or a ``SUCCEEDED`` one for a job that is still not terminal means
   the worker never reported: the job ends ``failed`` with ``worker_crashed``/``worker_timeout``/
   ``launch_failed`` and a reason taken from the event (OOM kill, spot reclaim, timeout ...).
-- Local mode: a worker process that exited mid-job. The warm pool (``local.worker_pool``) hands
+- Local mode: a drain worker process that exited mid-job. Local mode's reaper
+  (``local.process_launcher.LocalLauncher.reap``) hands
   each such exit to ``handle_worker_exit``; so does the owner of a ``local.process_launcher``
   with what its ``poll_finished()`` reports.
 
@@ -25,7 +26,8 @@ from typing import Any
 from diarist.domain.aws_events import BatchJobDetail, BatchJobStateChange
 from diarist.domain.errors import ErrorCode
 from diarist.domain.jobs import Job
-from diarist.ports import EventBus, JobStore
+from diarist.domain.launches import worker_id_from_name
+from diarist.ports import EventBus, JobStore, WorkerFleet
 from diarist.services.lifecycle import fail_job
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,35 @@ def classify_batch_failure(detail: BatchJobDetail) -> tuple[ErrorCode, str]:
             f"the worker exited with code {container.exit_code}{tries}: {text or 'no reason given'}",
         )
     return ErrorCode.WORKER_CRASHED, f"the worker's container job failed{tries}: {text or 'no reason given'}"
+
+
+def handle_worker_container_event(
+    fleet: WorkerFleet, event: BatchJobStateChange | dict[str, Any]
+) -> str | None:
+    """A drain worker's Batch job ended (``diarist-worker-<id>``): it leaves the fleet at once, so
+    the next capacity decision may launch another instead of counting it until its lease ends (a
+    worker that never started, e.g. an image that cannot be pulled, would count for the whole
+    start grace). Its jobs are not touched: a job it held is resumed by the next take or by the
+    sweeper. Returns the worker id, or ``None`` for any other event."""
+    if not isinstance(event, BatchJobStateChange):
+        event = BatchJobStateChange.model_validate(event)
+    detail = event.detail
+    worker_id = worker_id_from_name(detail.job_name)
+    if worker_id is None or detail.status not in ("FAILED", "SUCCEEDED"):
+        return None
+    fleet.leave(worker_id)
+    if detail.status == "FAILED":
+        code, reason = classify_batch_failure(detail)
+        log.warning(
+            "drain worker's container failed",
+            extra={
+                "worker_id": worker_id,
+                "batch_job_id": detail.job_id,
+                "code": code.value,
+                "reason": reason,
+            },
+        )
+    return worker_id
 
 
 def handle_batch_event(

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from diarist.domain.errors import DiaristError, ErrorCode, InvalidTransition, JobNotFound
@@ -126,15 +127,45 @@ def mark_running(store: JobStore, job_id: str, *, allow_resume: bool = True, **c
         return None
 
 
-def report_progress(store: JobStore, job_id: str, percent: int) -> Job | None:
-    """Write ``progress`` (clamped to 0..99) only while the job is running.
+def take_job(
+    store: JobStore, job_id: str, worker_id: str, *, stale_after_s: float, **changes: Any
+) -> Job | None:
+    """A drain worker takes a job from the work queue (``JobStore.take``: one conditional write).
+    ``None`` when it must not run it here: terminal or missing, or running on another worker that
+    wrote within ``stale_after_s`` (a duplicate message). A job given back (no holder), or whose
+    holder went silent longer than that, is resumed from the start."""
+    stale_before = utcnow() - timedelta(seconds=stale_after_s)
+    try:
+        return store.take(job_id, worker_id, stale_before=stale_before, **changes)
+    except (InvalidTransition, JobNotFound):
+        return None
+
+
+def give_back(store: JobStore, job_id: str, worker_id: str) -> bool:
+    """The worker stops (SIGTERM) without finishing: the job stays ``running`` without a holder, so
+    the next worker that receives its message resumes it at once. False when the job was no
+    longer ours (ended, canceled, taken over)."""
+    try:
+        store.update(job_id, only_if_status=[JobStatus.RUNNING], only_if_held_by=worker_id, worker_id=None)
+    except (InvalidTransition, JobNotFound):
+        return False
+    return True
+
+
+def report_progress(
+    store: JobStore, job_id: str, percent: int, *, worker_id: str | None = None
+) -> Job | None:
+    """Write ``progress`` (clamped to 0..99) only while the job is running (and, with
+    ``worker_id``, only while that worker holds it).
 
     Returns ``None`` when the write is refused: the job is no longer running (canceled or failed
-    meanwhile), and the caller should stop working on it.
+    meanwhile) or another worker took it over, and the caller should stop working on it.
     """
     percent = max(0, min(99, int(percent)))  # 100 is written by the success transition only
     try:
-        return store.update(job_id, only_if_status=[JobStatus.RUNNING], progress=percent)
+        return store.update(
+            job_id, only_if_status=[JobStatus.RUNNING], only_if_held_by=worker_id, progress=percent
+        )
     except (InvalidTransition, JobNotFound):
         return None
 
@@ -156,9 +187,11 @@ class ProgressReporter:
         min_interval_s: float = 10.0,
         min_step: int = 5,
         clock: Callable[[], float] = time.monotonic,
+        worker_id: str | None = None,
     ) -> None:
         self.store = store
         self.job_id = job_id
+        self.worker_id = worker_id
         self.min_interval_s = min_interval_s
         self.min_step = min_step
         self._clock = clock
@@ -177,7 +210,7 @@ class ProgressReporter:
             if pct - self._last_written < self.min_step and now - self._last_at < self.min_interval_s:
                 return True
             self.writes += 1
-            if report_progress(self.store, self.job_id, pct) is None:
+            if report_progress(self.store, self.job_id, pct, worker_id=self.worker_id) is None:
                 self.still_running = False
                 return False
             self._last_written, self._last_at = pct, now

@@ -11,8 +11,9 @@ nothing else.
 |---|---|---|
 | ``OUTBOX`` (terminal, event owed) | ``outbox_after_s`` | lease it (conditional move of its sort key), publish, clear the debt |
 | ``pending``, no launch, no live claim | ``pending_after_s`` since created / last requeue | send the ``DispatchMessage`` again (conditional requeue; the dispatcher's claim makes a duplicate harmless); after ``max_requeues`` -> ``failed``/``launch_failed`` |
-| ``created`` | ``capacity_timeout_s`` since launched | ``failed``/``no_capacity`` (only from ``created``, only if untouched since read); the container job is terminated |
-| ``running`` | no write for ``worker_lost_after_s`` | ``failed``/``worker_lost`` (only from ``running``, only if ``updated_at`` is unchanged: any heartbeat in between wins) |
+| ``created`` (on the work queue) | every sweep | the fleet is asked for capacity (``FleetScaler.ensure_capacity``: a launch that was lost is made again) |
+| ``created`` | ``capacity_timeout_s`` since queued | ``failed``/``no_capacity`` (only from ``created``, only if untouched since read) |
+| ``running`` | no write for ``worker_lost_after_s`` | the launcher is asked about the worker that holds it (``Launcher.status`` of ``launch_id``: Batch ``DescribeJobs``): its container failed, ended or is gone -> the job is given back and its work message sent again (``SweepJobResumed``; one conditional write on the holder), at most ``max_worker_takes`` takes in all; otherwise (still running but silent: hung; or too many takes; or no launcher) ``failed``/``worker_lost`` (only from ``running``, only if ``updated_at`` is unchanged: any heartbeat in between wins) and a hung container is terminated |
 
 Each resolution is logged inside the job's ``job_context`` and returned as a count per kind
 (the handler turns them into metrics).
@@ -25,11 +26,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from diarist.domain.errors import ErrorCode
+from diarist.domain.errors import ErrorCode, InvalidTransition, JobNotFound
 from diarist.domain.jobs import Job, JobStatus, utcnow
-from diarist.domain.messages import DispatchMessage
+from diarist.domain.messages import DispatchMessage, WorkMessage
 from diarist.observability import job_context
-from diarist.ports import EventBus, JobQueue, JobStore, Launcher, SweepIndex
+from diarist.ports import EventBus, JobQueue, JobStore, Launcher, SweepIndex, WorkerStatus, WorkQueue
+from diarist.services.fleet import FleetScaler
 from diarist.services.lifecycle import fail_job, publish_owed
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,9 @@ JOB_REQUEUED = "SweepJobRequeued"
 LAUNCH_FAILED = "SweepLaunchFailed"
 NO_CAPACITY = "SweepNoCapacity"
 WORKER_LOST = "SweepWorkerLost"
-RESOLUTIONS = (EVENT_REPUBLISHED, JOB_REQUEUED, LAUNCH_FAILED, NO_CAPACITY, WORKER_LOST)
+JOB_RESUMED = "SweepJobResumed"
+RESOLUTIONS = (EVENT_REPUBLISHED, JOB_REQUEUED, LAUNCH_FAILED, NO_CAPACITY, WORKER_LOST, JOB_RESUMED)
+_WORKER_GONE = (WorkerStatus.FAILED, WorkerStatus.ENDED, WorkerStatus.GONE)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class SweepPolicy:
     capacity_timeout_s: float = 3600.0
     worker_lost_after_s: float = 600.0
     launch_claim_stale_s: float = 300.0
+    max_worker_takes: int = 3  # a job whose worker vanished is resumed until taken this often
     batch_limit: int = 100
 
 
@@ -73,6 +78,8 @@ class Sweeper:
     queue: JobQueue
     launcher: Launcher | None = None
     policy: SweepPolicy = field(default_factory=SweepPolicy)
+    work: WorkQueue | None = None  # to resume a job whose worker's container is gone
+    scaler: FleetScaler | None = None  # to make sure waiting jobs have workers
 
     def sweep(self, now: datetime | None = None) -> SweepReport:
         now = now or utcnow()
@@ -142,6 +149,12 @@ class Sweeper:
     # -- created: no GPU capacity came ------------------------------------------------------------
     def _created(self, now: datetime, report: SweepReport) -> None:
         p = self.policy
+        waiting = self.index.in_status_since_before(JobStatus.CREATED, now, limit=1)
+        if waiting and self.scaler is not None:
+            try:  # a launch lost on the way (a dispatcher that died after its decision) is made again
+                self.scaler.ensure_capacity()
+            except Exception:
+                log.warning("could not launch workers for the waiting jobs", exc_info=True)
         before = now - timedelta(seconds=p.capacity_timeout_s)
         for entry in self.index.in_status_since_before(JobStatus.CREATED, before, limit=p.batch_limit):
             report.looked_at += 1
@@ -156,14 +169,8 @@ class Sweeper:
                     only_from=[JobStatus.CREATED],
                     untouched_before=before,
                 )
-                if done is None:
-                    continue
-                report.resolved[NO_CAPACITY] += 1
-                if self.launcher is not None and job.launch_id:
-                    try:
-                        self.launcher.terminate(job.launch_id, f"diarist job {job.job_id}: no capacity")
-                    except Exception:
-                        log.warning("could not terminate the waiting container job", exc_info=True)
+                if done is not None:
+                    report.resolved[NO_CAPACITY] += 1
 
     # -- running: the worker vanished -------------------------------------------------------------
     def _running(self, now: datetime, report: SweepReport) -> None:
@@ -176,22 +183,77 @@ class Sweeper:
             if job.updated_at >= before:
                 continue  # heartbeating
             with job_context(job.job_id, job.tenant_id):
+                worker = self._ask_launcher(job.launch_id)
+                if worker in _WORKER_GONE and self._resume(job, worker, before):
+                    report.resolved[JOB_RESUMED] += 1
+                    continue
                 silent = (now - job.updated_at).total_seconds()
+                said = f"; its container job is {worker.value}" if worker is not None else ""
                 done = self._fail(
                     job,
                     ErrorCode.WORKER_LOST,
-                    f"the worker stopped reporting (no heartbeat for {silent:.0f} s; its container "
-                    "vanished?)",
+                    f"the worker stopped reporting (no heartbeat for {silent:.0f} s{said}; taken "
+                    f"{job.worker_takes} time(s))",
                     only_from=[JobStatus.RUNNING],
                     untouched_before=before,
                 )
-                if done is not None:
-                    report.resolved[WORKER_LOST] += 1
-                    if self.launcher is not None and job.launch_id:
-                        try:
-                            self.launcher.terminate(job.launch_id, f"diarist job {job.job_id}: worker lost")
-                        except Exception:
-                            log.warning("could not terminate the lost worker's container job", exc_info=True)
+                if done is None:
+                    continue
+                report.resolved[WORKER_LOST] += 1
+                if (
+                    worker in (WorkerStatus.RUNNING, WorkerStatus.STARTING)
+                    and self.launcher
+                    and job.launch_id
+                ):
+                    # alive but silent on its job: hung. Give up on the container (its other jobs,
+                    # if any, come back to the queue when their messages' visibility ends)
+                    try:
+                        self.launcher.terminate(job.launch_id, f"diarist job {job.job_id}: worker hung")
+                    except Exception:
+                        log.warning("could not terminate the hung worker's container job", exc_info=True)
+
+    def _ask_launcher(self, launch_id: str | None) -> WorkerStatus | None:
+        if self.launcher is None or not launch_id:
+            return None
+        try:
+            return self.launcher.status(launch_id)
+        except Exception:
+            log.warning("could not ask the launcher about the worker", exc_info=True)
+            return None
+
+    def _resume(self, job: Job, worker: WorkerStatus, untouched_before: datetime) -> bool:
+        """The worker's container is gone: give the job back (one conditional write: still running,
+        still held by that worker, untouched since read) and send its work message again."""
+        if self.work is None or job.worker_takes >= self.policy.max_worker_takes:
+            return False
+        current = self.store.get(job.job_id)
+        if (
+            current is None
+            or current.status is not JobStatus.RUNNING
+            or current.updated_at >= untouched_before
+        ):
+            return False
+        try:
+            if current.worker_id is not None:
+                self.store.update(
+                    job.job_id,
+                    only_if_status=[JobStatus.RUNNING],
+                    only_if_held_by=current.worker_id,
+                    worker_id=None,
+                )
+        except (InvalidTransition, JobNotFound):
+            return False
+        self.work.send(WorkMessage(job_id=job.job_id, tenant_id=job.tenant_id))
+        log.warning(
+            "sweeper resumed a job whose worker is gone",
+            extra={"worker": worker.value, "launch_id": job.launch_id, "takes": job.worker_takes},
+        )
+        if self.scaler is not None:
+            try:
+                self.scaler.ensure_capacity(min_active=1)
+            except Exception:
+                log.warning("could not launch a worker for the resumed job", exc_info=True)
+        return True
 
     def _fail(
         self,

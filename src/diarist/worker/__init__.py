@@ -1,7 +1,8 @@
-"""The GPU worker (container entrypoint ``diarist worker --job-id J --tenant-id T``).
+"""The GPU worker (container command ``diarist worker --drain``).
 
-``run_worker(job_id, tenant_id, diarizer=None) -> int`` is the whole run (``diarist.worker.main``);
-``build_diarizer()`` loads the engine once for a process that runs several jobs (local mode).
+``drain()`` is a warm worker's whole run (``diarist.worker.drain``): it loads the engine once
+(``build_diarizer``) and runs ``run_worker(job_id, tenant_id, ...)`` (``diarist.worker.main``) for
+each job it takes from the work queue.
 """
 
 from __future__ import annotations

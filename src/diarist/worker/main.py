@@ -1,9 +1,11 @@
-"""The worker: one process diarizes one job (the Batch/ECS container, or a local process).
+"""The worker's run of one job (``worker.drain`` calls it for each job it takes from the work queue).
 
-``run_worker(job_id, tenant_id) -> exit code``:
+``run_worker(job_id, tenant_id, worker=...) -> exit code``:
 
 1. Load the job. Missing, another tenant's, or already terminal (canceled while queued) -> exit 0.
-2. ``mark_running`` (conditional; a Batch retry attempt resumes a running job). Refused -> exit 0.
+2. Take it (``lifecycle.take_job``: one conditional write that makes it ``running`` and records the
+   worker: ``worker_id``, ``launch_id``, ``worker_log``). Refused (a duplicate message for a job
+   another worker runs, or a terminal job) -> exit 0, without touching the job.
 3. Fetch the input to a temp dir (``s3://`` streamed to disk, ``https://`` via the engine's fetcher).
 4. Run the job's kind (``worker.diarizer.run_job``: diarize, voiceprint, identify, voiceprint
    extraction); progress goes to the job through a throttled, conditional writer. When a progress
@@ -15,17 +17,22 @@
 Exit codes: 0 = the job was handled (succeeded, failed for an input problem, or stopped because it
 was canceled); 1 = unexpected error (the job was marked ``failed``/``internal_error`` if possible,
 with a generic message: the exception itself is logged, never shown to the tenant);
-143 = stopped by SIGTERM (Batch terminate / spot reclaim / local cancel): the job is left as it is,
-for a Batch retry attempt or the failure handlers (``services.failures``) to settle.
+143 = stopped by SIGTERM (spot reclaim, scale-in, local mode stopping): the job is given back at
+once (``lifecycle.give_back``: still ``running``, no holder), for the next worker that receives its
+message to resume.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -37,7 +44,7 @@ from diarist.engine.formats import to_rttm  # pure functions, no torch
 from diarist.observability import job_context
 from diarist.ports import EventBus, JobStore, ObjectStore
 from diarist.resources import RESULTS_PREFIX
-from diarist.services.lifecycle import ProgressReporter, finish_job, mark_running, report_progress
+from diarist.services.lifecycle import ProgressReporter, finish_job, give_back, report_progress, take_job
 from diarist.settings import WorkerSettings, load
 from diarist.worker.diarizer import JobDiarizer, build_diarizer, run_job
 from diarist.worker.inputs import fetch
@@ -58,6 +65,21 @@ class JobStopped(Exception):
 
 class WorkerTerminated(BaseException):
     """SIGTERM arrived. A BaseException so that no ``except Exception`` in the engine swallows it."""
+
+
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """Who runs a job, recorded on it when taken (``GET /v1/jobs/{id}`` shows it as diagnostics):
+    the drain worker's id, its container job (Batch job id, ``local-<pid>``) and its log."""
+
+    worker_id: str
+    launch_id: str
+    log: str | None = None
+
+    @classmethod
+    def single(cls) -> WorkerIdentity:
+        """A worker that runs one job outside a fleet (tests, a job run by hand)."""
+        return cls(worker_id=f"single-{uuid.uuid4().hex[:12]}", launch_id=f"local-{os.getpid()}")
 
 
 # --- result layout -------------------------------------------------------------------------------
@@ -85,7 +107,7 @@ def write_results(objects: ObjectStore, job: Job, result: JobResult, results_buc
 
 
 # --- signals -------------------------------------------------------------------------------------
-class _Sigterm:
+class SigtermGuard:
     """SIGTERM interrupts the work (fetch, diarize) but not our own status writes."""
 
     def __init__(self) -> None:
@@ -99,7 +121,7 @@ class _Sigterm:
             raise WorkerTerminated()
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[_Sigterm]:
+    def installed(self) -> Iterator[SigtermGuard]:
         try:
             previous = signal.signal(signal.SIGTERM, self.handler)
         except ValueError:  # not the main thread (tests running the worker in a thread)
@@ -132,9 +154,12 @@ def run_worker(
     objects: ObjectStore | None = None,
     diarizer: JobDiarizer | None = None,
     s3_client: Any | None = None,
+    worker: WorkerIdentity | None = None,
+    sigterm: SigtermGuard | None = None,
 ) -> int:
-    """Process one job; returns the process exit code. Dependencies default to the AWS adapters.
-    Every line logged meanwhile (here, in the services, the engine) carries the job's keys."""
+    """Process one job; returns the exit code (module doc). Dependencies default to the AWS
+    adapters. ``sigterm``: the drain loop's handler (else one is installed for this run). Every line
+    logged meanwhile (here, in the services, the engine) carries the job's keys."""
     with job_context(job_id, tenant_id):
         settings = settings or load(WorkerSettings)
         if store is None:
@@ -160,16 +185,36 @@ def run_worker(
             log.info("job already %s: nothing to do", job.status.value)
             return EXIT_OK
 
-        sigterm = _Sigterm()
-        with sigterm.installed():
-            running = mark_running(store, job_id)
+        worker = worker or WorkerIdentity.single()
+        installed = sigterm is None
+        sigterm = sigterm or SigtermGuard()
+        with sigterm.installed() if installed else contextlib.nullcontext(sigterm):
+            running = take_job(
+                store,
+                job_id,
+                worker.worker_id,
+                stale_after_s=settings.worker_stale_s,
+                launch_id=worker.launch_id,
+                worker_log=worker.log,
+            )
             if running is None:
-                log.info("job cannot run (canceled or ended meanwhile)")
+                log.info("job not taken (ended, canceled, or running on another worker)")
                 return EXIT_OK
+            log.info(
+                "job taken",
+                extra={
+                    "worker_id": worker.worker_id,
+                    "launch_id": worker.launch_id,
+                    "takes": running.worker_takes,
+                },
+            )
             try:
-                return _process(running, settings, store, events, objects, diarizer, s3_client, sigterm)
+                return _process(
+                    running, settings, store, events, objects, diarizer, s3_client, sigterm, worker.worker_id
+                )
             except WorkerTerminated:
-                log.warning("stopped by SIGTERM; leaving the job to the failure handlers")
+                given = give_back(store, job_id, worker.worker_id)
+                log.warning("stopped by SIGTERM; job given back" if given else "stopped by SIGTERM")
                 return EXIT_TERMINATED
 
 
@@ -181,11 +226,16 @@ def _process(
     objects: ObjectStore,
     diarizer: JobDiarizer | None,
     s3_client: Any,
-    sigterm: _Sigterm,
+    sigterm: SigtermGuard,
+    worker_id: str,
 ) -> int:
     job_id = job.job_id
     reporter = ProgressReporter(
-        store, job_id, min_interval_s=settings.progress_interval_s, min_step=settings.progress_min_step
+        store,
+        job_id,
+        min_interval_s=settings.progress_interval_s,
+        min_step=settings.progress_min_step,
+        worker_id=worker_id,
     )
 
     def on_progress(percent: float) -> None:
@@ -202,10 +252,13 @@ def _process(
             tempfile.TemporaryDirectory(prefix="diarist-job-") as tmp,
             sigterm.interruptible_section(),
         ):
+            t_fetch = time.monotonic()
             path = fetch(job.input_url, Path(tmp), s3_client, settings)
+            t_run = time.monotonic()
             result = run_job(diarizer, job, path, on_progress)
+            t_write = time.monotonic()
         # last check before writing results: do not leave files behind for a canceled job
-        if report_progress(store, job_id, 99) is None:
+        if report_progress(store, job_id, 99, worker_id=worker_id) is None:
             raise JobStopped()
         location = write_results(objects, job, result, settings.results_bucket)
         done = finish_job(
@@ -220,7 +273,13 @@ def _process(
         if done is None:
             log.info("job ended while its result was being written; result left in place")
         else:
-            log.info("job succeeded", extra={"result": location})
+            # where the time went (benchmarks/burst.py reads these): fetch, the engine, results + status
+            timings = {
+                "fetch_s": round(t_run - t_fetch, 3),
+                "run_s": round(t_write - t_run, 3),
+                "write_s": round(time.monotonic() - t_write, 3),
+            }
+            log.info("job succeeded", extra={"result": location, **timings})
         return EXIT_OK
     except JobStopped:
         log.info("job is no longer running (canceled?): stopping")
