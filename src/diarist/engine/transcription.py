@@ -4,7 +4,7 @@ word timestamps and its bundled Silero VAD, from a local model directory only (n
 No torch here (CTranslate2 and onnxruntime). Invariants:
 
 - Memory is bounded whatever the duration: a channel is read from its decoded file on disk
-  (``audio.AudioStore``) one chunk of at most ``chunk_s`` seconds at a time; the whole waveform is
+  (``audio.AudioStore``) one chunk of at most ``chunk_s`` (+ ``MIN_TAIL_S``) seconds at a time; the whole waveform is
   never in memory. Chunks are cut at the quietest 50 ms within the ``CUT_SEARCH_S`` seconds before
   the nominal boundary (``cut_points``), so a cut rarely falls inside a word.
 - Language: the one given, else detected on the first chunk that has speech and then kept for the
@@ -31,16 +31,21 @@ log = logging.getLogger(__name__)
 
 CUT_SEARCH_S = 20.0
 CUT_FRAME_S = 0.05
+MIN_TAIL_S = (
+    10.0  # a last chunk shorter than this is joined to the one before (Whisper hallucinates on scraps)
+)
 
 
 def cut_points(num_samples: int, chunk_s: float, quietest: Callable[[int, int], int]) -> list[int]:
     """Chunk boundaries (sample indices, ending with ``num_samples``): each chunk at most ``chunk_s``
-    long, cut where ``quietest(lo, hi)`` (a sample in ``[lo, hi)``) says, within the last
-    ``CUT_SEARCH_S`` seconds before the nominal boundary."""
+    long (the last one at most ``MIN_TAIL_S`` longer, rather than leaving a scrap), cut where
+    ``quietest(lo, hi)`` (a sample in ``[lo, hi)``) says, within the last ``CUT_SEARCH_S`` seconds
+    before the nominal boundary."""
     chunk = int(chunk_s * SAMPLE_RATE)
     search = min(int(CUT_SEARCH_S * SAMPLE_RATE), chunk // 2)
+    tail = int(MIN_TAIL_S * SAMPLE_RATE)
     cuts, start = [], 0
-    while start + chunk < num_samples:
+    while start + chunk + tail < num_samples:
         cut = quietest(start + chunk - search, start + chunk)
         cuts.append(cut)
         start = cut
