@@ -118,7 +118,7 @@ class DiaristServiceProps:
             return self.transcription_model
         arg = self.worker_build_args.get("TRANSCRIPTION_MODEL")
         if self.worker_image is None and arg in ASR_MODELS:
-            return arg  # type: ignore[return-value]
+            return arg
         return DEFAULT_ASR
 
     @property
