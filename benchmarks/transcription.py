@@ -66,15 +66,18 @@ NEAR_CHANGE_S = 0.5
 
 
 def child(mode: str, path: str) -> int:
-    from diarist.engine import DiarizeOptions, EngineSettings, load_engine
+    """One measurement in a fresh process; ``asr`` never imports torch (the ASR alone)."""
     from diarist.engine.audio import AudioStore, decode, probe
-    from diarist.engine.options import InputLimits
+    from diarist.engine.options import DiarizeOptions, InputLimits
+    from diarist.engine.settings import EngineSettings
     from diarist.engine.transcription import load_transcriber
 
     t0 = time.perf_counter()
     if mode == "asr":
         transcriber = load_transcriber(EngineSettings())
     else:
+        from diarist.engine.engine import load_engine
+
         engine = load_engine()
         engine.transcriber()
     load_s = time.perf_counter() - t0
