@@ -20,6 +20,7 @@ from diarist.domain.model_choice import (
     DEFAULT_ENGINE,
     DeploymentEngine,
 )
+from diarist.domain.transcription import ASR_MODELS, DEFAULT_ASR, DeploymentAsr
 from infra.packaging import REPO_ROOT
 
 COMMUNITY_PIPELINE = "pyannote/speaker-diarization-community-1"  # the worker Dockerfile's HF_PIPELINE
@@ -112,6 +113,19 @@ class DiaristServiceProps:
     # so that it refuses voiceprints of any other model at submission. None: the pinned CAM++ weights'
     # id (the default image). An image with other weights (WEIGHTS=hf) must say which: docs/deploy.md.
     embedding_model_id: str | None = None
+    # The faster-whisper model the worker image runs, told to the API (DIARIST_TRANSCRIPTION_MODEL) so
+    # that a job naming another transcription model gets a warning. None: from worker_build_args
+    # (TRANSCRIPTION_MODEL, the Dockerfile's build argument; default faster-whisper-base).
+    transcription_model: DeploymentAsr | None = None
+
+    @property
+    def deployment_transcription_model(self) -> DeploymentAsr:
+        if self.transcription_model is not None:
+            return self.transcription_model
+        arg = self.worker_build_args.get("TRANSCRIPTION_MODEL")
+        if self.worker_image is None and arg in ASR_MODELS:
+            return arg
+        return DEFAULT_ASR
 
     @property
     def deployment_embedding_model(self) -> str:

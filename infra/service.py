@@ -126,6 +126,7 @@ class DiaristService(Construct):
             log_retention_days=props.log_retention_days,
             engine_model=props.deployment_engine,
             embedding_model_id=props.deployment_embedding_model,
+            transcription_model=props.deployment_transcription_model,
         )
 
         self.functions: dict[str, lambda_.Function] = {

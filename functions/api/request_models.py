@@ -16,6 +16,12 @@ from diarist.domain.errors import ValidationFailed
 from diarist.domain.jobs import JobKind, JobParams, LabeledVoiceprint, Matching
 from diarist.domain.model_choice import ACCEPTED_MODELS, model_problem
 from diarist.domain.speakers import MAX_SPEAKERS, Which, speaker_count_problems
+from diarist.domain.transcription import (
+    ACCEPTED_TRANSCRIPTION_MODELS,
+    TranscriptionParams,
+    language_problem,
+    transcription_model_problem,
+)
 
 PYANNOTE_COUNT_FIELDS: dict[Which, str] = {"num": "numSpeakers", "min": "minSpeakers", "max": "maxSpeakers"}
 PHONEXIA_COUNT_KEYS: dict[Which, str] = {"max": "max_speakers", "num": "total_speakers"}
@@ -26,14 +32,29 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
 
 
-TranscriptionModel = Literal["parakeet-tdt-0.6b-v3", "faster-whisper-large-v3-turbo"]
-NO_TRANSCRIPTION = "transcription is not available in this deployment yet"
-
-
 class TranscriptionConfig(_Request):
-    """pyannoteAI's ``transcriptionConfig``; only meaningful with ``transcription: true``."""
+    """pyannoteAI's ``transcriptionConfig`` (plus Diarist's ``language``); only with
+    ``transcription: true``. The rules are ``domain.transcription``'s (checked at submission)."""
 
-    model: TranscriptionModel | None = None
+    model: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The ASR model asked for; what runs is this deployment's faster-whisper model (a "
+        "warning says so when it is not the one named)",
+        json_schema_extra={"enum": [*ACCEPTED_TRANSCRIPTION_MODELS, None]},
+    )
+    language: str | None = Field(
+        default=None,
+        max_length=8,
+        description="Whisper language code of the speech (en, de, fr ...); null or absent: detected",
+    )
+
+    def errors(self) -> list[dict[str, str]]:
+        problems = [
+            ("transcriptionConfig.model", transcription_model_problem(self.model)),
+            ("transcriptionConfig.language", language_problem(self.language)),
+        ]
+        return [{"field": f, "message": m} for f, m in problems if m is not None]
 
 
 class _UrlJobRequest(_Request):
@@ -121,20 +142,28 @@ class DiarizeRequest(_DiarizingRequest):
 
     model: str | None = _model_field("diarize")
     transcription: bool | None = Field(
-        default=None, description="Only false (or null): transcription is not available yet"
+        default=None,
+        description="Transcribe too: the output gets wordLevelTranscription and turnLevelTranscription",
     )
     transcription_config: TranscriptionConfig | None = Field(default=None, alias="transcriptionConfig")
 
     def job_params(self) -> JobParams:
         """The job's parameters; ValidationFailed naming each field the request breaks together:
-        ``model`` (not a name the API accepts), ``transcription`` (true), and the speaker counts."""
+        ``model`` (not a name the API accepts), ``transcriptionConfig.model`` / ``.language`` (the
+        rules of ``domain.transcription``; checked even when ``transcription`` is false, which
+        ignores the config, as the pyannoteAI SDK may send it), and the speaker counts."""
         errors = _model_errors("diarize", self.model)
-        if self.transcription:
-            errors.append({"field": "transcription", "message": NO_TRANSCRIPTION})
+        if self.transcription_config is not None:  # checked even when ignored (transcription false)
+            errors += self.transcription_config.errors()
         errors += self._count_errors()
         if errors:
             raise ValidationFailed(errors)
-        return self._diarization_params()
+        if not self.transcription:
+            return self._diarization_params()
+        config = self.transcription_config or TranscriptionConfig()
+        return self._diarization_params(
+            transcription=TranscriptionParams(model=config.model, language=config.language)
+        )
 
 
 class VoiceprintRequest(_UrlJobRequest):

@@ -96,6 +96,7 @@ class Api(Construct):
         log_retention_days: int,
         engine_model: str,
         embedding_model_id: str,
+        transcription_model: str,
     ) -> None:
         super().__init__(scope, id)
         public_url = f"https://{props.domain_name}" if props.domain_name else None
@@ -114,6 +115,8 @@ class Api(Construct):
                 "DIARIST_ENGINE_MODEL": engine_model,  # what the worker image runs (model warnings)
                 # the worker's embedding model: voiceprints of another are refused at submission
                 "DIARIST_EMBEDDING_MODEL_ID": embedding_model_id,
+                # the worker's faster-whisper model (transcription model warnings)
+                "DIARIST_TRANSCRIPTION_MODEL": transcription_model,
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
                 **webhooks.environment,  # POST /v1/jobs/{id}/webhook re-queues a delivery
             },

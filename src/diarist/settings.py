@@ -18,6 +18,7 @@ from diarist.domain.input_buckets import InputBucketRule, parse_rules, split_rul
 from diarist.domain.job_kinds import MAX_COMPARISON_PAIRS
 from diarist.domain.limits import MAX_ACTIVE_JOBS_LIMIT, MAX_LIMIT, TenantLimits
 from diarist.domain.model_choice import DEFAULT_EMBEDDING_MODEL_ID, DEFAULT_ENGINE, DeploymentEngine
+from diarist.domain.transcription import DEFAULT_ASR, DeploymentAsr
 from diarist.resources import WEBHOOK_SECRET_PREFIX
 
 
@@ -131,6 +132,11 @@ class ApiSettings(StoreSettings, QueueSettings, EventSettings, NetworkPolicySett
         default=DEFAULT_ENGINE,
         description="What the worker image runs (diarist | community-1): a job asking for another "
         "model gets a warning (diarist.domain.model_choice)",
+    )
+    transcription_model: DeploymentAsr = Field(
+        default=DEFAULT_ASR,
+        description="The faster-whisper model the worker image runs: a job asking for another "
+        "transcription model gets a warning (diarist.domain.transcription)",
     )
     embedding_model_id: str = Field(
         default=DEFAULT_EMBEDDING_MODEL_ID,

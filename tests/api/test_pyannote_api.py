@@ -118,11 +118,14 @@ BAD_SUBMISSIONS: list[tuple[dict, list[str]]] = [
     ({"url": AUDIO, "model": "precision-1"}, ["model"]),
     ({"url": AUDIO, "model": ""}, ["model"]),
     ({"url": AUDIO, "model": 2}, ["model"]),
-    ({"url": AUDIO, "transcription": True}, ["transcription"]),
     ({"url": AUDIO, "transcription": "no"}, ["transcription"]),
     ({"url": AUDIO, "transcriptionConfig": {"model": "whisper"}}, ["transcriptionConfig.model"]),
-    ({"url": AUDIO, "transcriptionConfig": {"language": "en"}}, ["transcriptionConfig.language"]),
-    ({"url": AUDIO, "model": "precision-1", "transcription": True}, ["model", "transcription"]),
+    ({"url": AUDIO, "transcriptionConfig": {"language": "english"}}, ["transcriptionConfig.language"]),
+    ({"url": AUDIO, "transcriptionConfig": {"lang": "en"}}, ["transcriptionConfig.lang"]),
+    (
+        {"url": AUDIO, "model": "precision-1", "transcription": True, "transcriptionConfig": {"model": "w"}},
+        ["model", "transcriptionConfig.model"],
+    ),
     ({"url": AUDIO, "numspeakers": 2}, ["numspeakers"]),
 ]
 # (one test over all the cases: the emulator is provisioned once per test, which costs ~1-2 s)

@@ -9,6 +9,8 @@ import pytest
 
 from diarist.domain.jobs import JobError, JobStatus
 from diarist.domain.model_choice import model_warning
+from diarist.domain.transcription import TranscriptionParams, transcription_warnings
+from diarist.testing.fake_engine import FakeJobDiarizer
 from tests.api.conftest import Api, finish_with_result, small_result
 from tests.api.test_pyannote_api import AUDIO, SDK_DIARIZE_BODY, submit
 
@@ -77,18 +79,110 @@ def test_every_optional_field_may_be_null(api: Api) -> None:
     assert r.status == 400 and r.fields() == ["speakers"]
 
 
-def test_transcription_false_is_accepted_true_is_a_clear_400(api: Api) -> None:
-    ok = {**SDK_DIARIZE_BODY, "transcriptionConfig": {"model": "parakeet-tdt-0.6b-v3"}}
-    assert api.call("POST", "/v1/diarize", body=ok).status == 200  # the config only matters with true
-    r = api.call("POST", "/v1/diarize", body={**SDK_DIARIZE_BODY, "transcription": True})
-    assert r.status == 400
-    assert r.body["errors"] == [
-        {"field": "transcription", "message": "transcription is not available in this deployment yet"}
-    ]
-    assert r.body["message"] == (
-        "invalid request: transcription: transcription is not available in this deployment yet"
+def test_transcription_true_is_accepted_and_recorded_on_the_job(api: Api) -> None:
+    ok = {**SDK_DIARIZE_BODY, "model": None, "transcriptionConfig": {"model": "parakeet-tdt-0.6b-v3"}}
+    r = api.call("POST", "/v1/diarize", body=ok)  # transcription false: the config is ignored
+    assert r.status == 200 and "warning" not in r.body, r.body
+    job = api.store.get(r.body["jobId"])
+    assert job is not None and job.params.transcription is None
+    assert "transcription" not in job.params.model_dump()
+    r = api.call("POST", "/v1/diarize", body={**SDK_DIARIZE_BODY, "model": None, "transcription": True})
+    assert r.status == 200 and "warning" not in r.body, r.body  # no model named: no warning
+    job = api.store.get(r.body["jobId"])
+    assert job is not None and job.params.transcription == TranscriptionParams()
+    assert job.warnings == []
+    body = {
+        **SDK_DIARIZE_BODY,
+        "model": None,
+        "transcription": True,
+        "transcriptionConfig": {"model": "faster-whisper-base", "language": "de"},
+    }
+    r = api.call("POST", "/v1/diarize", body=body)
+    assert r.status == 200 and "warning" not in r.body, r.body  # the deployment's own model
+    job = api.store.get(r.body["jobId"])
+    assert job is not None and job.params.transcription == TranscriptionParams(
+        model="faster-whisper-base", language="de"
     )
-    assert len(api.queue_messages()) == 1  # only the accepted one
+    assert len(api.queue_messages()) == 3
+
+
+def test_a_transcription_model_the_deployment_does_not_run_gets_a_warning(api: Api) -> None:
+    body = {
+        **SDK_DIARIZE_BODY,
+        "model": None,
+        "transcription": True,
+        "transcriptionConfig": {"model": "parakeet-tdt-0.6b-v3"},
+    }
+    r = api.call("POST", "/v1/diarize", body=body)
+    expected = transcription_warnings(
+        TranscriptionParams(model="parakeet-tdt-0.6b-v3"), "faster-whisper-base"
+    )
+    assert (
+        len(expected) == 1 and "parakeet-tdt-0.6b-v3" in expected[0] and "faster-whisper-base" in expected[0]
+    )
+    assert r.status == 200 and r.body["warning"] == expected[0]
+    job = api.store.get(r.body["jobId"])
+    assert job is not None and job.warnings == expected
+    # with the diarization model named too, both warnings are kept
+    r = api.call("POST", "/v1/diarize", body={**body, "model": "precision-2"})
+    job = api.store.get(r.body["jobId"])
+    assert job is not None and job.warnings == [model_warning("precision-2", "diarist"), *expected]
+
+
+@pytest.mark.parametrize(
+    ("config", "fields"),
+    [
+        ({"model": "whisper-huge"}, ["transcriptionConfig.model"]),
+        ({"model": 42}, ["transcriptionConfig.model"]),
+        ({"language": "english"}, ["transcriptionConfig.language"]),
+        ({"language": "xx"}, ["transcriptionConfig.language"]),
+        ({"model": "nope", "language": "xx"}, ["transcriptionConfig.model", "transcriptionConfig.language"]),
+        ({"modle": "faster-whisper-base"}, ["transcriptionConfig.modle"]),
+        ("faster-whisper-base", ["transcriptionConfig"]),
+    ],
+)
+def test_bad_transcription_config_is_a_400_naming_the_field(
+    api: Api, config: object, fields: list[str]
+) -> None:
+    for transcription in (True, False):  # checked even when the config is ignored
+        body = {**SDK_DIARIZE_BODY, "transcription": transcription, "transcriptionConfig": config}
+        r = api.call("POST", "/v1/diarize", body=body)
+        assert r.status == 400, r.body
+        assert r.fields() == fields, r.body
+    assert api.queue_messages() == []
+
+
+def test_bad_transcription_model_names_the_allowed_values(api: Api) -> None:
+    body = {**SDK_DIARIZE_BODY, "transcription": True, "transcriptionConfig": {"model": "whisper-huge"}}
+    message = api.call("POST", "/v1/diarize", body=body).body["errors"][0]["message"]
+    for name in ("parakeet-tdt-0.6b-v3", "faster-whisper-large-v3-turbo", "faster-whisper-base"):
+        assert name in message
+
+
+def test_identify_takes_no_transcription(api: Api) -> None:
+    r = api.call("POST", "/v1/identify", body={"url": AUDIO, "voiceprints": [], "transcription": True})
+    assert r.status == 400 and "transcription" in r.fields(), r.body
+
+
+def test_a_transcribed_jobs_output_has_word_and_turn_level_transcription(api: Api) -> None:
+    r = api.call("POST", "/v1/diarize", body={"url": AUDIO, "transcription": True})
+    job_id = r.body["jobId"]
+    job = api.store.get(job_id)
+    assert job is not None
+    result = FakeJobDiarizer(turn_s=2.0).result(6.0, 16000, 1, job.params)
+    finish_with_result(api, job_id, "tenant-a", result)
+    out = api.call("GET", f"/v1/jobs/{job_id}").body["output"]
+    words, turns = out["wordLevelTranscription"], out["turnLevelTranscription"]
+    assert [w["text"] for w in words[:4]] == ["this", "is", "speaker", "0"]
+    assert {w["speaker"] for w in words} == {"SPEAKER_00", "SPEAKER_01"}
+    assert set(words[0]) == {"start", "end", "text", "speaker"}
+    assert [t["text"] for t in turns] == ["this is speaker 0", "this is speaker 1", "this is speaker 0"]
+    assert [t["speaker"] for t in turns] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_00"]
+    # a job that did not ask has none
+    r = api.call("POST", "/v1/diarize", body={"url": AUDIO})
+    finish_with_result(api, r.body["jobId"], "tenant-a", small_result())
+    out = api.call("GET", f"/v1/jobs/{r.body['jobId']}").body["output"]
+    assert "wordLevelTranscription" not in out and "turnLevelTranscription" not in out
 
 
 def test_unknown_model_is_a_400_naming_the_field_and_the_allowed_values(api: Api) -> None:

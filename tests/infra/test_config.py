@@ -44,6 +44,25 @@ def test_the_api_is_told_what_the_worker_image_runs() -> None:
     assert DiaristServiceProps(engine_model="community-1").deployment_engine == "community-1"
 
 
+def test_the_transcription_model_follows_the_build_argument_or_is_said() -> None:
+    from aws_cdk import aws_ecs as ecs
+
+    from infra.props import DiaristServiceProps
+
+    assert DiaristServiceProps().deployment_transcription_model == "faster-whisper-base"
+    turbo = {"TRANSCRIPTION_MODEL": "faster-whisper-large-v3-turbo"}
+    assert (
+        DiaristServiceProps(worker_build_args=turbo).deployment_transcription_model
+        == turbo["TRANSCRIPTION_MODEL"]
+    )
+    prebuilt = DiaristServiceProps(
+        worker_image=ecs.ContainerImage.from_registry("example/diarist-worker"), worker_build_args=turbo
+    )
+    assert prebuilt.deployment_transcription_model == "faster-whisper-base"  # unknown image: say so
+    said = DiaristServiceProps(transcription_model="faster-whisper-tiny.en")
+    assert said.deployment_transcription_model == "faster-whisper-tiny.en"
+
+
 def test_every_documented_key_is_parsed() -> None:
     import aws_cdk as cdk
 

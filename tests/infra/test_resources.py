@@ -369,6 +369,11 @@ def test_function_environment_satisfies_its_settings(
     assert env["DIARIST_RETENTION_DAYS"] == str(resources.RESULT_RETENTION_DAYS_DEFAULT)
     if "ApiSettings" in settings_classes:  # the default image runs Diarist's engine
         assert diarist.settings.ApiSettings().engine_model == env["DIARIST_ENGINE_MODEL"] == "diarist"
+        assert (
+            diarist.settings.ApiSettings().transcription_model
+            == env["DIARIST_TRANSCRIPTION_MODEL"]
+            == "faster-whisper-base"
+        )
         # the pinned CAM++ weights' id: what the default image's engine writes into voiceprints
         assert (
             diarist.settings.ApiSettings().embedding_model_id

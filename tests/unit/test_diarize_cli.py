@@ -23,3 +23,31 @@ def test_bad_speaker_counts_exit_2_naming_the_flag(
     assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith("diarist diarize: ") and expected in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--transcribe", "--language", "klingon"], "language"),
+        (["--language", "en"], "--language only applies with --transcribe"),
+    ],
+)
+def test_bad_transcription_flags_exit_2(
+    flags: list[str], expected: str, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(["diarize", str(tmp_path / "a.wav"), "-q", *flags])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("diarist diarize: ") and expected in err
+
+
+def test_missing_transcription_weights_exit_4_saying_how_to_fetch(
+    tmp_path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from diarist.engine.settings import EngineSettings
+
+    monkeypatch.setattr(EngineSettings, "check", lambda self: None)  # diarization weights: not the point
+    rc = main(["diarize", str(tmp_path / "a.wav"), "-q", "--format", "vtt", "--model-dir", str(tmp_path)])
+    assert rc == 4
+    err = capsys.readouterr().err
+    assert "whisper-base" in err and "fetch_weights.py" in err

@@ -66,3 +66,13 @@ def test_the_engine_adapter_passes_the_mapped_options_and_default_limits() -> No
     assert result.model == "stub"
     assert engine.calls == [(Path("a.wav"), diarize_options(params), progress, InputLimits())]
     assert engine.calls[0][1].num_speakers == 2
+
+
+def test_a_transcription_reaches_the_engine_with_its_language() -> None:
+    from diarist.domain.transcription import TranscriptionParams
+
+    options = diarize_options(
+        JobParams(transcription=TranscriptionParams(model="faster-whisper-base", language="fr"))
+    )
+    assert options.transcribe is True and options.language == "fr"
+    assert diarize_options(JobParams()).transcribe is False

@@ -103,3 +103,18 @@ def test_an_identify_jobs_webhook_carries_the_identification() -> None:
     ]
     assert output["voiceprints"] == [{"speaker": "SPEAKER_00", "match": "ann", "confidence": {"ann": 88}}]
     assert output["exclusiveDiarization"] == [{"speaker": "SPEAKER_00", "start": 0.0, "end": 2.0}]
+
+
+def test_a_transcribed_diarizations_webhook_carries_the_transcription() -> None:
+    from diarist.domain.transcription import TranscriptionParams
+    from diarist.testing.fake_engine import FakeJobDiarizer
+
+    params = JobParams(transcription=TranscriptionParams())
+    result = FakeJobDiarizer(turn_s=2.0).result(4.0, 16000, 1, params)
+    job = _job(kind="diarize", params=params)
+    body = _payload(job, result)
+    output = body["output"]
+    assert output == render_pyannote_output(job, result)
+    assert [t["text"] for t in output["turnLevelTranscription"]] == ["this is speaker 0", "this is speaker 1"]
+    assert len(output["wordLevelTranscription"]) == 8
+    assert {"start", "end", "text", "speaker"} == set(output["wordLevelTranscription"][0])

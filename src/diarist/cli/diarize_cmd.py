@@ -1,7 +1,12 @@
 """``diarist diarize AUDIO``: run the engine on one file, no service needed.
 
     diarist diarize AUDIO [--num-speakers N | --min-speakers A --max-speakers B] [--channels split|mix]
-                          [--confidence] [--format json|phonexia|rttm|csv] [--output FILE]
+                          [--confidence] [--transcribe [--language CODE]]
+                          [--format json|phonexia|rttm|csv|vtt|srt|txt] [--output FILE]
+
+--transcribe adds who said what (faster-whisper, offline: the weights from scripts/fetch_weights.py);
+vtt, srt and txt write the transcript (they imply --transcribe), json carries wordLevelTranscription
+and turnLevelTranscription.
 
 AUDIO may be a path, an s3:// URL or an https:// URL. Progress goes to stderr; the result to stdout or
 --output. Exit codes: 0 ok, 2 bad arguments, 3 unusable input (the error code is printed), 4 engine setup.
@@ -14,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FORMATS = ("json", "phonexia", "rttm", "csv")
+FORMATS = ("json", "phonexia", "rttm", "csv", "vtt", "srt", "txt")
+TRANSCRIPT_FORMATS = ("vtt", "srt", "txt")
 
 
 def register(subparsers: Any) -> None:
@@ -36,6 +42,14 @@ def register(subparsers: Any) -> None:
         help="split: diarize each channel separately (default); mix: downmix to mono first",
     )
     p.add_argument("--confidence", action="store_true", help="include frame (20 ms) and turn confidence")
+    p.add_argument(
+        "--transcribe", action="store_true", help="transcribe too: who said what (words and turns)"
+    )
+    p.add_argument(
+        "--language",
+        metavar="CODE",
+        help="language of the speech (Whisper code: en, de ...); default: detected",
+    )
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the result here instead of stdout")
     p.add_argument(
@@ -68,6 +82,8 @@ def handle(args: argparse.Namespace) -> int:
             max_speakers=args.max_speakers,
             channel_mode=args.channels,
             confidence=bool(args.confidence),
+            transcribe=bool(args.transcribe) or args.format in TRANSCRIPT_FORMATS,
+            language=args.language,
         )
         overrides: dict[str, Any] = {}
         if args.model_dir:
@@ -83,6 +99,15 @@ def handle(args: argparse.Namespace) -> int:
     except EngineSetupError as exc:
         print(f"diarist diarize: {exc}", file=sys.stderr)
         return 4
+    if args.language and not options.transcribe:
+        print("diarist diarize: --language only applies with --transcribe", file=sys.stderr)
+        return 2
+    if options.transcribe:
+        try:
+            settings.check_asr()  # before the slow model load
+        except EngineSetupError as exc:
+            print(f"diarist diarize: {exc}", file=sys.stderr)
+            return 4
 
     source = str(args.audio)
     if "://" not in source and not Path(source).is_file():  # before the slow model load
@@ -99,7 +124,7 @@ def handle(args: argparse.Namespace) -> int:
                 local = fetch_input(args.audio, tmp)
                 bar.stage("loading models")
                 engine = load_engine(settings)
-                bar.stage("diarizing")
+                bar.stage("diarizing and transcribing" if options.transcribe else "diarizing")
                 result = engine.diarize(local, options, progress=bar)
         except AudioInputError as exc:
             bar.close()

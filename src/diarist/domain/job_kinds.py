@@ -15,6 +15,8 @@ Invariants:
   ``MAX_VOICEPRINT_INPUT_S`` (+ ``VOICEPRINT_INPUT_GRACE_S`` of encoder padding). The API applies it
   to what it can know cheaply at submission (an uploaded object's size, a WAV/FLAC header's
   duration); the worker's engine applies the same limits to the decoded audio.
+- Only a ``diarize`` job transcribes (pyannoteAI: not identify); its ``transcriptionConfig.model``
+  and ``.language`` follow ``domain.transcription`` (problems named with those field paths).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 
 from diarist.domain.errors import VoiceprintError
 from diarist.domain.jobs import JobKind, JobParams
+from diarist.domain.transcription import TranscriptionParams, language_problem, transcription_model_problem
 from diarist.domain.voiceprints import (
     MAX_VOICEPRINT_INPUT_S,
     MAX_VOICEPRINTS,
@@ -70,6 +73,11 @@ def voiceprint_problems(
 
 def param_problems(kind: JobKind, params: JobParams, embedding_model: str) -> list[Problem]:
     """Every broken rule of a ``kind`` job's ``params`` (empty: the job may be created)."""
+    problems = [] if params.transcription is None else _transcription_problems(kind, params.transcription)
+    return problems + _voiceprint_param_problems(kind, params, embedding_model)
+
+
+def _voiceprint_param_problems(kind: JobKind, params: JobParams, embedding_model: str) -> list[Problem]:
     if kind != "identify":
         if params.voiceprints is not None or params.matching is not None:
             return [_problem("voiceprints", f"a {kind} job takes no voiceprints")]
@@ -78,6 +86,19 @@ def param_problems(kind: JobKind, params: JobParams, embedding_model: str) -> li
         return [_problem("voiceprints", "required: 1 to 50 {label, voiceprint}")]
     labels = [v.label for v in params.voiceprints]
     return voiceprint_problems(labels, [v.voiceprint for v in params.voiceprints], embedding_model)
+
+
+def _transcription_problems(kind: JobKind, t: TranscriptionParams) -> list[Problem]:
+    """Only a diarization transcribes (pyannoteAI: not identify); model and language by
+    ``domain.transcription``."""
+    if kind != "diarize":
+        return [_problem("transcription", f"a {kind} job cannot transcribe (only a diarization can)")]
+    problems = []
+    if (m := transcription_model_problem(t.model)) is not None:
+        problems.append(_problem("transcriptionConfig.model", m))
+    if (lang := language_problem(t.language)) is not None:
+        problems.append(_problem("transcriptionConfig.language", lang))
+    return problems
 
 
 def comparison_problems(len_a: int, len_b: int, max_pairs: int = MAX_COMPARISON_PAIRS) -> list[Problem]:

@@ -43,6 +43,7 @@ from pydantic import (
 
 from diarist.domain.errors import ErrorCode, InvalidTransition
 from diarist.domain.speakers import MAX_SPEAKERS, check_speaker_counts
+from diarist.domain.transcription import TranscriptionParams
 
 
 class JobStatus(StrEnum):
@@ -160,8 +161,9 @@ class JobParams(BaseModel):
     """What the job should do. Same for every dialect and for S3-triggered jobs.
 
     The speaker counts, confidence and exclusive flags and ``channel_mode`` serve every kind that
-    diarizes; ``voiceprints`` and ``matching`` are identify's (left out of the stored item and of
-    ``model_dump`` when unset, so a diarization's parameters are what they always were). The rules of
+    diarizes; ``voiceprints`` and ``matching`` are identify's, ``transcription`` diarize's (left out
+    of the stored item and of ``model_dump`` when unset, so a diarization's parameters are what they
+    always were). The rules of
     each kind's parameters are ``domain.job_kinds.param_problems``.
     """
 
@@ -178,6 +180,9 @@ class JobParams(BaseModel):
         default=None, description="identify: the voiceprints to match, labels in the order given"
     )
     matching: Matching | None = Field(default=None, description="identify: the matching options")
+    transcription: TranscriptionParams | None = Field(
+        default=None, description="diarize: transcribe too (domain.transcription); None: do not"
+    )
 
     @model_validator(mode="after")
     def _speaker_counts(self) -> JobParams:
@@ -190,7 +195,7 @@ class JobParams(BaseModel):
         return {k: v for k, v in data.items() if not (k in _KIND_ONLY and v is None)}
 
 
-_KIND_ONLY = ("voiceprints", "matching")
+_KIND_ONLY = ("voiceprints", "matching", "transcription")
 
 
 JobSource = Literal["api", "phonexia", "s3"]

@@ -6,7 +6,8 @@ numbered by first appearance. Channels are 0-based here; RTTM output uses 1-base
 An identification (diarization + voiceprint matching) is a ``DiarizationResult`` whose ``identification``
 says what was matched and whose channels carry ``identification`` turns and ``voiceprintMatches``; these
 optional parts are left out of the JSON when unset, so a plain diarization's JSON is unchanged (and
-still version 1). A voiceprint job's result is a :class:`VoiceprintResult`; Phonexia's per-channel
+still version 1). A transcribed diarization likewise has ``transcription`` (model, languages) and
+channels with ``wordLevelTranscription`` and ``turnLevelTranscription`` (``domain.transcription``). A voiceprint job's result is a :class:`VoiceprintResult`; Phonexia's per-channel
 voiceprint extraction a :class:`VoiceprintExtraction`; its comparison a :class:`VoiceprintComparison`.
 Blob format, scores and matching rule: ``diarist.domain.voiceprints``. Which result a job kind stores:
 ``RESULT_TYPES`` (``parse_result``).
@@ -14,11 +15,13 @@ Blob format, scores and matching rule: ``diarist.domain.voiceprints``. Which res
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from diarist.domain.jobs import JobKind
+from diarist.domain.transcription import SpeakerSpan, SpokenText, WordTiming, attribute_words, group_turns
 from diarist.domain.voiceprints import ScoreMatrix, match_speakers
 
 CONFIDENCE_RESOLUTION_S = 0.02
@@ -78,8 +81,30 @@ class SpeakerMatch(_Model):
     confidence: dict[str, int]
 
 
+class TranscriptItem(_Model):
+    """A word or a speaker turn of a transcription: pyannoteAI's ``{start, end, text, speaker}``
+    (who said it: ``domain.transcription.attribute_words``)."""
+
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    text: str
+    speaker: str
+
+
+class TranscriptionInfo(_Model):
+    """What transcribed a result: the faster-whisper model that ran and the language per channel
+    (given, or detected with ``languageProbability``)."""
+
+    model: str
+    languages: list[str | None] = Field(description="Per channel, in ``channels`` order; None: no speech")
+    language_probability: list[float | None] = Field(
+        default_factory=list, alias="languageProbability", description="Per channel; None when given"
+    )
+
+
 class ChannelResult(_Model):
-    """The diarization of one audio channel (or of the downmix when ``channel`` is None)."""
+    """The diarization of one audio channel (or of the downmix when ``channel`` is None), and its
+    transcription when the job asked for one (left out of the JSON otherwise)."""
 
     channel: int | None = Field(description="0-based audio channel; None for a downmix of all channels")
     speakers: list[str]
@@ -92,11 +117,49 @@ class ChannelResult(_Model):
     voiceprint_matches: list[SpeakerMatch] | None = Field(
         default=None, alias="voiceprintMatches", description="Identification only: one per speaker"
     )
+    word_level_transcription: list[TranscriptItem] | None = Field(
+        default=None, alias="wordLevelTranscription", description="Transcription only: every word"
+    )
+    turn_level_transcription: list[TranscriptItem] | None = Field(
+        default=None,
+        alias="turnLevelTranscription",
+        description="Transcription only: consecutive words of one speaker",
+    )
 
     @model_serializer(mode="wrap")
     def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        keys = ("identification", "voiceprint_matches", "voiceprintMatches")
+        keys = (
+            "identification",
+            "voiceprint_matches",
+            "voiceprintMatches",
+            "word_level_transcription",
+            "wordLevelTranscription",
+            "turn_level_transcription",
+            "turnLevelTranscription",
+        )
         return _drop_unset(handler(self), keys)
+
+    def transcribed(self, words: Sequence[WordTiming]) -> ChannelResult:
+        """This channel with ``words`` (this channel's, recognised) attributed to its exclusive
+        diarization and grouped into turns (``domain.transcription``). The engine and its test
+        double both transcribe through here."""
+        spans = [SpeakerSpan(t.speaker, t.start, t.end) for t in self.exclusive_diarization]
+        spoken = attribute_words(words, spans)
+
+        def items(xs: list[SpokenText]) -> list[TranscriptItem]:
+            return [
+                TranscriptItem(
+                    start=round(x.start, 3), end=round(x.end, 3), text=x.text.strip(), speaker=x.speaker
+                )
+                for x in xs
+            ]
+
+        return self.model_copy(
+            update={
+                "word_level_transcription": items(spoken),
+                "turn_level_transcription": items(group_turns(spoken)),
+            }
+        )
 
     def identified(
         self, labels: list[str], scores: list[list[int]], *, exclusive: bool, threshold: float
@@ -152,10 +215,11 @@ class DiarizationResult(_Model):
     model: str = Field(description="Which weights produced this result")
     warnings: list[str] = Field(default_factory=list)
     identification: Identification | None = Field(default=None, description="Set for an identification")
+    transcription: TranscriptionInfo | None = Field(default=None, description="Set when transcribed")
 
     @model_serializer(mode="wrap")
     def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _drop_unset(handler(self), ("identification",))
+        return _drop_unset(handler(self), ("identification", "transcription"))
 
 
 class VoiceprintResult(_Model):

@@ -14,6 +14,19 @@ Voiceprints and identification (``diarist.domain.voiceprints``):
 * :func:`phonexia_voiceprints`   ``{"channels": [{channel_number, voiceprint, speech_length, model}]}``
 * :func:`phonexia_comparison`    ``{"scores": {columns_count, rows_count, values}}``
 
+Transcription (``diarist.domain.transcription``; only for a result that was transcribed):
+
+* :func:`pyannote_output` adds ``wordLevelTranscription`` and ``turnLevelTranscription``
+  (``[{start, end, text, speaker}]``) per channel, as pyannoteAI does
+* :func:`to_vtt`   WebVTT, one cue per phrase with a voice tag: ``<v SPEAKER_00>text``
+* :func:`to_srt`   SubRip, one cue per phrase, the speaker prefixed: ``SPEAKER_00: text``
+* :func:`to_text`  "who said what": one ``[mm:ss.s] SPEAKER_00: text`` line per turn
+
+Cues (:func:`transcript_cues`) are runs of one speaker's words of at most ``MAX_CUE_S`` seconds and
+``MAX_CUE_CHARS`` characters, broken at pauses over ``MAX_CUE_GAP_S``. With several channels every
+speaker is named with its 1-based channel (``ch1 SPEAKER_00``) and the cues of all channels are
+merged in time order.
+
 RTTM and CSV text is written by :func:`rttm_lines` and :func:`csv_lines` from :class:`TurnLine` rows,
 the one implementation of both line formats (``diarist.client.render`` feeds them the turns of an API
 output). Times are written with 3 decimals, a turn's confidence with 1.
@@ -32,20 +45,30 @@ from diarist.domain.results import (
     ChannelResult,
     DiarizationResult,
     IdentifiedTurn,
+    TranscriptItem,
     Turn,
     VoiceprintExtraction,
     VoiceprintResult,
 )
 from diarist.domain.voiceprints import ScoreMatrix
 
-Format = Literal["json", "phonexia", "rttm", "csv"]
-FORMATS: tuple[str, ...] = ("json", "phonexia", "rttm", "csv")
+Format = Literal["json", "phonexia", "rttm", "csv", "vtt", "srt", "txt"]
+FORMATS: tuple[str, ...] = ("json", "phonexia", "rttm", "csv", "vtt", "srt", "txt")
+TRANSCRIPT_FORMATS: tuple[str, ...] = ("vtt", "srt", "txt")
 CONTENT_TYPES = {
     "json": "application/json",
     "phonexia": "application/json",
     "rttm": "text/plain",
     "csv": "text/csv",
+    "vtt": "text/vtt",
+    "srt": "application/x-subrip",
+    "txt": "text/plain",
 }
+MAX_CUE_S = 7.0
+MAX_CUE_CHARS = 84
+MAX_CUE_GAP_S = 1.5
+# scripts written without spaces between words: their words are joined as they are
+_UNSPACED_LANGUAGES = frozenset({"zh", "yue", "ja", "th", "lo", "my", "km", "bo"})
 
 
 def _t(x: float) -> float:
@@ -59,6 +82,10 @@ def _turn(t: Turn, with_confidence: bool) -> dict[str, Any]:
     elif with_confidence and t.confidence is not None:  # results stored before the per-speaker map
         d["confidence"] = round(float(t.confidence), 1)
     return d
+
+
+def _spoken(x: TranscriptItem) -> dict[str, Any]:
+    return {"start": _t(x.start), "end": _t(x.end), "text": x.text, "speaker": x.speaker}
 
 
 def pyannote_output(
@@ -75,7 +102,9 @@ def pyannote_output(
     ``mix`` mode) at the top level, so pyannoteAI clients find what they expect; with several channels
     (``split``) every channel again under ``channels: [{channel (0-based), ...}]``. The flags choose
     the optional parts (the API follows the job's ``exclusive`` / ``confidence`` /
-    ``turnLevelConfidence``); ``metadata`` adds duration, channels, model and warnings.
+    ``turnLevelConfidence``); a transcribed result's channels carry ``wordLevelTranscription`` and
+    ``turnLevelTranscription``; ``metadata`` adds duration, channels, model (and the transcription's
+    model and languages) and warnings.
     """
 
     def channel(ch: ChannelResult) -> dict[str, Any]:
@@ -84,6 +113,9 @@ def pyannote_output(
             out["exclusiveDiarization"] = [_turn(t, turn_confidence) for t in ch.exclusive_diarization]
         if confidence and ch.confidence is not None:
             out["confidence"] = {"score": list(ch.confidence.score), "resolution": ch.confidence.resolution}
+        if ch.word_level_transcription is not None:
+            out["wordLevelTranscription"] = [_spoken(x) for x in ch.word_level_transcription]
+            out["turnLevelTranscription"] = [_spoken(x) for x in ch.turn_level_transcription or []]
         return out
 
     out: dict[str, Any] = channel(result.channels[0]) if result.channels else {"diarization": []}
@@ -96,6 +128,8 @@ def pyannote_output(
             channelMode=result.channel_mode,
             model=result.model,
         )
+        if result.transcription is not None:
+            out["transcription"] = result.transcription.model_dump(by_alias=True)
     if result.warnings or metadata:
         out["warnings"] = list(result.warnings)
     return out
@@ -311,8 +345,121 @@ def to_csv(result: DiarizationResult, exclusive: bool = False) -> str:
     return csv_lines(lines, duration=True, confidence=with_conf)
 
 
+class Cue(NamedTuple):
+    """A phrase of one speaker, as the subtitle and text formats write it."""
+
+    speaker: str  # already qualified with the channel when there are several
+    start: float
+    end: float
+    text: str
+
+
+def _speaker_name(ch: ChannelResult, speaker: str, multichannel: bool) -> str:
+    return f"ch{(ch.channel or 0) + 1} {speaker}" if multichannel else speaker
+
+
+def _joiner(result: DiarizationResult, index: int) -> str:
+    info = result.transcription
+    language = info.languages[index] if info and index < len(info.languages) else None
+    return "" if language in _UNSPACED_LANGUAGES else " "
+
+
+def _require_transcription(result: DiarizationResult) -> None:
+    if not any(ch.word_level_transcription is not None for ch in result.channels):
+        raise ValueError("this result has no transcription (diarize with transcription to get one)")
+
+
+def transcript_cues(result: DiarizationResult) -> list[Cue]:
+    """Every channel's words as cues (see the module docstring), in time order."""
+    _require_transcription(result)
+    multi = len(result.channels) > 1
+    cues: list[Cue] = []
+    for i, ch in enumerate(result.channels):
+        join = _joiner(result, i)
+        run: list[TranscriptItem] = []
+
+        def flush(run: list[TranscriptItem], ch: ChannelResult = ch, join: str = join) -> None:
+            if run:
+                text = join.join(w.text for w in run).strip()
+                cues.append(Cue(_speaker_name(ch, run[0].speaker, multi), run[0].start, run[-1].end, text))
+
+        for w in ch.word_level_transcription or []:
+            if run and (
+                w.speaker != run[0].speaker
+                or w.end - run[0].start > MAX_CUE_S
+                or sum(len(x.text) + len(join) for x in run) + len(w.text) > MAX_CUE_CHARS
+                or w.start - run[-1].end > MAX_CUE_GAP_S
+            ):
+                flush(run)
+                run = []
+            run.append(w)
+        flush(run)
+    cues.sort(key=lambda c: (c.start, c.end, c.speaker))
+    return cues
+
+
+def _clock(t: float, sep: str) -> str:
+    ms = int(round(max(t, 0.0) * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_vtt(result: DiarizationResult) -> str:
+    """WebVTT: a ``WEBVTT`` header, then one cue per phrase with a voice tag (``<v SPEAKER_00>``)."""
+    blocks = ["WEBVTT\n"]
+    for c in transcript_cues(result):
+        speaker = _vtt_escape(c.speaker)
+        blocks.append(
+            f"{_clock(c.start, '.')} --> {_clock(max(c.end, c.start + 0.001), '.')}\n"
+            f"<v {speaker}>{_vtt_escape(c.text)}\n"
+        )
+    return "\n".join(blocks)
+
+
+def to_srt(result: DiarizationResult) -> str:
+    """SubRip: numbered cues from 1, the speaker prefixed to the text (``SPEAKER_00: ...``)."""
+    blocks = [
+        f"{i}\n{_clock(c.start, ',')} --> {_clock(max(c.end, c.start + 0.001), ',')}\n{c.speaker}: {c.text}\n"
+        for i, c in enumerate(transcript_cues(result), start=1)
+    ]
+    return "\n".join(blocks)
+
+
+def to_text(result: DiarizationResult) -> str:
+    """Who said what: one ``[mm:ss.s] SPEAKER_00: text`` line per turn-level item (hours shown when
+    the recording has them), every channel's turns merged in time order."""
+    _require_transcription(result)
+    multi = len(result.channels) > 1
+    hours = result.duration >= 3600
+    rows = sorted(
+        (t.start, _speaker_name(ch, t.speaker, multi), t.text)
+        for ch in result.channels
+        for t in ch.turn_level_transcription or []
+    )
+
+    def stamp(t: float) -> str:
+        m, s = divmod(t, 60)
+        h, m = divmod(int(m), 60)
+        return f"{h:d}:{m:02d}:{s:04.1f}" if hours else f"{int(m) + 60 * h:02d}:{s:04.1f}"
+
+    return "".join(f"[{stamp(start)}] {speaker}: {text}\n" for start, speaker, text in rows)
+
+
 def render(result: DiarizationResult, fmt: str, file_id: str = "audio") -> str:
-    """Dispatch by format name: json | phonexia | rttm | csv."""
+    """Dispatch by format name: json | phonexia | rttm | csv | vtt | srt | txt (the last three need a
+    transcribed result: ValueError otherwise)."""
+    if fmt == "vtt":
+        return to_vtt(result)
+    if fmt == "srt":
+        return to_srt(result)
+    if fmt == "txt":
+        return to_text(result)
     if fmt == "json":
         return to_pyannote_json(result)
     if fmt == "phonexia":

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from diarist.domain.speakers import MAX_SPEAKERS, check_speaker_counts
+from diarist.domain.transcription import language_problem
 from diarist.resources import MAX_INPUT_BYTES, MAX_INPUT_SECONDS
 
 GiB = 1 << 30
@@ -37,7 +38,8 @@ class DiarizeOptions(BaseModel):
 
     ``num_speakers`` forces an exact count; otherwise ``min_speakers``/``max_speakers`` bound the estimate.
     ``channel_mode="split"`` diarizes each channel on its own (one result per channel, Phonexia semantics),
-    ``"mix"`` downmixes to mono first.
+    ``"mix"`` downmixes to mono first. ``transcribe`` adds the words and turns of each channel with
+    their speakers (``language`` given or detected; ``domain.transcription``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -47,8 +49,14 @@ class DiarizeOptions(BaseModel):
     max_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
     channel_mode: Literal["split", "mix"] = "split"
     confidence: bool = Field(default=True, description="Compute frame- and turn-level confidence")
+    transcribe: bool = Field(default=False, description="Transcribe too: who said what (words, turns)")
+    language: str | None = Field(
+        default=None, description="Whisper language code of the speech; None: detected per channel"
+    )
 
     @model_validator(mode="after")
     def _speaker_counts(self) -> DiarizeOptions:
         check_speaker_counts(self.num_speakers, self.min_speakers, self.max_speakers)
+        if (problem := language_problem(self.language)) is not None:
+            raise ValueError(f"language: {problem}")
         return self

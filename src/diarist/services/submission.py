@@ -30,8 +30,10 @@ Invariants:
   bucket), then submitted as that ``s3://`` URL, after its Idempotency-Key was claimed.
 - A requested model (pyannoteAI's name, checked by the caller against ``domain.model_choice``) is
   recorded on the job; when this deployment runs another engine (``ApiSettings.engine_model``) the
-  job is created with ``model_choice.model_warning`` in its warnings. Jobs that name no model
-  fingerprint as they always did.
+  job is created with ``model_choice.model_warning`` in its warnings; likewise a transcription model
+  or language the deployment's ASR model (``ApiSettings.transcription_model``) does not honour
+  (``domain.transcription.transcription_warnings``). Jobs that name no model fingerprint as they
+  always did.
 - The caller chooses the job id (``new_job_id``), so it can tie its log lines to the job before
   the call; an Idempotency-Key replay returns the earlier job, with that job's id.
 """
@@ -55,6 +57,7 @@ from diarist.domain.locations import s3_url
 from diarist.domain.messages import DispatchMessage
 from diarist.domain.model_choice import model_warning
 from diarist.domain.results import VoiceprintComparison
+from diarist.domain.transcription import transcription_warnings
 from diarist.ports import EventBus, IdempotencyStore, JobQueue, JobStore, ObjectStore
 from diarist.resources import MEDIA_PREFIX, RESULTS_PREFIX
 from diarist.services.inputs import InputResolver
@@ -172,9 +175,17 @@ class SubmissionService:
             webhook_url=webhook,
             webhook_status_only=webhook_status_only,
             requested_model=model,
-            warnings=tuple(w for w in [model_warning(model, self.settings.engine_model)] if w),
+            warnings=self._warnings(model, params),
         )
         return self._create_and_queue(tenant_id, job_id, sub, idempotency_key, request_hash)
+
+    def _warnings(self, model: str | None, params: JobParams) -> tuple[str, ...]:
+        """What the job is told at submission: a model (diarization, transcription) or a language
+        this deployment does not honour."""
+        out = [w for w in [model_warning(model, self.settings.engine_model)] if w]
+        if params.transcription is not None:
+            out += transcription_warnings(params.transcription, self.settings.transcription_model)
+        return tuple(out)
 
     def submit_upload(
         self,

@@ -4,7 +4,9 @@ Selected in the worker by ``DIARIST_ENGINE=fake``. Its behaviour comes from the 
 local-mode test can make a worker process misbehave:
 
 - ``DIARIST_FAKE_BEHAVIOUR=ok`` (default): speakers take turns every ``DIARIST_FAKE_TURN_S``
-  seconds (2.0) over the audio's real duration (read with soundfile, or ``wave``).
+  seconds (2.0) over the audio's real duration (read with soundfile, or ``wave``). A job that asks
+  for a transcription gets "this is speaker N" in every turn (``fake_words``), attributed and
+  grouped by the domain's rule as the engine's words are.
 - ``slow``: the same, spread over ``DIARIST_FAKE_SLOW_S`` seconds (default 20) of progress steps,
   so a test can cancel the job mid-run.
 - ``crash``: reports some progress, then the process dies at once without reporting
@@ -40,10 +42,12 @@ from diarist.domain.results import (
     ChannelVoiceprint,
     DiarizationResult,
     Identification,
+    TranscriptionInfo,
     Turn,
     VoiceprintExtraction,
     VoiceprintResult,
 )
+from diarist.domain.transcription import WordTiming
 from diarist.domain.voiceprints import (
     MAX_VOICEPRINT_INPUT_S,
     VOICEPRINT_INPUT_GRACE_S,
@@ -54,6 +58,8 @@ from diarist.domain.voiceprints import (
 
 Behaviour = Literal["ok", "slow", "crash", "error", "input_error"]
 FAKE_MODEL = "diarist-fake-engine"
+FAKE_ASR_MODEL = "diarist-fake-asr"
+FAKE_WORD_S = 0.4
 FAKE_DIM = 192
 FAKE_HZ_PER_BIN = 20.0
 SILENCE_RMS = 1e-4
@@ -73,6 +79,20 @@ def fake_vector(samples: Any, sample_rate: int) -> list[float]:
     center = min(FAKE_DIM - 1.0, peak / FAKE_HZ_PER_BIN)
     i = np.arange(FAKE_DIM, dtype=np.float64)
     return (np.exp(-0.5 * ((i - center) / 1.5) ** 2) + 1e-3).tolist()
+
+
+def fake_words(turns: list[Turn]) -> list[WordTiming]:
+    """The fake transcript: in each turn, "this is speaker N" (N its speaker's number), one word per
+    ``FAKE_WORD_S`` from the turn's start, as many as fit."""
+    words = []
+    for t in turns:
+        n = int(t.speaker.rsplit("_", 1)[-1])
+        for i, text in enumerate((" this", " is", " speaker", f" {n}")):
+            start = t.start + i * FAKE_WORD_S
+            if start + FAKE_WORD_S * 0.8 > t.end:
+                break
+            words.append(WordTiming(round(start, 3), round(start + FAKE_WORD_S * 0.8, 3), text, 0.9))
+    return words
 
 
 def read_mono(path: Path) -> tuple[Any, int, Any]:
@@ -166,6 +186,14 @@ class FakeJobDiarizer:
             ChannelResult(channel=c, speakers=used, diarization=turns, exclusive_diarization=turns)
             for c in (range(channels) if split else [None])
         ]
+        info = None
+        if params.transcription is not None:
+            words = fake_words(turns)
+            chans = [ch.transcribed(words) for ch in chans]
+            language = params.transcription.language or "en"
+            info = TranscriptionInfo(
+                model=FAKE_ASR_MODEL, languages=[language] * len(chans), language_probability=[]
+            )
         return DiarizationResult(
             duration=round(duration, 3),
             sample_rate=sample_rate,
@@ -173,6 +201,7 @@ class FakeJobDiarizer:
             channel_mode="split" if split else "mix",
             channels=chans,
             model=FAKE_MODEL,
+            transcription=info,
         )
 
     # -- voiceprints and identification ---------------------------------------------------------------

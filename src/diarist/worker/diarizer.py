@@ -67,7 +67,10 @@ def diarize_options(params: JobParams) -> DiarizeOptions:
     """A job's parameters as the engine's options.
 
     ``JobParams`` and ``DiarizeOptions`` obey the same speaker-count rule, so the counts pass through
-    as they are. The engine computes confidence when the job asks for frame- or turn-level confidence.
+    as they are. The engine computes confidence when the job asks for frame- or turn-level confidence,
+    and transcribes when the job asks for a transcription (in its language, if given; the model that
+    runs is the engine's, ``EngineSettings.transcription_model``: the API warned at submission when
+    the job named another).
     """
     return DiarizeOptions(
         num_speakers=params.num_speakers,
@@ -75,6 +78,8 @@ def diarize_options(params: JobParams) -> DiarizeOptions:
         max_speakers=params.max_speakers,
         channel_mode=params.channel_mode,
         confidence=params.confidence or params.turn_level_confidence,
+        transcribe=params.transcription is not None,
+        language=params.transcription.language if params.transcription else None,
     )
 
 
