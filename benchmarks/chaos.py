@@ -267,6 +267,15 @@ def main() -> int:
         f"{receiver.answered_500} webhook requests answered 500"
     )
     print(f"webhooks delivered: {len(delivered)}/{args.jobs}")
+    # a webhook not delivered is either still being retried or given up after every retry (the
+    # receiver answered 500 each time: the webhook DLQ holds it); the job record says which
+    for j in [j for j in job_ids if j not in receiver.delivered]:
+        job = final.get(j)
+        if job is not None:
+            codes_seen = [a.status_code for a in job.webhook_attempts]
+            print(
+                f"  not delivered: {j}: {job.webhook_delivery} after {len(codes_seen)} attempts {codes_seen}"
+            )
     print(f"jobs lost or stuck: {len(stuck)} (target 0){': ' + ', '.join(stuck[:10]) if stuck else ''}")
     print(f"completion events still owed: {len(owed)}")
     for kind in ("message dropped", "worker killed"):
