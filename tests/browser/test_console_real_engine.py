@@ -44,7 +44,9 @@ def test_real_result_in_the_browser(browser: Any, real_local: LocalProcess, shar
     context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
     try:
         c = Console(context.new_page(), real_local).open(real_local.api_key)
-        job_id = c.submit_file(shared_data / "pyannote_sample_30s.wav", confidence=True, exclusive=True, transcription=True)
+        job_id = c.submit_file(
+            shared_data / "pyannote_sample_30s.wav", confidence=True, exclusive=True, transcription=True
+        )
         c.wait_status("succeeded", timeout_ms=300_000)
         output = real_local.client().job(job_id)["output"]
         speakers = {t["speaker"] for t in output["diarization"]}

@@ -26,6 +26,7 @@ const state = {
   job: null, // the job shown (the API's view)
   output: null, // its output (inline or fetched from outputUrl)
   media: new Map(), // jobId -> media:// URL it was submitted with (this session)
+  voiceprints: [], // [{label, voiceprint}] to identify: the submission becomes POST /v1/identify
   names: new Map(), // row key -> the name the user gave (shown, and used in downloads)
   matches: new Map(), // row key -> the voiceprint label an identify job matched (shown only)
   duration: 0,
@@ -137,6 +138,8 @@ function setupKey() {
     forgetView();
     state.key = '';
     sessionStorage.removeItem(KEY_STORE);
+    state.voiceprints = []; // what this user pasted is not for the next one either
+    showVoiceprints();
     $('key-state').textContent = 'key forgotten';
   });
 }
@@ -204,7 +207,14 @@ async function submit() {
       const { url: put } = await api('POST', 'v1/media/input', { url });
       await uploadTo(put, file);
     }
-    const created = await api('POST', 'v1/diarize', diarizeBody(url));
+    const body = diarizeBody(url);
+    let path = 'v1/diarize';
+    if (state.voiceprints.length) {
+      // pyannoteAI's identify body; the API refuses what identify does not take (transcription)
+      path = 'v1/identify';
+      body.voiceprints = state.voiceprints.map(({ label, voiceprint }) => ({ label, voiceprint }));
+    }
+    const created = await api('POST', path, body);
     if (url.startsWith('media://')) state.media.set(created.jobId, url);
     await openJob(created.jobId);
     loadJobs(true);
@@ -233,6 +243,73 @@ function setupSubmit() {
     }
   });
   $('file-input').addEventListener('change', showFileName);
+  $('add-voiceprint').addEventListener('click', () => guarded(addVoiceprint));
+}
+
+// --- voiceprints to identify ------------------------------------------------------------------
+// A voiceprint is the base64 text of `POST /v1/voiceprint`'s output: pasted, or read from a file
+// (`diarist voiceprint ... -o x.vp` writes the text; a .json file is the job's output
+// `{"voiceprint": "..."}`). The API checks it; the page only trims it.
+
+async function voiceprintText() {
+  const pasted = $('voiceprint-text').value.trim();
+  const file = $('voiceprint-file').files[0];
+  if (pasted && file) throw new ApiError(0, 'paste a voiceprint or choose its file, not both');
+  if (pasted) return pasted;
+  if (!file) throw new ApiError(0, 'paste a voiceprint or choose its file');
+  if (file.size > 100000) throw new ApiError(0, `${file.name} is too large to be a voiceprint`);
+  const text = (await file.text()).trim();
+  if (text.startsWith('{')) {
+    let data = null;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+    if (!data || typeof data.voiceprint !== 'string') {
+      throw new ApiError(0, `${file.name} has no "voiceprint" (expected a voiceprint job's output)`);
+    }
+    return data.voiceprint.trim();
+  }
+  return text;
+}
+
+async function addVoiceprint() {
+  const label = $('voiceprint-label').value.trim();
+  if (!label) throw new ApiError(0, 'give the voiceprint a label (the name to show for its speaker)');
+  if (state.voiceprints.some((v) => v.label === label)) throw new ApiError(0, `a voiceprint is already labelled ${label}`);
+  const voiceprint = await voiceprintText();
+  if (!voiceprint) throw new ApiError(0, 'the voiceprint is empty');
+  state.voiceprints.push({ label, voiceprint });
+  $('voiceprint-label').value = '';
+  $('voiceprint-text').value = '';
+  $('voiceprint-file').value = '';
+  showVoiceprints();
+}
+
+function showVoiceprints() {
+  const list = $('voiceprint-list');
+  list.replaceChildren();
+  for (const vp of state.voiceprints) {
+    const li = document.createElement('li');
+    li.setAttribute('data-testid', 'voiceprint-row');
+    li.dataset.label = vp.label;
+    const name = document.createElement('span');
+    name.className = 'vp-name';
+    name.textContent = vp.label;
+    const size = document.createElement('span');
+    size.className = 'muted';
+    size.textContent = `${vp.voiceprint.length} characters`;
+    const remove = button('Remove', 'remove-voiceprint', () => {
+      state.voiceprints = state.voiceprints.filter((v) => v !== vp);
+      showVoiceprints();
+    });
+    remove.className = 'secondary';
+    remove.setAttribute('aria-label', `Remove voiceprint ${vp.label}`);
+    li.append(name, size, remove);
+    list.append(li);
+  }
+  $('submit').textContent = state.voiceprints.length ? 'Diarize and identify' : 'Diarize';
 }
 
 function showFileName() {
