@@ -730,15 +730,19 @@ async function loadAudio(job) {
   if (state.wave) state.wave.destroy();
   state.wave = null;
   const audio = $('audio');
+  audio.pause();
   if (state.duration > WAVEFORM_MAX_S) {
     $('job-note').textContent = 'no waveform for recordings over 2 h; the player still works';
     audio.src = url;
     return;
   }
   const regions = RegionsPlugin.create();
+  // `url` given here, not loaded afterwards: without it wavesurfer.js would load the element's current
+  // source, the previous job's blob: URL, which the page's connect-src does not allow
   state.wave = WaveSurfer.create({
     container: '#waveform',
     media: audio,
+    url,
     height: 80,
     normalize: true,
     waveColor: '#7d93ad',
@@ -761,8 +765,7 @@ async function loadAudio(job) {
     $('job-note').textContent = `no waveform (${e && e.message ? e.message : e}); the player still works`;
     if (!audio.getAttribute('src')) audio.src = url;
   };
-  state.wave.on('error', withoutWaveform);
-  state.wave.load(url).catch(withoutWaveform);
+  state.wave.on('error', withoutWaveform); // a failed load of `url` is reported here
 }
 
 function setupAudio() {
