@@ -1,5 +1,5 @@
 """The console on a real result: local mode with the real engine (CPU, the real weights) diarizes a
-real 30 s recording uploaded in the browser. With ``DIARIST_CONSOLE_SCREENSHOT=docs/console.png``
+real 30 s recording uploaded in the browser, transcribed (Whisper base). With ``DIARIST_CONSOLE_SCREENSHOT=docs/console.png``
 this test writes the README's screenshot."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from diarist.client.render import to_rttm
+from diarist.client.render import to_rttm, to_vtt
 from tests.browser.conftest import SCREENSHOT_ENV, Console
 from tests.e2e.conftest import LocalProcess, start_local, stop_local
 
@@ -44,7 +44,9 @@ def test_real_result_in_the_browser(browser: Any, real_local: LocalProcess, shar
     context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
     try:
         c = Console(context.new_page(), real_local).open(real_local.api_key)
-        job_id = c.submit_file(shared_data / "pyannote_sample_30s.wav", confidence=True, exclusive=True)
+        job_id = c.submit_file(
+            shared_data / "pyannote_sample_30s.wav", confidence=True, exclusive=True, transcription=True
+        )
         c.wait_status("succeeded", timeout_ms=300_000)
         output = real_local.client().job(job_id)["output"]
         speakers = {t["speaker"] for t in output["diarization"]}
@@ -57,6 +59,14 @@ def test_real_result_in_the_browser(browser: Any, real_local: LocalProcess, shar
         with c.page.expect_download() as info:
             c.tid("download-rttm").click()
         assert Path(info.value.path()).read_bytes().decode() == to_rttm(output, job_id)
+        # the transcript: one line per turn-level item, the words heard; the VTT as the client writes it
+        items = output["turnLevelTranscription"]
+        assert c.tid("transcript-line").count() == len(items) > 0
+        shown = " ".join(c.page.locator("[data-testid=transcript-text]").all_text_contents()).lower()
+        assert len(shown.split()) > 20, shown
+        with c.page.expect_download() as info:
+            c.tid("download-vtt").click()
+        assert Path(info.value.path()).read_bytes().decode() == to_vtt(output)
         c.page.wait_for_function(
             "() => document.querySelector('#waveform > div')?.shadowRoot?.querySelector('canvas') != null",
             timeout=30_000,
@@ -65,8 +75,8 @@ def test_real_result_in_the_browser(browser: Any, real_local: LocalProcess, shar
             first = c.tid("speaker-row").first.locator("[data-testid=speaker-name]")
             first.fill("Host")
             first.press("Enter")
-            turn = c.tid("turn").nth(len(output["diarization"]) // 2)
-            turn.click()
+            line = c.tid("transcript-line").nth(len(items) // 2)  # plays from there, highlighted
+            line.click()
             c.tid("audio").evaluate("a => a.pause()")
             c.page.wait_for_timeout(300)
             c.page.screenshot(path=os.environ[SCREENSHOT_ENV], full_page=True)

@@ -36,7 +36,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser("result", help="print a finished job's result")
     p.add_argument("job_id")
-    p.add_argument("--format", choices=["json", "rttm", "csv", "table"], default="json")
+    p.add_argument(
+        "--format",
+        choices=["json", "rttm", "csv", "table", "vtt", "srt", "txt"],
+        default="json",
+        help="vtt, srt, txt: the transcript of a job submitted with transcription",
+    )
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
     _common(p)
     p.set_defaults(func=_result)
@@ -81,6 +86,12 @@ def render(output: dict[str, Any] | None, fmt: str, file_id: str) -> str:
         return r.to_rttm(output, file_id)
     if fmt == "csv":
         return r.to_csv(output)
+    if fmt == "vtt":
+        return r.to_vtt(output)
+    if fmt == "srt":
+        return r.to_srt(output)
+    if fmt == "txt":
+        return r.to_text(output)
     return r.to_table(output) + "\n"
 
 

@@ -1,9 +1,15 @@
-"""Render a job's ``output`` (the API's pyannoteAI-shaped JSON) as RTTM, CSV, a table or a timeline.
+"""Render a job's ``output`` (the API's pyannoteAI-shaped JSON) as RTTM, CSV, a table or a timeline,
+and a transcribed job's as WebVTT, SRT or "who said what" text.
 
 Multichannel results carry ``channels: [{channel, diarization, ...}]``; every writer then emits
 one block per channel, turns in time order, channels numbered from 1 (as the RTTM convention wants).
 RTTM and CSV lines come from the engine's line writers (``diarist.engine.formats``, no torch), so
-a job's output and a local ``diarist diarize`` result are written the same way.
+a job's output and a local ``diarist diarize`` result are written the same way; so are the
+transcript formats (``cues_of``, ``vtt_cues``, ``srt_cues``, ``text_turns``). The output does not say
+the language: a channel's words are joined without spaces when its turn-level texts were (a script
+written without spaces), else with one; times show hours when a turn ends past the first hour.
+The console (``diarist/console/static/console.js``) writes the same bytes in the browser; the
+browser tests compare its downloads with these functions.
 """
 
 from __future__ import annotations
@@ -12,7 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from diarist.engine.formats import TurnLine, csv_lines, rttm_lines
+from diarist.domain.results import TranscriptItem
+from diarist.engine.formats import (
+    TranscriptChannel,
+    TurnLine,
+    csv_lines,
+    cues_of,
+    rttm_lines,
+    srt_cues,
+    text_turns,
+    vtt_cues,
+)
 
 
 def iter_turns(output: dict[str, Any]) -> Iterator[tuple[int, str, float, float]]:
@@ -36,6 +52,67 @@ def to_csv(output: dict[str, Any]) -> str:
     """``channel,speaker,start,end`` rows, CRLF line ends (the csv module's default dialect)."""
     turns = (TurnLine(*turn) for turn in iter_turns(output))
     return csv_lines(turns, duration=False, confidence=False, lineterminator="\r\n")
+
+
+def _parts(output: dict[str, Any]) -> list[dict[str, Any]]:
+    channels = output.get("channels")
+    return list(channels) if channels else [output]
+
+
+def _joiner(words: list[TranscriptItem], turns: list[TranscriptItem]) -> str:
+    """ " " unless each turn of several words reads as its words written without spaces (turns are
+    the runs of consecutive words of one speaker, in order)."""
+    runs: list[list[str]] = []
+    speaker = None
+    for w in words:
+        if runs and w.speaker == speaker:
+            runs[-1].append(w.text)
+        else:
+            runs.append([w.text])
+        speaker = w.speaker
+    several = False
+    for run, turn in zip(runs, turns, strict=False):
+        if len(run) > 1:
+            several = True
+            if turn.text == " ".join(run).strip() or turn.text != "".join(run).strip():
+                return " "
+    return "" if several else " "
+
+
+def transcript_channels(output: dict[str, Any]) -> list[TranscriptChannel]:
+    """The channels of a transcribed job's output for the transcript formats; ValueError when it has no
+    transcription."""
+    parts = _parts(output)
+    if not any("wordLevelTranscription" in p for p in parts):
+        raise ValueError(
+            "this job has no transcription (submit it with transcription: true to get vtt, srt or txt)"
+        )
+    multi = len(parts) > 1
+    out = []
+    for p in parts:
+        words = [TranscriptItem.model_validate(w) for w in p.get("wordLevelTranscription") or []]
+        turns = [TranscriptItem.model_validate(t) for t in p.get("turnLevelTranscription") or []]
+        prefix = f"ch{int(p.get('channel') or 0) + 1} " if multi else ""
+        out.append(TranscriptChannel(prefix, words, turns, _joiner(words, turns)))
+    return out
+
+
+def to_vtt(output: dict[str, Any]) -> str:
+    """WebVTT with voice tags, as ``diarist diarize --transcribe --format vtt`` writes it."""
+    return vtt_cues(cues_of(transcript_channels(output)))
+
+
+def to_srt(output: dict[str, Any]) -> str:
+    """SubRip with the speaker prefixed, as ``diarist diarize --transcribe --format srt`` writes it."""
+    return srt_cues(cues_of(transcript_channels(output)))
+
+
+def to_text(output: dict[str, Any]) -> str:
+    """Who said what, one line per turn, as ``diarist diarize --transcribe --format txt`` writes it."""
+    channels = transcript_channels(output)
+    last = max((t.end for ch in channels for t in [*ch.turns, *ch.words]), default=0.0)
+    last = max([last, *(float(t["end"]) for p in _parts(output) for t in p.get("diarization") or [])])
+    return text_turns(channels, hours=last >= 3600)
 
 
 def to_table(output: dict[str, Any]) -> str:

@@ -25,7 +25,8 @@ Transcription (``diarist.domain.transcription``; only for a result that was tran
 Cues (:func:`transcript_cues`) are runs of one speaker's words of at most ``MAX_CUE_S`` seconds and
 ``MAX_CUE_CHARS`` characters, broken at pauses over ``MAX_CUE_GAP_S``. With several channels every
 speaker is named with its 1-based channel (``ch1 SPEAKER_00``) and the cues of all channels are
-merged in time order.
+merged in time order. The same writers (:func:`cues_of`, :func:`vtt_cues`, :func:`srt_cues`,
+:func:`text_turns`) render the API's output of a transcribed job (``diarist.client.render``).
 
 RTTM and CSV text is written by :func:`rttm_lines` and :func:`csv_lines` from :class:`TurnLine` rows,
 the one implementation of both line formats (``diarist.client.render`` feeds them the turns of an API
@@ -37,9 +38,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import PurePath
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 from diarist.domain.results import (
     ChannelResult,
@@ -354,6 +355,29 @@ class Cue(NamedTuple):
     text: str
 
 
+class SpokenItem(Protocol):
+    """A word or a turn of a transcript: a :class:`TranscriptItem` or an item of the API's output."""
+
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def speaker(self) -> str: ...
+
+
+class TranscriptChannel(NamedTuple):
+    """One channel's transcript as the transcript formats read it, from a result
+    (:func:`transcript_channels`) or from the API's output (``diarist.client.render``)."""
+
+    prefix: str  # prepended to every speaker ("ch1 " with several channels, else "")
+    words: Sequence[SpokenItem]
+    turns: Sequence[SpokenItem]
+    joiner: str  # between two words of a cue: " ", or "" for scripts written without spaces
+
+
 def _speaker_name(ch: ChannelResult, speaker: str, multichannel: bool) -> str:
     return f"ch{(ch.channel or 0) + 1} {speaker}" if multichannel else speaker
 
@@ -369,21 +393,34 @@ def _require_transcription(result: DiarizationResult) -> None:
         raise ValueError("this result has no transcription (diarize with transcription to get one)")
 
 
-def transcript_cues(result: DiarizationResult) -> list[Cue]:
-    """Every channel's words as cues (see the module docstring), in time order."""
+def transcript_channels(result: DiarizationResult) -> list[TranscriptChannel]:
+    """A transcribed result's channels for the transcript formats (ValueError: not transcribed)."""
     _require_transcription(result)
     multi = len(result.channels) > 1
-    cues: list[Cue] = []
-    for i, ch in enumerate(result.channels):
-        join = _joiner(result, i)
-        run: list[TranscriptItem] = []
+    return [
+        TranscriptChannel(
+            _speaker_name(ch, "", multi),
+            ch.word_level_transcription or [],
+            ch.turn_level_transcription or [],
+            _joiner(result, i),
+        )
+        for i, ch in enumerate(result.channels)
+    ]
 
-        def flush(run: list[TranscriptItem], ch: ChannelResult = ch, join: str = join) -> None:
+
+def cues_of(channels: Iterable[TranscriptChannel]) -> list[Cue]:
+    """Every channel's words as cues (see the module docstring), in time order."""
+    cues: list[Cue] = []
+    for ch in channels:
+        join = ch.joiner
+        run: list[SpokenItem] = []
+
+        def flush(run: list[SpokenItem], prefix: str = ch.prefix, join: str = join) -> None:
             if run:
                 text = join.join(w.text for w in run).strip()
-                cues.append(Cue(_speaker_name(ch, run[0].speaker, multi), run[0].start, run[-1].end, text))
+                cues.append(Cue(prefix + run[0].speaker, run[0].start, run[-1].end, text))
 
-        for w in ch.word_level_transcription or []:
+        for w in ch.words:
             if run and (
                 w.speaker != run[0].speaker
                 or w.end - run[0].start > MAX_CUE_S
@@ -398,6 +435,11 @@ def transcript_cues(result: DiarizationResult) -> list[Cue]:
     return cues
 
 
+def transcript_cues(result: DiarizationResult) -> list[Cue]:
+    """Every channel's words as cues (see the module docstring), in time order."""
+    return cues_of(transcript_channels(result))
+
+
 def _clock(t: float, sep: str) -> str:
     ms = int(round(max(t, 0.0) * 1000))
     h, rest = divmod(ms, 3_600_000)
@@ -410,10 +452,10 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def to_vtt(result: DiarizationResult) -> str:
-    """WebVTT: a ``WEBVTT`` header, then one cue per phrase with a voice tag (``<v SPEAKER_00>``)."""
+def vtt_cues(cues: Iterable[Cue]) -> str:
+    """WebVTT: a ``WEBVTT`` header, then one cue with a voice tag (``<v SPEAKER_00>``) per cue."""
     blocks = ["WEBVTT\n"]
-    for c in transcript_cues(result):
+    for c in cues:
         speaker = _vtt_escape(c.speaker)
         blocks.append(
             f"{_clock(c.start, '.')} --> {_clock(max(c.end, c.start + 0.001), '.')}\n"
@@ -422,26 +464,19 @@ def to_vtt(result: DiarizationResult) -> str:
     return "\n".join(blocks)
 
 
-def to_srt(result: DiarizationResult) -> str:
+def srt_cues(cues: Iterable[Cue]) -> str:
     """SubRip: numbered cues from 1, the speaker prefixed to the text (``SPEAKER_00: ...``)."""
     blocks = [
         f"{i}\n{_clock(c.start, ',')} --> {_clock(max(c.end, c.start + 0.001), ',')}\n{c.speaker}: {c.text}\n"
-        for i, c in enumerate(transcript_cues(result), start=1)
+        for i, c in enumerate(cues, start=1)
     ]
     return "\n".join(blocks)
 
 
-def to_text(result: DiarizationResult) -> str:
-    """Who said what: one ``[mm:ss.s] SPEAKER_00: text`` line per turn-level item (hours shown when
-    the recording has them), every channel's turns merged in time order."""
-    _require_transcription(result)
-    multi = len(result.channels) > 1
-    hours = result.duration >= 3600
-    rows = sorted(
-        (t.start, _speaker_name(ch, t.speaker, multi), t.text)
-        for ch in result.channels
-        for t in ch.turn_level_transcription or []
-    )
+def text_turns(channels: Iterable[TranscriptChannel], *, hours: bool) -> str:
+    """Who said what: one ``[mm:ss.s] SPEAKER_00: text`` line per turn-level item (``[h:mm:ss.s]``
+    with ``hours``), every channel's turns merged in time order."""
+    rows = sorted((t.start, ch.prefix + t.speaker, t.text) for ch in channels for t in ch.turns)
 
     def stamp(t: float) -> str:
         m, s = divmod(t, 60)
@@ -449,6 +484,21 @@ def to_text(result: DiarizationResult) -> str:
         return f"{h:d}:{m:02d}:{s:04.1f}" if hours else f"{int(m) + 60 * h:02d}:{s:04.1f}"
 
     return "".join(f"[{stamp(start)}] {speaker}: {text}\n" for start, speaker, text in rows)
+
+
+def to_vtt(result: DiarizationResult) -> str:
+    """WebVTT of a transcribed result (:func:`vtt_cues` of its :func:`transcript_cues`)."""
+    return vtt_cues(transcript_cues(result))
+
+
+def to_srt(result: DiarizationResult) -> str:
+    """SubRip of a transcribed result (:func:`srt_cues` of its :func:`transcript_cues`)."""
+    return srt_cues(transcript_cues(result))
+
+
+def to_text(result: DiarizationResult) -> str:
+    """Who said what (:func:`text_turns`; hours shown when the recording has them)."""
+    return text_turns(transcript_channels(result), hours=result.duration >= 3600)
 
 
 def render(result: DiarizationResult, fmt: str, file_id: str = "audio") -> str:

@@ -26,6 +26,7 @@ const state = {
   job: null, // the job shown (the API's view)
   output: null, // its output (inline or fetched from outputUrl)
   media: new Map(), // jobId -> media:// URL it was submitted with (this session)
+  voiceprints: [], // [{label, voiceprint}] to identify: the submission becomes POST /v1/identify
   names: new Map(), // row key -> the name the user gave (shown, and used in downloads)
   matches: new Map(), // row key -> the voiceprint label an identify job matched (shown only)
   duration: 0,
@@ -137,6 +138,8 @@ function setupKey() {
     forgetView();
     state.key = '';
     sessionStorage.removeItem(KEY_STORE);
+    state.voiceprints = []; // what this user pasted is not for the next one either
+    showVoiceprints();
     $('key-state').textContent = 'key forgotten';
   });
 }
@@ -184,6 +187,11 @@ function diarizeBody(url) {
   if ($('exclusive').checked) body.exclusive = true;
   if ($('confidence').checked) body.confidence = true;
   if ($('channel-mode').value === 'split') body.channelMode = 'split';
+  if ($('transcription').checked) {
+    body.transcription = true;
+    const language = $('transcription-language').value.trim();
+    if (language) body.transcriptionConfig = { language };
+  }
   return body;
 }
 
@@ -199,7 +207,14 @@ async function submit() {
       const { url: put } = await api('POST', 'v1/media/input', { url });
       await uploadTo(put, file);
     }
-    const created = await api('POST', 'v1/diarize', diarizeBody(url));
+    const body = diarizeBody(url);
+    let path = 'v1/diarize';
+    if (state.voiceprints.length) {
+      // pyannoteAI's identify body; the API refuses what identify does not take (transcription)
+      path = 'v1/identify';
+      body.voiceprints = state.voiceprints.map(({ label, voiceprint }) => ({ label, voiceprint }));
+    }
+    const created = await api('POST', path, body);
     if (url.startsWith('media://')) state.media.set(created.jobId, url);
     await openJob(created.jobId);
     loadJobs(true);
@@ -228,6 +243,73 @@ function setupSubmit() {
     }
   });
   $('file-input').addEventListener('change', showFileName);
+  $('add-voiceprint').addEventListener('click', () => guarded(addVoiceprint));
+}
+
+// --- voiceprints to identify ------------------------------------------------------------------
+// A voiceprint is the base64 text of `POST /v1/voiceprint`'s output: pasted, or read from a file
+// (`diarist voiceprint ... -o x.vp` writes the text; a .json file is the job's output
+// `{"voiceprint": "..."}`). The API checks it; the page only trims it.
+
+async function voiceprintText() {
+  const pasted = $('voiceprint-text').value.trim();
+  const file = $('voiceprint-file').files[0];
+  if (pasted && file) throw new ApiError(0, 'paste a voiceprint or choose its file, not both');
+  if (pasted) return pasted;
+  if (!file) throw new ApiError(0, 'paste a voiceprint or choose its file');
+  if (file.size > 100000) throw new ApiError(0, `${file.name} is too large to be a voiceprint`);
+  const text = (await file.text()).trim();
+  if (text.startsWith('{')) {
+    let data = null;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+    if (!data || typeof data.voiceprint !== 'string') {
+      throw new ApiError(0, `${file.name} has no "voiceprint" (expected a voiceprint job's output)`);
+    }
+    return data.voiceprint.trim();
+  }
+  return text;
+}
+
+async function addVoiceprint() {
+  const label = $('voiceprint-label').value.trim();
+  if (!label) throw new ApiError(0, 'give the voiceprint a label (the name to show for its speaker)');
+  if (state.voiceprints.some((v) => v.label === label)) throw new ApiError(0, `a voiceprint is already labelled ${label}`);
+  const voiceprint = await voiceprintText();
+  if (!voiceprint) throw new ApiError(0, 'the voiceprint is empty');
+  state.voiceprints.push({ label, voiceprint });
+  $('voiceprint-label').value = '';
+  $('voiceprint-text').value = '';
+  $('voiceprint-file').value = '';
+  showVoiceprints();
+}
+
+function showVoiceprints() {
+  const list = $('voiceprint-list');
+  list.replaceChildren();
+  for (const vp of state.voiceprints) {
+    const li = document.createElement('li');
+    li.setAttribute('data-testid', 'voiceprint-row');
+    li.dataset.label = vp.label;
+    const name = document.createElement('span');
+    name.className = 'vp-name';
+    name.textContent = vp.label;
+    const size = document.createElement('span');
+    size.className = 'muted';
+    size.textContent = `${vp.voiceprint.length} characters`;
+    const remove = button('Remove', 'remove-voiceprint', () => {
+      state.voiceprints = state.voiceprints.filter((v) => v !== vp);
+      showVoiceprints();
+    });
+    remove.className = 'secondary';
+    remove.setAttribute('aria-label', `Remove voiceprint ${vp.label}`);
+    li.append(name, size, remove);
+    list.append(li);
+  }
+  $('submit').textContent = state.voiceprints.length ? 'Diarize and identify' : 'Diarize';
 }
 
 function showFileName() {
@@ -247,6 +329,9 @@ async function openJob(jobId) {
   $('result').hidden = true;
   $('job-id').textContent = jobId;
   $('job-note').textContent = '';
+  $('job-warning').textContent = '';
+  $('job-warning').hidden = true;
+  $('transcript').replaceChildren();
   await refreshJob(jobId);
 }
 
@@ -289,7 +374,10 @@ function showStatus(job) {
   $('job-status').textContent = text;
   $('job-progress').value = pct;
   $('cancel').hidden = !ACTIVE.has(job.status);
-  if (job.warnings && job.warnings.length) $('job-note').textContent = job.warnings.join('; ');
+  // what the job could not honour (a model or language substituted ...), as the API wrote it
+  const warning = $('job-warning');
+  warning.textContent = job.warnings && job.warnings.length ? `Warning: ${job.warnings.join('; ')}` : '';
+  warning.hidden = !warning.textContent;
 }
 
 function showWebhook(job) {
@@ -374,6 +462,7 @@ async function showResult(job) {
   }
   state.duration = maxEnd(state.output);
   renderTimeline();
+  renderTranscript();
   await loadAudio(job);
 }
 
@@ -492,6 +581,7 @@ function trackRow(prefix, channel, speaker) {
       b.setAttribute('aria-label', label);
       b.title = label;
     }
+    renderTranscript();
   });
   const track = document.createElement('div');
   track.className = 'track';
@@ -529,11 +619,79 @@ function drawConfidence(canvas, confidence) {
   g.stroke();
 }
 
+// --- the transcript ----------------------------------------------------------------------------
+// One line per turn-level item of every channel, in the order `diarist result --format txt` writes
+// them; the speaker as renamed; the text (what was said: user input) written with textContent.
+
+function transcriptRows(output) {
+  const parts = transcriptParts(output);
+  if (!parts) return [];
+  const rows = [];
+  for (const p of parts) {
+    for (const t of p.turns) rows.push({ channel: p.channel, prefix: p.prefix, ...t });
+  }
+  return rows.sort(
+    (a, b) => a.start - b.start || cmp(a.prefix + a.speaker, b.prefix + b.speaker) || cmp(a.text, b.text),
+  );
+}
+
+function renderTranscript() {
+  const list = $('transcript');
+  list.replaceChildren();
+  const rows = state.output ? transcriptRows(state.output) : [];
+  const present = state.output !== null && transcriptParts(state.output) !== null;
+  $('transcript-box').hidden = !present;
+  for (const id of ['download-vtt', 'download-srt', 'download-txt']) $(id).hidden = !present;
+  const hours = transcriptLastEnd(state.output || {}) >= 3600;
+  for (const t of rows) {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'tline';
+    b.setAttribute('data-testid', 'transcript-line');
+    b.dataset.speaker = t.speaker;
+    b.dataset.start = String(t.start);
+    b.dataset.end = String(t.end);
+    if (t.channel !== null) b.dataset.channel = String(t.channel);
+    const name = `${t.prefix}${displayName(t.channel, t.speaker)}`;
+    const time = document.createElement('span');
+    time.className = 't-time';
+    time.textContent = stamp(t.start, hours);
+    const who = document.createElement('span');
+    who.className = 't-speaker';
+    who.setAttribute('data-testid', 'transcript-speaker');
+    who.textContent = name;
+    const text = document.createElement('span');
+    text.className = 't-text';
+    text.setAttribute('data-testid', 'transcript-text');
+    text.textContent = t.text;
+    b.append(time, who, text);
+    b.addEventListener('click', () => playFrom(t.start));
+    li.append(b);
+    list.append(li);
+  }
+  markPlaying($('audio').currentTime || 0);
+}
+
+function markPlaying(at) {
+  // the line(s) being played: start <= at < end
+  for (const b of document.querySelectorAll('#transcript .tline')) {
+    const on = Number(b.dataset.start) <= at && at < Number(b.dataset.end);
+    if (on === b.classList.contains('playing')) continue;
+    b.classList.toggle('playing', on);
+    if (on) {
+      b.setAttribute('aria-current', 'true');
+      if (!$('audio').paused) b.scrollIntoView({ block: 'nearest' });
+    } else b.removeAttribute('aria-current');
+  }
+}
+
 function moveCursor() {
   const audio = $('audio');
   const d = state.duration || 1;
   const pct = `${Math.min(100, (100 * (audio.currentTime || 0)) / d)}%`;
   for (const c of document.querySelectorAll('#timeline .cursor')) c.style.left = pct;
+  markPlaying(audio.currentTime || 0);
 }
 
 function followPlayback() {
@@ -572,15 +730,19 @@ async function loadAudio(job) {
   if (state.wave) state.wave.destroy();
   state.wave = null;
   const audio = $('audio');
+  audio.pause();
   if (state.duration > WAVEFORM_MAX_S) {
     $('job-note').textContent = 'no waveform for recordings over 2 h; the player still works';
     audio.src = url;
     return;
   }
   const regions = RegionsPlugin.create();
+  // `url` given here, not loaded afterwards: without it wavesurfer.js would load the element's current
+  // source, the previous job's blob: URL, which the page's connect-src does not allow
   state.wave = WaveSurfer.create({
     container: '#waveform',
     media: audio,
+    url,
     height: 80,
     normalize: true,
     waveColor: '#7d93ad',
@@ -603,8 +765,7 @@ async function loadAudio(job) {
     $('job-note').textContent = `no waveform (${e && e.message ? e.message : e}); the player still works`;
     if (!audio.getAttribute('src')) audio.src = url;
   };
-  state.wave.on('error', withoutWaveform);
-  state.wave.load(url).catch(withoutWaveform);
+  state.wave.on('error', withoutWaveform); // a failed load of `url` is reported here
 }
 
 function setupAudio() {
@@ -633,18 +794,20 @@ function setupAudio() {
 // RTTM and CSV are written exactly as the API's client writes a job's output
 // (`diarist result --format rttm|csv`): turns in time order per channel, channels from 1.
 
+const RENAMED = ['diarization', 'exclusiveDiarization', 'wordLevelTranscription', 'turnLevelTranscription'];
+
 function renamedOutput() {
   const rename = (channel) => (t) => ({ ...t, speaker: downloadName(channel, t.speaker) });
   const out = structuredClone(state.output);
   const parts = channelsOf(out);
   const first = parts[0].channel;
-  for (const key of ['diarization', 'exclusiveDiarization']) {
+  for (const key of RENAMED) {
     if (out[key]) out[key] = out[key].map(rename(first));
   }
   if (out.channels) {
     out.channels = out.channels.map((ch) => {
       const copy = { ...ch };
-      for (const key of ['diarization', 'exclusiveDiarization']) {
+      for (const key of RENAMED) {
         if (copy[key]) copy[key] = copy[key].map(rename(ch.channel));
       }
       return copy;
@@ -683,6 +846,160 @@ function toCsv(output) {
   return rows.map((r) => r.map(csvCell).join(',') + '\r\n').join('');
 }
 
+// WebVTT, SRT and "who said what" text of a transcribed output, exactly as `diarist result --format
+// vtt|srt|txt` writes them (diarist.client.render over diarist.engine.formats): the same cues (runs of
+// one speaker's words, at most MAX_CUE_S seconds and MAX_CUE_CHARS characters, broken at pauses over
+// MAX_CUE_GAP_S), the same rounding (Python's: half to even), the same order.
+const MAX_CUE_S = 7.0;
+const MAX_CUE_CHARS = 84;
+const MAX_CUE_GAP_S = 1.5;
+
+const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+const chars = (text) => [...text].length; // code points, as Python's len
+const pad = (n, width) => String(n).padStart(width, '0');
+
+function roundHalfEven(x) {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d !== 0.5) return d > 0.5 ? f + 1 : f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+function fixed1(x) {
+  // Python's f"{x:.1f}": exact ties (x*10 = k + 0.5 exactly: x = odd / 4) go to the even digit
+  if (Number.isInteger(x * 4) && !Number.isInteger(x * 2)) return (roundHalfEven(x * 10) / 10).toFixed(1);
+  return x.toFixed(1);
+}
+
+function transcriptParts(output) {
+  // null when the output has no transcription; else each channel's words, turns and word joiner
+  const parts = output.channels && output.channels.length ? output.channels : [output];
+  if (!parts.some((p) => 'wordLevelTranscription' in p)) return null;
+  const multi = parts.length > 1;
+  return parts.map((p) => {
+    const words = p.wordLevelTranscription || [];
+    const turns = p.turnLevelTranscription || [];
+    return {
+      channel: multi ? p.channel : null,
+      prefix: multi ? `ch${Math.trunc(p.channel || 0) + 1} ` : '',
+      words,
+      turns,
+      joiner: joinerOf(words, turns),
+    };
+  });
+}
+
+function joinerOf(words, turns) {
+  // ' ' unless each turn of several words reads as its words written without spaces
+  const runs = [];
+  let speaker = null;
+  for (const w of words) {
+    if (runs.length && w.speaker === speaker) runs[runs.length - 1].push(w.text);
+    else runs.push([w.text]);
+    speaker = w.speaker;
+  }
+  let several = false;
+  for (let i = 0; i < Math.min(runs.length, turns.length); i++) {
+    if (runs[i].length > 1) {
+      several = true;
+      const text = turns[i].text;
+      if (text === runs[i].join(' ').trim() || text !== runs[i].join('').trim()) return ' ';
+    }
+  }
+  return several ? '' : ' ';
+}
+
+function cuesOf(parts) {
+  const cues = [];
+  for (const p of parts) {
+    const join = p.joiner;
+    let run = [];
+    const flush = () => {
+      if (run.length) {
+        const text = run.map((w) => w.text).join(join).trim();
+        cues.push({ speaker: p.prefix + run[0].speaker, start: run[0].start, end: run[run.length - 1].end, text });
+      }
+    };
+    for (const w of p.words) {
+      if (
+        run.length &&
+        (w.speaker !== run[0].speaker ||
+          w.end - run[0].start > MAX_CUE_S ||
+          run.reduce((n, x) => n + chars(x.text) + chars(join), 0) + chars(w.text) > MAX_CUE_CHARS ||
+          w.start - run[run.length - 1].end > MAX_CUE_GAP_S)
+      ) {
+        flush();
+        run = [];
+      }
+      run.push(w);
+    }
+    flush();
+  }
+  return cues.sort((a, b) => a.start - b.start || a.end - b.end || cmp(a.speaker, b.speaker));
+}
+
+function clock(t, sep) {
+  let ms = roundHalfEven(Math.max(t, 0) * 1000);
+  const h = Math.floor(ms / 3600000);
+  ms -= h * 3600000;
+  const m = Math.floor(ms / 60000);
+  ms -= m * 60000;
+  const s = Math.floor(ms / 1000);
+  ms -= s * 1000;
+  return `${pad(h, 2)}:${pad(m, 2)}:${pad(s, 2)}${sep}${pad(ms, 3)}`;
+}
+
+const vttEscape = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function requireParts(output) {
+  const parts = transcriptParts(output);
+  if (!parts) throw new ApiError(0, 'this job has no transcription');
+  return parts;
+}
+
+function toVtt(output) {
+  const blocks = ['WEBVTT\n'];
+  for (const c of cuesOf(requireParts(output))) {
+    const end = Math.max(c.end, c.start + 0.001);
+    blocks.push(`${clock(c.start, '.')} --> ${clock(end, '.')}\n<v ${vttEscape(c.speaker)}>${vttEscape(c.text)}\n`);
+  }
+  return blocks.join('\n');
+}
+
+function toSrt(output) {
+  return cuesOf(requireParts(output))
+    .map((c, i) => `${i + 1}\n${clock(c.start, ',')} --> ${clock(Math.max(c.end, c.start + 0.001), ',')}\n${c.speaker}: ${c.text}\n`)
+    .join('\n');
+}
+
+function transcriptLastEnd(output) {
+  let last = 0;
+  for (const p of transcriptParts(output) || []) {
+    for (const t of [...p.turns, ...p.words]) last = Math.max(last, t.end);
+  }
+  for (const p of output.channels && output.channels.length ? output.channels : [output]) {
+    for (const t of p.diarization || []) last = Math.max(last, t.end);
+  }
+  return last;
+}
+
+function stamp(t, hours) {
+  const s = t % 60;
+  const minutes = Math.round((t - s) / 60);
+  const h = Math.floor(minutes / 60);
+  const m = minutes - 60 * h;
+  const sec = fixed1(s).padStart(4, '0');
+  return hours ? `[${h}:${pad(m, 2)}:${sec}]` : `[${pad(m + 60 * h, 2)}:${sec}]`;
+}
+
+function toText(output) {
+  requireParts(output);
+  const hours = transcriptLastEnd(output) >= 3600;
+  return transcriptRows(output)
+    .map((t) => `${stamp(t.start, hours)} ${t.prefix}${t.speaker}: ${t.text}\n`)
+    .join('');
+}
+
 function download(name, type, text) {
   const url = URL.createObjectURL(new Blob([text], { type }));
   const a = document.createElement('a');
@@ -702,6 +1019,12 @@ function setupDownloads() {
     download(`${id()}.rttm`, 'text/plain', toRttm(renamedOutput(), id())));
   $('download-csv').addEventListener('click', () =>
     download(`${id()}.csv`, 'text/csv', toCsv(renamedOutput())));
+  $('download-vtt').addEventListener('click', () =>
+    guarded(async () => download(`${id()}.vtt`, 'text/vtt', toVtt(renamedOutput()))));
+  $('download-srt').addEventListener('click', () =>
+    guarded(async () => download(`${id()}.srt`, 'application/x-subrip', toSrt(renamedOutput()))));
+  $('download-txt').addEventListener('click', () =>
+    guarded(async () => download(`${id()}.txt`, 'text/plain', toText(renamedOutput()))));
 }
 
 // --- the jobs list -----------------------------------------------------------------------------
