@@ -544,8 +544,8 @@ def test_alarms_cover_dlqs_errors_throttles_batch_and_api(synth: Synth) -> None:
     assert metrics.count(("AWS/Lambda", "Errors")) == 7
     assert metrics.count(("AWS/Lambda", "Throttles")) == 7
     assert (
-        metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 4
-    )  # ingest, webhook, batch events, sweeper DLQs
+        metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 5
+    )  # ingest, webhook, batch events, sweeper, work (drain workers') DLQs
     from diarist.services.sweeper import RESOLUTIONS
 
     for name in RESOLUTIONS:  # every kind of job the sweeper resolves
@@ -560,6 +560,29 @@ def test_alarms_cover_dlqs_errors_throttles_batch_and_api(synth: Synth) -> None:
     assert not synth.resources(DEFAULT, "AWS::SNS::Subscription")
     _, sub = synth.one(CUSTOM, "AWS::SNS::Subscription")
     assert sub["Properties"] == {**sub["Properties"], "Protocol": "email", "Endpoint": "ops@example.com"}
+
+
+def test_every_dlq_has_an_alarm_on_its_own_messages(synth: Synth) -> None:
+    """A queue that is any queue's dead-letter target alarms when messages reach it (or, if a
+    function consumes it, when they stay): the work queue's DLQ included."""
+    for stack in (DEFAULT, CUSTOM):
+        queues = synth.resources(stack, "AWS::SQS::Queue")
+        dlqs = {
+            _ref_id(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+            for q in queues.values()
+            if "RedrivePolicy" in q["Properties"]
+        }
+        assert len(dlqs) == 4  # jobs, work, ingest, webhooks
+        watched = {
+            _ref_id(d["Value"])
+            for a in synth.resources(stack, "AWS::CloudWatch::Alarm").values()
+            if a["Properties"].get("Namespace") == "AWS/SQS"
+            for d in a["Properties"].get("Dimensions", [])
+            if d["Name"] == "QueueName"
+        }
+        assert dlqs <= watched, dlqs - watched
+        (work_dlq,) = [lid for lid in dlqs if "GpuWorkDlq" in lid]
+        assert work_dlq in watched
 
 
 def test_outputs_use_the_shared_names(synth: Synth) -> None:
