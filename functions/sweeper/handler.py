@@ -58,6 +58,7 @@ def policy_of(settings: SweeperSettings) -> SweepPolicy:
         worker_lost_after_s=settings.sweep_worker_lost_after_s,
         launch_claim_stale_s=settings.launch_claim_stale_s,
         max_worker_takes=settings.sweep_max_worker_takes,
+        max_worker_start_failures=settings.sweep_max_worker_start_failures,
     )
 
 

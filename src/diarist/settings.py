@@ -252,6 +252,12 @@ class SweeperSettings(
         le=100,
         description="resume a job whose worker vanished until it was taken this often",
     )
+    sweep_max_worker_start_failures: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="fail the waiting jobs worker_start_failed after this many worker starts failed in a row",
+    )
 
     def model_post_init(self, __context: object) -> None:
         if self.launcher is not None:

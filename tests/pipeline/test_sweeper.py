@@ -36,6 +36,7 @@ from diarist.services.sweeper import (
     LAUNCH_FAILED,
     NO_CAPACITY,
     WORKER_LOST,
+    WORKER_START_FAILED,
     Sweeper,
     SweepPolicy,
 )
@@ -242,6 +243,45 @@ def test_waiting_jobs_get_a_worker_when_a_launch_was_lost(aws, store, bus) -> No
     assert len(launcher.launched) == 1
     sweeper.sweep()  # the worker counts (starting): no second launch
     assert len(launcher.launched) == 1
+
+
+def test_waiting_jobs_fail_worker_start_failed_after_failed_worker_starts(aws, store, bus) -> None:
+    """Worker after worker could not start (a bad image): the jobs waiting when the last start
+    failed end ``worker_start_failed`` with its reason, not ``no_capacity`` an hour later; a job
+    queued after it waits for the next start."""
+    fleet = DynamoWorkerFleet(aws.table)
+    launcher = FakeLauncher()
+    for job_id in ("ws-1", "ws-2"):
+        store.create(make_job(job_id))
+        store.transition(job_id, JobStatus.CREATED)
+    sweeper = _sweeper(aws, store, bus, SweepPolicy(max_worker_start_failures=3), launcher)
+    reason = "the worker container could not start: CannotPullContainerError: manifest unknown"
+    for n in range(2):
+        fleet.start_failed(f"w-{n}", reason, at=utcnow())
+    assert sweeper.sweep().resolved[WORKER_START_FAILED] == 0  # two in a row: not yet
+    assert store.get("ws-1").status is JobStatus.CREATED
+    fleet.start_failed("w-2", reason, at=utcnow())
+    store.create(make_job("ws-3"))  # queued after the last failed start
+    store.transition("ws-3", JobStatus.CREATED)
+    report = sweeper.sweep()
+    assert report.resolved[WORKER_START_FAILED] == 2 and report.resolved[NO_CAPACITY] == 0
+    for job_id in ("ws-1", "ws-2"):
+        job = store.get(job_id)
+        assert job.status is JobStatus.FAILED and job.error.code == ErrorCode.WORKER_START_FAILED
+        assert "3 worker starts failed in a row" in job.error.message and "CannotPull" in job.error.message
+        assert "GPU capacity" not in job.error.message
+    assert store.get("ws-3").status is JobStatus.CREATED
+    assert sorted((d.job_id, d.error.code) for d in bus.published) == [
+        ("ws-1", "worker_start_failed"),
+        ("ws-2", "worker_start_failed"),
+    ]
+    # a worker starts after all (the image was fixed): the count resets, ws-3 keeps waiting
+    fleet.report("w-ok", _later(120), first=True)
+    assert sweeper.sweep().resolved[WORKER_START_FAILED] == 0
+    assert store.get("ws-3").status is JobStatus.CREATED
+    # and capacity that never comes still ends as no_capacity
+    assert sweeper.sweep(now=_later(3700)).resolved[NO_CAPACITY] == 1
+    assert store.get("ws-3").error.code == ErrorCode.NO_CAPACITY
 
 
 # --- running: ask the launcher about the worker that holds the job ------------------------------

@@ -121,7 +121,7 @@ class Drainer:
         s = self.settings
         stats = DrainStats()
         started = last_work = last_report = self.clock()
-        self._report()
+        self._report(first=True)  # this worker started: the fleet's count of failed starts resets
         try:
             while True:
                 if sigterm.received:
@@ -209,11 +209,11 @@ class Drainer:
             self.queue.done(item.receipt)
         return rc
 
-    def _report(self) -> None:
+    def _report(self, *, first: bool = False) -> None:
         """Best effort: a missed report only shortens how long this worker counts in the fleet."""
         until = utcnow() + timedelta(seconds=self.settings.fleet_lease_s)
         try:
-            self.fleet.report(self.worker.worker_id, until)
+            self.fleet.report(self.worker.worker_id, until, first=first)
         except Exception:  # noqa: BLE001
             log.warning("fleet report failed", exc_info=True)
 
