@@ -118,17 +118,29 @@ def test_worker_containers_that_cannot_start_are_counted_on_the_fleet(aws, store
         return {
             "detail-type": "Batch Job State Change",
             "source": "aws.batch",
-            "detail": {"jobId": f"b-{worker}", "jobName": f"diarist-worker-{worker}", "status": "FAILED", **detail},
+            "detail": {
+                "jobId": f"b-{worker}",
+                "jobName": f"diarist-worker-{worker}",
+                "status": "FAILED",
+                **detail,
+            },
         }
 
     for w in ("w-1", "w-2", "w-3", "w-4"):
         fleet.report(w, utcnow() + timedelta(minutes=15))
     pull = "CannotPullContainerError: pull image manifest has been retried 5 time(s): not found"
     batch_handler.process(
-        worker_event("w-1", statusReason="Task failed to start", container={"reason": pull}), store, bus, fleet=fleet
+        worker_event("w-1", statusReason="Task failed to start", container={"reason": pull}),
+        store,
+        bus,
+        fleet=fleet,
     )
     state = fleet.read()
-    assert state.start_failures == 1 and "could not start" in state.start_failure and "CannotPull" in state.start_failure
+    assert (
+        state.start_failures == 1
+        and "could not start" in state.start_failure
+        and "CannotPull" in state.start_failure
+    )
     assert "w-1" not in state.workers and state.start_failed_at is not None
     at_once = {
         "statusReason": "Essential container in task exited",

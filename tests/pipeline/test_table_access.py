@@ -149,7 +149,9 @@ def test_batch_events(aws, store) -> None:
         assert batch_handler.lambda_handler(worker_event, LambdaContext()) == {"failedJob": None}
         cannot_start = load_event("batch_failed_oom.json")
         cannot_start["detail"].update(jobName="diarist-worker-w-10", parameters={}, tags={}, attempts=[])
-        cannot_start["detail"]["container"].update(reason="CannotPullContainerError: not found", exitCode=None)
+        cannot_start["detail"]["container"].update(
+            reason="CannotPullContainerError: not found", exitCode=None
+        )
         assert batch_handler.lambda_handler(cannot_start, LambdaContext()) == {"failedJob": None}
     state = DynamoWorkerFleet(aws.table).read()
     assert state.workers == {} and state.start_failures == 1  # a failed start, counted

@@ -84,7 +84,9 @@ class DynamoWorkerFleet:
             TableName=self.table_name, Key=fleet_key(self.name), ConsistentRead=True
         ).get("Item")
         started = " REMOVE #sf, #sr, #sa" if first else ""
-        started_names = {"#sf": _START_FAILURES, "#sr": _START_FAILURE, "#sa": _START_FAILED_AT} if first else {}
+        started_names = (
+            {"#sf": _START_FAILURES, "#sr": _START_FAILURE, "#sa": _START_FAILED_AT} if first else {}
+        )
         if item and _WORKERS in item:
             self._ddb.update_item(
                 TableName=self.table_name,

@@ -64,8 +64,10 @@ class WorkerExit:
             lines = [x.strip() for x in self.log_path.read_text(errors="replace").splitlines() if x.strip()]
             last = " | ".join(lines[-4:])[-500:]
         how = f"signal {-self.returncode}" if self.returncode < 0 else f"code {self.returncode}"
-        return f"the worker exited with {how} before taking a job" + (f": {last}" if last else "") + (
-            f" (log: {self.log_path})"
+        return (
+            f"the worker exited with {how} before taking a job"
+            + (f": {last}" if last else "")
+            + (f" (log: {self.log_path})")
         )
 
 
