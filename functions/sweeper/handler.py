@@ -28,9 +28,9 @@ def _build(settings: SweeperSettings) -> Sweeper:
     from diarist.adapters.dynamo_sweep import DynamoSweepIndex
     from diarist.adapters.events import EventBridgeBus
     from diarist.adapters.sqs_queue import SqsJobQueue
-    from diarist.adapters.sqs_work_queue import SqsWorkQueue
     from diarist.launchers import build_launcher
     from diarist.services.fleet import FleetScaler
+    from diarist.wiring import build_work_queue
 
     launcher = build_launcher(settings) if settings.launcher else None
     return Sweeper(
@@ -40,7 +40,11 @@ def _build(settings: SweeperSettings) -> Sweeper:
         queue=SqsJobQueue(settings.job_queue_url),
         policy=policy_of(settings),
         launcher=launcher,
-        work=SqsWorkQueue(settings.work_queue_url) if settings.work_queue_url else None,
+        work=(
+            build_work_queue(settings.work_queue_url, settings.short_work_queue_url, settings.long_lane_every)
+            if settings.work_queue_url
+            else None
+        ),
         scaler=(
             FleetScaler(DynamoWorkerFleet(settings.table_name), launcher, settings.fleet_policy())
             if launcher is not None

@@ -170,7 +170,7 @@ def test_every_work_queue_has_a_dlq_and_visibility_6x_its_consumer_timeout(synth
             visibility = queue["Properties"].get("VisibilityTimeout", 30)
             assert visibility >= VISIBILITY_FACTOR * fn["Properties"]["Timeout"], fn["Properties"]["Handler"]
         with_dlq = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
-        assert len(with_dlq) == 4  # jobs, work (the drain workers'), ingest, webhooks
+        assert len(with_dlq) == 5  # jobs, work and short work (the drain workers' lanes), ingest, webhooks
         for q in with_dlq:
             assert q["Properties"]["RedrivePolicy"]["maxReceiveCount"] <= 10
             assert _ref_id(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]) in queues
@@ -544,8 +544,8 @@ def test_alarms_cover_dlqs_errors_throttles_batch_and_api(synth: Synth) -> None:
     assert metrics.count(("AWS/Lambda", "Errors")) == 7
     assert metrics.count(("AWS/Lambda", "Throttles")) == 7
     assert (
-        metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 5
-    )  # ingest, webhook, batch events, sweeper, work (drain workers') DLQs
+        metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 6
+    )  # ingest, webhook, batch events, sweeper, work and short work (drain workers' lanes) DLQs
     from diarist.services.sweeper import RESOLUTIONS
 
     for name in RESOLUTIONS:  # every kind of job the sweeper resolves
@@ -572,7 +572,7 @@ def test_every_dlq_has_an_alarm_on_its_own_messages(synth: Synth) -> None:
             for q in queues.values()
             if "RedrivePolicy" in q["Properties"]
         }
-        assert len(dlqs) == 4  # jobs, work, ingest, webhooks
+        assert len(dlqs) == 5  # jobs, work, short work, ingest, webhooks
         watched = {
             _ref_id(d["Value"])
             for a in synth.resources(stack, "AWS::CloudWatch::Alarm").values()
@@ -581,8 +581,8 @@ def test_every_dlq_has_an_alarm_on_its_own_messages(synth: Synth) -> None:
             if d["Name"] == "QueueName"
         }
         assert dlqs <= watched, dlqs - watched
-        (work_dlq,) = [lid for lid in dlqs if "GpuWorkDlq" in lid]
-        assert work_dlq in watched
+        lanes = [lid for lid in dlqs if "GpuWorkDlq" in lid or "GpuShortWorkDlq" in lid]
+        assert len(lanes) == 2 and set(lanes) <= watched
 
 
 def test_outputs_use_the_shared_names(synth: Synth) -> None:

@@ -288,7 +288,7 @@ class Sweeper:
                 )
         except (InvalidTransition, JobNotFound):
             return False
-        self.work.send(WorkMessage(job_id=job.job_id, tenant_id=job.tenant_id))
+        self.work.send(WorkMessage.of(current))
         log.warning(
             "sweeper resumed a job whose worker is gone",
             extra={"worker": worker.value, "launch_id": job.launch_id, "takes": job.worker_takes},

@@ -240,7 +240,7 @@ def drain(
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.events import EventBridgeBus
     from diarist.adapters.s3_store import S3ObjectStore
-    from diarist.adapters.sqs_work_queue import SqsWorkQueue
+    from diarist.wiring import build_work_queue
 
     s3 = client("s3")
     worker = identity(settings)
@@ -258,7 +258,10 @@ def drain(
         )
         drainer = Drainer(
             settings=settings,
-            queue=queue or SqsWorkQueue(settings.work_queue_url),
+            queue=queue
+            or build_work_queue(
+                settings.work_queue_url, settings.short_work_queue_url, settings.long_lane_every
+            ),
             fleet=fleet or DynamoWorkerFleet(settings.table_name),
             store=store or DynamoJobStore(settings.table_name),
             events=events or EventBridgeBus(settings.event_bus_name),
