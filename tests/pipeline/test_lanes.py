@@ -22,9 +22,9 @@ from diarist.services.lanes import LanedWork
 from diarist.settings import DrainSettings
 from diarist.testing.fake_engine import FakeJobDiarizer
 from diarist.testing.fake_launcher import FakeLauncher
+from diarist.wiring import build_work_queue
 from diarist.worker.drain import Drainer
 from diarist.worker.main import EXIT_OK, SigtermGuard, WorkerIdentity
-from diarist.wiring import build_work_queue
 from tests.pipeline.conftest import make_job, wav_bytes
 
 pytestmark = pytest.mark.integration
@@ -72,7 +72,8 @@ def test_short_first_then_a_long_one_after_long_every_shorts(aws) -> None:
     assert order == ["short", "short", "long", "short", "short", "long", "short"]
     for url in (aws.work_queue_url, aws.short_work_queue_url):
         attrs = client("sqs").get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         assert attrs == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
 
@@ -113,7 +114,9 @@ def test_dispatch_puts_each_job_on_its_lane_and_a_worker_drains_short_ones_first
         store.create(make_job(job_id, input_url=f"s3://{aws.media_bucket}/{key}", **known))
         assert dispatcher.dispatch(DispatchMessage(job_id=job_id, tenant_id="t1")).action == "queued"
     worker = Drainer(
-        settings=DrainSettings(idle_timeout_s=1.0, poll_wait_s=1, message_visibility_s=5, progress_interval_s=0.2),
+        settings=DrainSettings(
+            idle_timeout_s=1.0, poll_wait_s=1, message_visibility_s=5, progress_interval_s=0.2
+        ),
         queue=build_work_queue(aws.work_queue_url, aws.short_work_queue_url, 3),
         fleet=DynamoWorkerFleet(aws.table),
         store=store,
