@@ -14,6 +14,8 @@ from infra.constructs.queues import VISIBILITY_FACTOR
 from infra.service import HANDLERS
 from tests.infra.conftest import (
     CUSTOM_EMBEDDING_MODEL_ID,
+    CUSTOM_MAX_ACTIVE_JOBS,
+    CUSTOM_REQUESTS_PER_MINUTE,
     EXTRA_INPUT_RULES,
     WEB_ACL_ARN,
     Synth,
@@ -381,6 +383,28 @@ def test_function_environment_satisfies_its_settings(
         assert int(env["DIARIST_FLEET_MAX_WORKERS"]) >= 1
     if "ApiSettings" in settings_classes:  # the API starts and stops no container
         assert "DIARIST_LAUNCHER" not in env
+
+
+def test_tenant_limit_defaults_reach_the_api_function(synth: Synth, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``maxActiveJobsPerTenant``/``requestsPerMinutePerTenant`` (ApiProps) become the API's
+    TenantLimitSettings; without them the settings' own defaults apply."""
+    import diarist.settings
+
+    _, default = _functions_by_handler(synth, DEFAULT)["functions.api.handler.lambda_handler"]
+    assert not {"DIARIST_MAX_ACTIVE_JOBS_PER_TENANT", "DIARIST_REQUESTS_PER_MINUTE_PER_TENANT"} & set(
+        default["Environment"]["Variables"]
+    )
+    _, custom = _functions_by_handler(synth, CUSTOM)["functions.api.handler.lambda_handler"]
+    env = _settings_env(custom["Environment"]["Variables"])
+    for key in [k for k in list(__import__("os").environ) if k.startswith("DIARIST_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    limits = diarist.settings.ApiSettings().tenant_limits()
+    assert (limits.max_active_jobs, limits.requests_per_minute) == (
+        CUSTOM_MAX_ACTIVE_JOBS,
+        CUSTOM_REQUESTS_PER_MINUTE,
+    )
 
 
 def test_worker_environment_satisfies_worker_settings(synth: Synth, monkeypatch: pytest.MonkeyPatch) -> None:
