@@ -82,7 +82,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=3600.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--one-lane", action="store_true", help="no short lane: one FIFO work queue")
-    ap.add_argument("--long-every", type=int, default=3, help="DIARIST_LONG_LANE_EVERY")
+    ap.add_argument("--long-every", type=int, default=10, help="DIARIST_LONG_LANE_EVERY")
     args = ap.parse_args()
     random.seed(args.seed)
 

@@ -22,7 +22,10 @@ LONG: Lane = "long"
 SHORT_MAX_SECONDS = 300.0  # 5 minutes of audio: calls, voice notes, meeting snippets
 # when only the size is known: 10 MiB is ~5.5 min of 16 kHz 16-bit mono WAV, ~11 min of 128 kbit/s MP3
 SHORT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_LONG_EVERY = 3
+# 10 short jobs (<= 5 min of audio each) bound a long job's extra wait per worker; measured with
+# benchmarks/burst.py (20 x 30 s + 5 x 10 min, 2 workers): 3 put a long job between every three
+# calls (short p50 133 s), 10 let the burst of calls through first (short p50 33 s)
+DEFAULT_LONG_EVERY = 10
 
 
 def lane_of(input_seconds: float | None, input_bytes: int | None) -> Lane:
