@@ -14,8 +14,13 @@ waits for all of them. Then prints:
   the moment the job could have been taken (queued, and its worker free) to the worker receiving
   it; fetch and write (results to S3 and the final status) come from the worker's own timings
   (``job succeeded`` log line). p50/p99 on warm workers (not a worker's first job), and for all;
-- queue wait (submitted -> taken), caller latency (submitted -> finished), makespan (first
-  submission -> last finish) and jobs per hour; whether the workers exited once idle.
+- queue wait (submitted -> taken), caller latency (submitted -> terminal) p50/p99 per class (short,
+  long), makespan (first submission -> last finish) and jobs per hour; whether the workers exited
+  once idle.
+
+Short jobs go to the short work lane, long ones to the long lane (``domain.lanes``: the upload's
+size); ``--one-lane`` runs everything through the one FIFO work queue instead (the path before the
+lanes), for a comparison on the same machine.
 
 Targets (issue 12): model loads <= launches <= the configured maximum; overhead p50 < 1 s on a warm
 worker. Numbers depend on the machine and on whatever else runs on it.
@@ -76,6 +81,8 @@ def main() -> int:
     ap.add_argument("--idle-timeout", type=float, default=15.0, help="workers exit after this long idle")
     ap.add_argument("--timeout", type=float, default=3600.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--one-lane", action="store_true", help="no short lane: one FIFO work queue")
+    ap.add_argument("--long-every", type=int, default=10, help="DIARIST_LONG_LANE_EVERY")
     args = ap.parse_args()
     random.seed(args.seed)
 
@@ -92,7 +99,10 @@ def main() -> int:
         "DIARIST_IDLE_TIMEOUT_S": str(args.idle_timeout),
         "DIARIST_POLL_WAIT_S": "5",
         "DIARIST_NUM_THREADS": "1",  # one torch thread per worker: the workers share the cores
+        "DIARIST_LONG_LANE_EVERY": str(args.long_every),
     }
+    if args.one_lane:
+        extra_env["DIARIST_SHORT_WORK_QUEUE_URL"] = ""
     cfg = LocalConfig(engine="pyannote", workers=args.workers, extra_env=extra_env)
     with LocalDiarist(cfg) as local:
         api = DiaristClient(local.api_url, local.api_key)
@@ -103,7 +113,12 @@ def main() -> int:
         random.shuffle(plan)
         print(
             f"local mode at {local.api_url}; fleet maximum {args.workers}; submitting {args.short} x "
-            f"{args.short_s:g} s and {args.long} x {args.long_s:g} s jobs at once",
+            f"{args.short_s:g} s and {args.long} x {args.long_s:g} s jobs at once; "
+            + (
+                "one lane (FIFO)"
+                if args.one_lane
+                else f"two lanes, long lane first after {args.long_every} short"
+            ),
             flush=True,
         )
         t0 = time.time()
@@ -200,8 +215,9 @@ def main() -> int:
     for kind, values in latency.items():
         if values:
             print(
-                f"caller latency, {kind} jobs (submitted -> finished): p50 {pct(values, 0.5):.1f} s  "
-                f"max {max(values):.1f} s  mean {statistics.mean(values):.1f} s"
+                f"caller latency, {kind} jobs (submitted -> terminal, n={len(values)}): "
+                f"p50 {pct(values, 0.5):.1f} s  p99 {pct(values, 0.99):.1f} s  max {max(values):.1f} s  "
+                f"mean {statistics.mean(values):.1f} s"
             )
     print(
         f"makespan {makespan:.0f} s   jobs/hour {len(done) / makespan * 3600:.0f}   "

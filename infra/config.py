@@ -35,6 +35,10 @@ CONTEXT_KEYS = {
     "apiBurstLimit": "API burst (default 40)",
     "apiQuotaPerDay": "requests per day per API Gateway key; 0 = no quota (default 100000)",
     "requireApiGatewayKey": "true/false: callers must also send x-api-key (default false)",
+    "maxActiveJobsPerTenant": "default jobs a tenant may have pending or running at once; 0 = no limit "
+    "(default 100; a tenant's override from `diarist tenants set-limits` wins)",
+    "requestsPerMinutePerTenant": "default API requests per tenant per minute; 0 = no limit (default 600; "
+    "a tenant's override wins)",
     "domainName": "custom domain for the API (needs certificateArn)",
     "certificateArn": "ACM certificate ARN for domainName, same region",
     "hostedZoneId": "Route 53 zone id for an alias record (with hostedZoneName)",
@@ -116,6 +120,8 @@ def props_from_context(scope: Construct) -> DiaristServiceProps:
     if quota is not None:
         api["quota_per_day"] = quota or None
     _set(api, "require_api_gateway_key", c.get_bool("requireApiGatewayKey"))
+    _set(api, "max_active_jobs_per_tenant", c.get_int("maxActiveJobsPerTenant"))
+    _set(api, "requests_per_minute_per_tenant", c.get_int("requestsPerMinutePerTenant"))
     for key, field_ in (
         ("domainName", "domain_name"),
         ("certificateArn", "certificate_arn"),

@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from diarist import resources
 from diarist.domain.input_buckets import parse_rules
+from diarist.domain.limits import MAX_ACTIVE_JOBS_LIMIT, MAX_LIMIT, limit_problem
 from diarist.domain.model_choice import (
     COMMUNITY_1,
     DEFAULT_EMBEDDING_MODEL_ID,
@@ -47,6 +48,29 @@ class ApiProps:
     hosted_zone_name: str | None = None
     web_acl_arn: str | None = None  # an existing WAFv2 web ACL (REGIONAL) to associate
     reserved_concurrency: int | None = None  # cap on API Lambda concurrency (None: account pool)
+    # per-tenant limit defaults (diarist.settings.TenantLimitSettings; 0 = no limit; None: the
+    # settings' defaults); a tenant's own override (diarist tenants set-limits) wins
+    max_active_jobs_per_tenant: int | None = None
+    requests_per_minute_per_tenant: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, value, maximum in (
+            ("maxActiveJobsPerTenant", self.max_active_jobs_per_tenant, MAX_ACTIVE_JOBS_LIMIT),
+            ("requestsPerMinutePerTenant", self.requests_per_minute_per_tenant, MAX_LIMIT),
+        ):
+            problem = None if value is None else limit_problem(name, value, maximum)
+            if problem:
+                raise ValueError(problem)
+
+    @property
+    def tenant_limit_environment(self) -> dict[str, str]:
+        """The API function's ``DIARIST_*`` for the limit defaults that were set."""
+        env = {}
+        if self.max_active_jobs_per_tenant is not None:
+            env["DIARIST_MAX_ACTIVE_JOBS_PER_TENANT"] = str(self.max_active_jobs_per_tenant)
+        if self.requests_per_minute_per_tenant is not None:
+            env["DIARIST_REQUESTS_PER_MINUTE_PER_TENANT"] = str(self.requests_per_minute_per_tenant)
+        return env
 
 
 @dataclass(frozen=True)

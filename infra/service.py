@@ -147,6 +147,10 @@ class DiaristService(Construct):
                 "WebhookDlq": self.webhooks.dlq,
                 "BatchEventsDlq": self.batch_events.dlq,
                 "SweeperDlq": self.sweeper.dlq,
+                # work messages received MAX_RECEIVE_COUNT times without being handled (workers
+                # crashed or were stopped on them); their jobs are the sweeper's (docs/pipeline.md)
+                "WorkDlq": self.gpu.work_dlq,
+                "ShortWorkDlq": self.gpu.short_work_dlq,
             },
             consumed_dlqs={"JobDlq": (self.dispatch.dlq, self.dispatch.dlq_consumer.function)},
             job_queue=self.dispatch.queue,

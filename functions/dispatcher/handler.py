@@ -39,14 +39,16 @@ def _build(settings: DispatcherSettings) -> tuple[Dispatcher, JobQueue]:
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.dynamo_launch_claims import DynamoLaunchClaims
     from diarist.adapters.sqs_queue import SqsJobQueue
-    from diarist.adapters.sqs_work_queue import SqsWorkQueue
     from diarist.launchers import build_launcher
     from diarist.services.fleet import FleetScaler
+    from diarist.wiring import build_work_queue
 
     dispatcher = Dispatcher(
         store=DynamoJobStore(settings.table_name),
         claims=DynamoLaunchClaims(settings.table_name),
-        work=SqsWorkQueue(settings.work_queue_url),
+        work=build_work_queue(
+            settings.work_queue_url, settings.short_work_queue_url, settings.long_lane_every
+        ),
         scaler=FleetScaler(
             DynamoWorkerFleet(settings.table_name), build_launcher(settings), settings.fleet_policy()
         ),

@@ -28,9 +28,9 @@ def _build(settings: SweeperSettings) -> Sweeper:
     from diarist.adapters.dynamo_sweep import DynamoSweepIndex
     from diarist.adapters.events import EventBridgeBus
     from diarist.adapters.sqs_queue import SqsJobQueue
-    from diarist.adapters.sqs_work_queue import SqsWorkQueue
     from diarist.launchers import build_launcher
     from diarist.services.fleet import FleetScaler
+    from diarist.wiring import build_work_queue
 
     launcher = build_launcher(settings) if settings.launcher else None
     return Sweeper(
@@ -40,7 +40,11 @@ def _build(settings: SweeperSettings) -> Sweeper:
         queue=SqsJobQueue(settings.job_queue_url),
         policy=policy_of(settings),
         launcher=launcher,
-        work=SqsWorkQueue(settings.work_queue_url) if settings.work_queue_url else None,
+        work=(
+            build_work_queue(settings.work_queue_url, settings.short_work_queue_url, settings.long_lane_every)
+            if settings.work_queue_url
+            else None
+        ),
         scaler=(
             FleetScaler(DynamoWorkerFleet(settings.table_name), launcher, settings.fleet_policy())
             if launcher is not None
@@ -58,6 +62,7 @@ def policy_of(settings: SweeperSettings) -> SweepPolicy:
         worker_lost_after_s=settings.sweep_worker_lost_after_s,
         launch_claim_stale_s=settings.launch_claim_stale_s,
         max_worker_takes=settings.sweep_max_worker_takes,
+        max_worker_start_failures=settings.sweep_max_worker_start_failures,
     )
 
 

@@ -119,6 +119,7 @@ class Api(Construct):
                 "DIARIST_TRANSCRIPTION_MODEL": transcription_model,
                 **({"DIARIST_PUBLIC_BASE_URL": public_url} if public_url else {}),
                 **webhooks.environment,  # POST /v1/jobs/{id}/webhook re-queues a delivery
+                **props.tenant_limit_environment,  # per-tenant limit defaults (context options)
             },
             timeout=API_TIMEOUT,
             memory_size=1024,

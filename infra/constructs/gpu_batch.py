@@ -233,9 +233,15 @@ class GpuBatch(Construct):
             self, "Work", consumer_timeout=Duration.seconds(WORK_MESSAGE_VISIBILITY.to_seconds() // 6)
         )
         self.work_queue, self.work_dlq = work.queue, work.dlq
+        # the short lane (domain.lanes): inputs known to be short; workers look at it first
+        short = work_queue(
+            self, "ShortWork", consumer_timeout=Duration.seconds(WORK_MESSAGE_VISIBILITY.to_seconds() // 6)
+        )
+        self.short_work_queue, self.short_work_dlq = short.queue, short.dlq
         max_workers = props.max_workers or max(1, int(props.max_vcpus // props.job_vcpus))
         self.fleet_environment = {
             "DIARIST_WORK_QUEUE_URL": self.work_queue.queue_url,
+            "DIARIST_SHORT_WORK_QUEUE_URL": self.short_work_queue.queue_url,
             "DIARIST_FLEET_MAX_WORKERS": str(max_workers),
             "DIARIST_FLEET_JOBS_PER_WORKER": str(props.jobs_per_worker),
         }
@@ -305,6 +311,7 @@ class GpuBatch(Construct):
         # the jobs it takes and its fleet entry; the jobs' completion events; inputs read (media/
         # and incoming/, the operator's extra buckets), results written.
         self.work_queue.grant_consume_messages(self.job_role)
+        self.short_work_queue.grant_consume_messages(self.job_role)
         storage.grant_table(self.job_role, table_access.WORKER)
         bus.grant_put_events_to(self.job_role)
         storage.grant_objects(
@@ -323,8 +330,9 @@ class GpuBatch(Construct):
         )
 
     def grant_enqueue_work(self, role: iam.IRole) -> None:
-        """Send jobs to the drain workers (the dispatcher)."""
+        """Send jobs to the drain workers, on either lane (the dispatcher, the sweeper)."""
         self.work_queue.grant_send_messages(role)
+        self.short_work_queue.grant_send_messages(role)
 
     @property
     def launcher_environment(self) -> dict[str, str]:

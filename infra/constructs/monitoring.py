@@ -37,6 +37,7 @@ SWEEP_ALARMS = {
     "SweepNoCapacity": "Jobs failed no_capacity: no GPU capacity came (quotas, spot, max vCPUs).",
     "SweepWorkerLost": "Running jobs lost their worker (hung, or gone too often): see the worker logs.",
     "SweepJobResumed": "Jobs were resumed on another worker after theirs vanished (spot reclaim, crash).",
+    "SweepWorkerStartFailed": "Waiting jobs failed: worker containers could not start (image, pull, exit at once).",
 }
 
 

@@ -245,11 +245,16 @@ class WorkerFleet(Protocol):
         those of ``state`` expired at ``now``, only if the fleet is still at ``state.version``.
         False when another writer changed it first (read again and decide again)."""
 
-    def report(self, worker_id: str, until: datetime) -> None:
-        """A worker is alive (and counts until ``until``): set its entry, bump the version."""
+    def report(self, worker_id: str, until: datetime, *, first: bool = False) -> None:
+        """A worker is alive (and counts until ``until``): set its entry, bump the version.
+        ``first``: its first report (it started): the count of failed starts goes back to 0."""
 
     def leave(self, worker_id: str) -> None:
         """A worker exits (or failed to launch): remove its entry, bump the version."""
+
+    def start_failed(self, worker_id: str, reason: str, *, at: datetime) -> None:
+        """A worker's container could not start (or exited before its first report): remove its
+        entry, count one more failed start in a row, keep ``reason`` and ``at``; one write."""
 
     def active_jobs(self) -> int:
         """Jobs waiting for a worker or running (``created`` + ``running``): the backlog."""

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from diarist.domain.fleet import FleetPolicy
 from diarist.domain.input_buckets import InputBucketRule, parse_rules, split_rules
 from diarist.domain.job_kinds import MAX_COMPARISON_PAIRS
+from diarist.domain.lanes import DEFAULT_LONG_EVERY
 from diarist.domain.limits import MAX_ACTIVE_JOBS_LIMIT, MAX_LIMIT, TenantLimits
 from diarist.domain.model_choice import DEFAULT_EMBEDDING_MODEL_ID, DEFAULT_ENGINE, DeploymentEngine
 from diarist.domain.transcription import DEFAULT_ASR, DeploymentAsr
@@ -75,7 +76,18 @@ class FleetSettings(_Base):
 
 
 class WorkQueueSettings(_Base):
-    work_queue_url: str = Field(description="the queue drain workers take jobs from")
+    work_queue_url: str = Field(description="the queue drain workers take jobs from (the long lane)")
+    short_work_queue_url: str | None = Field(
+        default=None,
+        description="the short lane's work queue (domain.lanes); unset: one lane, every job on work_queue_url",
+    )
+    long_lane_every: int = Field(
+        default=DEFAULT_LONG_EVERY,
+        ge=0,
+        le=1000,
+        description="a worker looks at the long lane first after this many short jobs in a row (0: only "
+        "when the short lane is empty)",
+    )
 
 
 class NetworkPolicySettings(_Base):
@@ -257,6 +269,12 @@ class SweeperSettings(
         ge=1,
         le=100,
         description="resume a job whose worker vanished until it was taken this often",
+    )
+    sweep_max_worker_start_failures: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="fail the waiting jobs worker_start_failed after this many worker starts failed in a row",
     )
 
     def model_post_init(self, __context: object) -> None:

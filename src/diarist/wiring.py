@@ -16,6 +16,7 @@ from diarist.adapters.s3_store import S3ObjectStore
 from diarist.adapters.secrets import SecretsManagerSecretStore
 from diarist.adapters.sqs_webhook_queue import SqsWebhookQueue
 from diarist.domain.jobs import Job
+from diarist.ports import WorkQueue
 from diarist.services.webhooks import DeliveryConfig, WebhookService
 from diarist.settings import SigningSecretSettings, WebhookSettings, per_settings
 
@@ -62,3 +63,16 @@ def rotate_signing_secret(tenant_id: str, *, grace_s: float = 24 * 3600) -> str:
     """A new signing secret for the tenant; the old one stays valid (both signatures are sent)
     for ``grace_s`` seconds. Returns the new secret."""
     return signing_secrets().rotate(tenant_id, grace_s=grace_s)
+
+
+def build_work_queue(work_queue_url: str, short_work_queue_url: str | None, long_every: int) -> WorkQueue:
+    """The drain workers' work (``WorkQueueSettings``): two lanes (``services.lanes.LanedWork``)
+    when the short lane's queue is configured, else the one queue. One per worker or per function
+    container (the lanes count a worker's short jobs in a row)."""
+    from diarist.adapters.sqs_work_queue import SqsWorkQueue
+    from diarist.services.lanes import LanedWork
+
+    long = SqsWorkQueue(work_queue_url)
+    if not short_work_queue_url:
+        return long
+    return LanedWork(short=SqsWorkQueue(short_work_queue_url), long=long, long_every=long_every)

@@ -63,6 +63,8 @@ def test_job_input_is_a_presigned_get_of_that_jobs_input_only(api: Api) -> None:
     job = api.call("POST", "/v1/diarize", body={"url": "media://in.wav"})
     assert job.status == 200, job.body
     job_id = job.body["jobId"]
+    # its size, learned by the submission's check, is recorded: it picks the job's work lane
+    assert api.store.get(job_id).input_bytes == len(b"RIFF-input")
     r = api.call("GET", f"/v1/jobs/{job_id}/input")
     assert r.status == 200 and set(r.body) == {"url"}
     assert _get(r.body["url"]) == (200, b"RIFF-input")
@@ -71,6 +73,7 @@ def test_job_input_is_a_presigned_get_of_that_jobs_input_only(api: Api) -> None:
     assert api.call("GET", "/v1/jobs/no-such-job/input").status == 404
     # an https:// input is not the service's to hand out; a purged input is gone
     https = api.call("POST", "/v1/diarize", body={"url": "https://audio.example.com/x.wav"}).body["jobId"]
+    assert api.store.get(https).input_bytes is None  # unknown: the long lane
     r = api.call("GET", f"/v1/jobs/{https}/input")
     assert r.status == 409 and "does not store" in r.body["message"]
     client("s3").delete_object(Bucket=api.resources.media_bucket, Key="media/tenant-a/in.wav")

@@ -46,6 +46,7 @@ def test_upload_202_with_x_location_and_stored_audio(api: Api) -> None:
     assert (
         client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == WAV
     )  # bytes intact through base64
+    assert job.input_bytes == len(WAV)  # the upload's size picks its work lane
     assert api.queue_messages() == [{"version": 1, "jobId": task_id, "tenantId": "tenant-a"}]
 
 

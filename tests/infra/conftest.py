@@ -32,6 +32,7 @@ EXTRA_INPUT_BUCKET = "acme-call-recordings"
 # per-tenant folders under calls/, and samples/ shared with every tenant (written out)
 EXTRA_INPUT_RULES = (f"{EXTRA_INPUT_BUCKET}/calls/{{tenant}}/", f"{EXTRA_INPUT_BUCKET}/samples/=*")
 CUSTOM_EMBEDDING_MODEL_ID = "pipeline-embedding-0123456789ab"
+CUSTOM_MAX_ACTIVE_JOBS, CUSTOM_REQUESTS_PER_MINUTE = 20, 120  # per-tenant limit defaults
 WEB_ACL_ARN = f"arn:aws:wafv2:{CUSTOM_REGION}:{CUSTOM_ACCOUNT}:regional/webacl/diarist/abc"
 
 
@@ -151,6 +152,8 @@ def synth(cli_synth: object, tmp_path_factory: pytest.TempPathFactory) -> Synth:
                 require_api_gateway_key=True,
                 quota_per_day=None,
                 reserved_concurrency=50,
+                max_active_jobs_per_tenant=CUSTOM_MAX_ACTIVE_JOBS,
+                requests_per_minute_per_tenant=CUSTOM_REQUESTS_PER_MINUTE,
             ),
             retention_days=7,
             allowed_input_buckets=EXTRA_INPUT_RULES,

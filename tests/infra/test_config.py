@@ -24,6 +24,7 @@ def test_defaults_without_context() -> None:
     assert props.gpu.instance_types == ("g6.xlarge", "g5.xlarge") == default.gpu.instance_types
     assert props.gpu.spot and props.gpu.on_demand_fallback
     assert props.vpc is None and props.alarm_email is None
+    assert props.api.tenant_limit_environment == {}  # the settings' defaults apply
 
 
 def test_the_api_is_told_what_the_worker_image_runs() -> None:
@@ -84,6 +85,8 @@ def test_every_documented_key_is_parsed() -> None:
             "apiBurstLimit": "10",
             "apiQuotaPerDay": "0",
             "requireApiGatewayKey": "yes",
+            "maxActiveJobsPerTenant": "20",
+            "requestsPerMinutePerTenant": "0",
             "domainName": "d.example.com",
             "certificateArn": "arn:aws:acm:eu-west-1:1:certificate/x",
             "webAclArn": "arn:aws:wafv2:eu-west-1:1:regional/webacl/x/y",
@@ -105,6 +108,11 @@ def test_every_documented_key_is_parsed() -> None:
     assert props.webhook_secret_prefix == "acme/diarist/"
     assert (props.api.rate_limit, props.api.burst_limit, props.api.quota_per_day) == (5, 10, None)
     assert props.api.require_api_gateway_key is True
+    assert (props.api.max_active_jobs_per_tenant, props.api.requests_per_minute_per_tenant) == (20, 0)
+    assert props.api.tenant_limit_environment == {
+        "DIARIST_MAX_ACTIVE_JOBS_PER_TENANT": "20",
+        "DIARIST_REQUESTS_PER_MINUTE_PER_TENANT": "0",  # 0: no limit
+    }
     assert props.api.domain_name == "d.example.com" and props.api.web_acl_arn
     assert props.alarm_email == "ops@example.com" and props.log_retention_days == 90
     assert props.removal_policy == cdk.RemovalPolicy.DESTROY
@@ -129,6 +137,8 @@ def test_documented_keys_match_the_docs() -> None:
         ({"maxVcpus": "2"}, "no job could ever run"),
         ({"allowedInputBuckets": "a-bucket"}, "say who may read it"),  # no implicit sharing
         ({"allowedInputBuckets": "a-bucket/calls=*"}, "end the prefix with '/'"),
+        ({"maxActiveJobsPerTenant": "-1"}, "maxActiveJobsPerTenant must be between 0 .no limit. and 5000"),
+        ({"requestsPerMinutePerTenant": "2000000"}, "requestsPerMinutePerTenant must be between 0"),
     ],
 )
 def test_bad_context_fails_with_a_clear_message(context: dict[str, Any], message: str) -> None:

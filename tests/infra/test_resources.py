@@ -14,6 +14,8 @@ from infra.constructs.queues import VISIBILITY_FACTOR
 from infra.service import HANDLERS
 from tests.infra.conftest import (
     CUSTOM_EMBEDDING_MODEL_ID,
+    CUSTOM_MAX_ACTIVE_JOBS,
+    CUSTOM_REQUESTS_PER_MINUTE,
     EXTRA_INPUT_RULES,
     WEB_ACL_ARN,
     Synth,
@@ -170,7 +172,7 @@ def test_every_work_queue_has_a_dlq_and_visibility_6x_its_consumer_timeout(synth
             visibility = queue["Properties"].get("VisibilityTimeout", 30)
             assert visibility >= VISIBILITY_FACTOR * fn["Properties"]["Timeout"], fn["Properties"]["Handler"]
         with_dlq = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
-        assert len(with_dlq) == 4  # jobs, work (the drain workers'), ingest, webhooks
+        assert len(with_dlq) == 5  # jobs, work and short work (the drain workers' lanes), ingest, webhooks
         for q in with_dlq:
             assert q["Properties"]["RedrivePolicy"]["maxReceiveCount"] <= 10
             assert _ref_id(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]) in queues
@@ -388,6 +390,28 @@ def test_function_environment_satisfies_its_settings(
         assert "DIARIST_LAUNCHER" not in env
 
 
+def test_tenant_limit_defaults_reach_the_api_function(synth: Synth, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``maxActiveJobsPerTenant``/``requestsPerMinutePerTenant`` (ApiProps) become the API's
+    TenantLimitSettings; without them the settings' own defaults apply."""
+    import diarist.settings
+
+    _, default = _functions_by_handler(synth, DEFAULT)["functions.api.handler.lambda_handler"]
+    assert not {"DIARIST_MAX_ACTIVE_JOBS_PER_TENANT", "DIARIST_REQUESTS_PER_MINUTE_PER_TENANT"} & set(
+        default["Environment"]["Variables"]
+    )
+    _, custom = _functions_by_handler(synth, CUSTOM)["functions.api.handler.lambda_handler"]
+    env = _settings_env(custom["Environment"]["Variables"])
+    for key in [k for k in list(__import__("os").environ) if k.startswith("DIARIST_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    limits = diarist.settings.ApiSettings().tenant_limits()
+    assert (limits.max_active_jobs, limits.requests_per_minute) == (
+        CUSTOM_MAX_ACTIVE_JOBS,
+        CUSTOM_REQUESTS_PER_MINUTE,
+    )
+
+
 def test_worker_environment_satisfies_worker_settings(synth: Synth, monkeypatch: pytest.MonkeyPatch) -> None:
     import diarist.settings
 
@@ -549,8 +573,8 @@ def test_alarms_cover_dlqs_errors_throttles_batch_and_api(synth: Synth) -> None:
     assert metrics.count(("AWS/Lambda", "Errors")) == 7
     assert metrics.count(("AWS/Lambda", "Throttles")) == 7
     assert (
-        metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 4
-    )  # ingest, webhook, batch events, sweeper DLQs
+        metrics.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 6
+    )  # ingest, webhook, batch events, sweeper, work and short work (drain workers' lanes) DLQs
     from diarist.services.sweeper import RESOLUTIONS
 
     for name in RESOLUTIONS:  # every kind of job the sweeper resolves
@@ -565,6 +589,29 @@ def test_alarms_cover_dlqs_errors_throttles_batch_and_api(synth: Synth) -> None:
     assert not synth.resources(DEFAULT, "AWS::SNS::Subscription")
     _, sub = synth.one(CUSTOM, "AWS::SNS::Subscription")
     assert sub["Properties"] == {**sub["Properties"], "Protocol": "email", "Endpoint": "ops@example.com"}
+
+
+def test_every_dlq_has_an_alarm_on_its_own_messages(synth: Synth) -> None:
+    """A queue that is any queue's dead-letter target alarms when messages reach it (or, if a
+    function consumes it, when they stay): the work queue's DLQ included."""
+    for stack in (DEFAULT, CUSTOM):
+        queues = synth.resources(stack, "AWS::SQS::Queue")
+        dlqs = {
+            _ref_id(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+            for q in queues.values()
+            if "RedrivePolicy" in q["Properties"]
+        }
+        assert len(dlqs) == 5  # jobs, work, short work, ingest, webhooks
+        watched = {
+            _ref_id(d["Value"])
+            for a in synth.resources(stack, "AWS::CloudWatch::Alarm").values()
+            if a["Properties"].get("Namespace") == "AWS/SQS"
+            for d in a["Properties"].get("Dimensions", [])
+            if d["Name"] == "QueueName"
+        }
+        assert dlqs <= watched, dlqs - watched
+        lanes = [lid for lid in dlqs if "GpuWorkDlq" in lid or "GpuShortWorkDlq" in lid]
+        assert len(lanes) == 2 and set(lanes) <= watched
 
 
 def test_outputs_use_the_shared_names(synth: Synth) -> None:

@@ -18,6 +18,7 @@ from diarist.domain.messages import DispatchMessage, WorkMessage
 from diarist.ports import LaunchFailed, LaunchThrottled
 from diarist.services.dispatch import Dispatcher
 from diarist.services.fleet import FleetScaler
+from diarist.services.lanes import LanedWork
 from diarist.testing.fake_launcher import FakeLauncher
 from functions.dispatcher import dlq_handler
 from functions.dispatcher import handler as dispatcher_handler
@@ -265,7 +266,10 @@ def test_lambda_handler_builds_from_settings(aws, store, monkeypatch, tmp_path) 
     assert type(dispatcher.scaler.launcher).__name__ == "LocalLauncher"
     assert dispatcher.scaler.policy.max_workers == 7
     assert isinstance(queue, SqsJobQueue) and queue.queue_url == aws.job_queue_url
-    assert isinstance(dispatcher.work, SqsWorkQueue) and dispatcher.work.queue_url == aws.work_queue_url
+    work = dispatcher.work  # both lanes: the short and the long work queue
+    assert isinstance(work, LanedWork) and isinstance(work.long, SqsWorkQueue)
+    assert isinstance(work.short, SqsWorkQueue)
+    assert (work.long.queue_url, work.short.queue_url) == (aws.work_queue_url, aws.short_work_queue_url)
     assert dispatcher_handler.service()[0] is dispatcher
 
 

@@ -104,6 +104,87 @@ def test_batch_events_of_drain_workers_and_of_older_per_job_containers(aws, stor
     assert job.status is JobStatus.FAILED and job.error.code == "worker_crashed"
 
 
+def test_worker_containers_that_cannot_start_are_counted_on_the_fleet(aws, store, bus) -> None:
+    """CannotPull / CannotStart, or an essential container that exited within a minute of its
+    start, is a failed start (counted, with its reason); an OOM kill mid-run is not; the first
+    report of a worker that did start resets the count."""
+    from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
+    from diarist.domain.jobs import utcnow
+    from tests.pipeline.conftest import load_event
+
+    fleet = DynamoWorkerFleet(aws.table)
+
+    def worker_event(worker: str, **detail) -> dict:
+        return {
+            "detail-type": "Batch Job State Change",
+            "source": "aws.batch",
+            "detail": {
+                "jobId": f"b-{worker}",
+                "jobName": f"diarist-worker-{worker}",
+                "status": "FAILED",
+                **detail,
+            },
+        }
+
+    for w in ("w-1", "w-2", "w-3", "w-4"):
+        fleet.report(w, utcnow() + timedelta(minutes=15))
+    pull = "CannotPullContainerError: pull image manifest has been retried 5 time(s): not found"
+    batch_handler.process(
+        worker_event("w-1", statusReason="Task failed to start", container={"reason": pull}),
+        store,
+        bus,
+        fleet=fleet,
+    )
+    state = fleet.read()
+    assert (
+        state.start_failures == 1
+        and "could not start" in state.start_failure
+        and "CannotPull" in state.start_failure
+    )
+    assert "w-1" not in state.workers and state.start_failed_at is not None
+    at_once = {
+        "statusReason": "Essential container in task exited",
+        "attempts": [{"container": {"exitCode": 1}, "startedAt": 1_000_000, "stoppedAt": 1_004_000}],
+    }
+    batch_handler.process(worker_event("w-2", **at_once), store, bus, fleet=fleet)
+    state = fleet.read()
+    assert state.start_failures == 2 and "exited with code 1 4 s after it started" in state.start_failure
+    oom = load_event("batch_failed_oom.json")
+    oom["detail"].update(jobName="diarist-worker-w-3", parameters={}, tags={})
+    batch_handler.process(oom, store, bus, fleet=fleet)  # ran for 5 minutes: a crash, not a start
+    state = fleet.read()
+    assert state.start_failures == 2 and "w-3" not in state.workers
+    fleet.report("w-4", utcnow() + timedelta(minutes=2))  # a later report of a running worker
+    assert fleet.read().start_failures == 2
+    fleet.report("w-5", utcnow() + timedelta(minutes=2), first=True)  # a worker started after all
+    state = fleet.read()
+    assert (state.start_failures, state.start_failure, state.start_failed_at) == (0, None, None)
+
+
+def test_a_local_worker_that_exits_before_taking_a_job_is_a_failed_start(aws, store, bus, tmp_path) -> None:
+    """Local mode's reaper: the exit code of a worker that exited without taking a job."""
+    import time as _time
+
+    from diarist.adapters.dynamo_fleet import DynamoWorkerFleet
+    from diarist.domain.jobs import utcnow
+
+    fleet = DynamoWorkerFleet(aws.table)
+    launcher = LocalLauncher(tmp_path / "launch", extra_env={"DIARIST_ENGINE": "no-such-engine"})
+    fleet.report("w-bad", utcnow() + timedelta(minutes=15))
+    launch_id = launcher.launch(WorkerSpec(worker_id="w-bad"))
+    deadline = _time.monotonic() + 60
+    exits = []
+    while not exits and _time.monotonic() < deadline:
+        exits = launcher.reap(store, bus, fleet)
+        _time.sleep(0.2)
+    (ex,) = exits
+    assert ex.launch_id == launch_id and ex.returncode not in (0, 143) and not ex.took_a_job
+    state = fleet.read()
+    assert state.start_failures == 1 and "w-bad" not in state.workers
+    assert f"exited with code {ex.returncode} before taking a job" in state.start_failure
+    assert "engine" in state.start_failure  # the end of its log: the setting it refused
+
+
 def _stubbed(service: str):
     c = boto3.client(service, region_name="us-east-1", endpoint_url="https://stubbed.invalid")
     return c, Stubber(c)

@@ -18,8 +18,14 @@ from diarist.adapters.sqs_queue import SqsJobQueue
 from diarist.adapters.sqs_work_queue import SqsWorkQueue
 from diarist.domain.errors import ErrorCode, InvalidTransition
 from diarist.domain.jobs import JobStatus, utcnow
-from diarist.domain.messages import DispatchMessage, JobFinishedDetail, WorkerSpec, completion_event_id
-from diarist.ports import LaunchFailed
+from diarist.domain.messages import (
+    DispatchMessage,
+    JobFinishedDetail,
+    WorkerSpec,
+    WorkMessage,
+    completion_event_id,
+)
+from diarist.ports import LaunchFailed, WorkerStatus
 from diarist.services.dispatch import Dispatcher
 from diarist.services.fleet import FleetScaler
 from diarist.services.lifecycle import ProgressReporter, finish_job, mark_running, report_progress
@@ -30,6 +36,7 @@ from diarist.services.sweeper import (
     LAUNCH_FAILED,
     NO_CAPACITY,
     WORKER_LOST,
+    WORKER_START_FAILED,
     Sweeper,
     SweepPolicy,
 )
@@ -238,6 +245,45 @@ def test_waiting_jobs_get_a_worker_when_a_launch_was_lost(aws, store, bus) -> No
     assert len(launcher.launched) == 1
 
 
+def test_waiting_jobs_fail_worker_start_failed_after_failed_worker_starts(aws, store, bus) -> None:
+    """Worker after worker could not start (a bad image): the jobs waiting when the last start
+    failed end ``worker_start_failed`` with its reason, not ``no_capacity`` an hour later; a job
+    queued after it waits for the next start."""
+    fleet = DynamoWorkerFleet(aws.table)
+    launcher = FakeLauncher()
+    for job_id in ("ws-1", "ws-2"):
+        store.create(make_job(job_id))
+        store.transition(job_id, JobStatus.CREATED)
+    sweeper = _sweeper(aws, store, bus, SweepPolicy(max_worker_start_failures=3), launcher)
+    reason = "the worker container could not start: CannotPullContainerError: manifest unknown"
+    for n in range(2):
+        fleet.start_failed(f"w-{n}", reason, at=utcnow())
+    assert sweeper.sweep().resolved[WORKER_START_FAILED] == 0  # two in a row: not yet
+    assert store.get("ws-1").status is JobStatus.CREATED
+    fleet.start_failed("w-2", reason, at=utcnow())
+    store.create(make_job("ws-3"))  # queued after the last failed start
+    store.transition("ws-3", JobStatus.CREATED)
+    report = sweeper.sweep()
+    assert report.resolved[WORKER_START_FAILED] == 2 and report.resolved[NO_CAPACITY] == 0
+    for job_id in ("ws-1", "ws-2"):
+        job = store.get(job_id)
+        assert job.status is JobStatus.FAILED and job.error.code == ErrorCode.WORKER_START_FAILED
+        assert "3 worker starts failed in a row" in job.error.message and "CannotPull" in job.error.message
+        assert "GPU capacity" not in job.error.message
+    assert store.get("ws-3").status is JobStatus.CREATED
+    assert sorted((d.job_id, d.error.code) for d in bus.published) == [
+        ("ws-1", "worker_start_failed"),
+        ("ws-2", "worker_start_failed"),
+    ]
+    # a worker starts after all (the image was fixed): the count resets, ws-3 keeps waiting
+    fleet.report("w-ok", _later(120), first=True)
+    assert sweeper.sweep().resolved[WORKER_START_FAILED] == 0
+    assert store.get("ws-3").status is JobStatus.CREATED
+    # and capacity that never comes still ends as no_capacity
+    assert sweeper.sweep(now=_later(3700)).resolved[NO_CAPACITY] == 1
+    assert store.get("ws-3").error.code == ErrorCode.NO_CAPACITY
+
+
 # --- running: ask the launcher about the worker that holds the job ------------------------------
 def _held(store, job_id: str, launch_id: str):
     store.create(make_job(job_id))
@@ -333,6 +379,68 @@ def test_late_worker_after_the_sweeper_failed_the_job(aws, store, bus) -> None:
     assert job.status is JobStatus.FAILED and job.error.code == ErrorCode.WORKER_LOST
     assert job.result_location is None
     assert [d.status for d in bus.published] == [JobStatus.FAILED]
+
+
+# --- a work message that went to the work queue's DLQ --------------------------------------------
+def _receive_until_dead_lettered(aws, on_receive) -> int:
+    """Receive the work queue's messages (visibility 0: a crashed worker) until SQS moves them to
+    the DLQ (``maxReceiveCount``); ``on_receive(job_id)`` is what each doomed worker did."""
+    work = SqsWorkQueue(aws.work_queue_url)
+    receives = 0
+    for _ in range(20):
+        items = work.receive(wait_s=0, visibility_s=0)
+        if not items:
+            break
+        for item in items:
+            receives += 1
+            on_receive(item.message.job_id)
+    dead = client("sqs").receive_message(QueueUrl=aws.work_dlq_url, MaxNumberOfMessages=10)
+    assert [json.loads(m["Body"])["jobId"] for m in dead.get("Messages", [])], "nothing reached the DLQ"
+    assert _work_queued(aws) == []
+    return receives
+
+
+def test_a_job_whose_work_message_went_to_the_dlq_ends_worker_lost(aws, store, bus) -> None:
+    """Every worker that took the job died on it (a poison input, repeated spot reclaims): after
+    ``maxReceiveCount`` receives its message is in the work DLQ, nothing will deliver it again,
+    and the sweeper ends the job (no consumer of the work DLQ is needed)."""
+    launcher = FakeLauncher()
+    store.create(make_job("dl-1"))
+    store.transition("dl-1", JobStatus.CREATED)
+    SqsWorkQueue(aws.work_queue_url).send(WorkMessage(job_id="dl-1", tenant_id="t1"))
+
+    def crash_on_it(job_id: str) -> None:
+        launch_id = launcher.launch(WorkerSpec(worker_id=f"w-{len(launcher.launched)}"))
+        # the take finds the previous holder silent (it died), then this worker dies as well
+        store.take(job_id, f"w-{launch_id}", stale_before=_later(3600), launch_id=launch_id)
+        launcher.statuses[launch_id] = WorkerStatus.FAILED
+
+    receives = _receive_until_dead_lettered(aws, crash_on_it)
+    assert receives == 5  # the work queue's maxReceiveCount
+    sweeper = _sweeper(aws, store, bus, SweepPolicy(worker_lost_after_s=600, max_worker_takes=3), launcher)
+    assert sweeper.sweep(now=_later(300)).resolved == {}  # not silent long enough yet
+    report = sweeper.sweep(now=_later(700))
+    assert report.resolved[WORKER_LOST] == 1 and report.resolved[JOB_RESUMED] == 0  # bounded
+    job = store.get("dl-1")
+    assert job.status is JobStatus.FAILED and job.error.code == ErrorCode.WORKER_LOST
+    assert "taken 5 time(s)" in job.error.message
+    assert [(d.job_id, d.status) for d in bus.published] == [("dl-1", JobStatus.FAILED)]
+    assert _work_queued(aws) == []  # not queued again
+
+
+def test_a_waiting_job_whose_work_message_went_to_the_dlq_ends_at_the_capacity_timeout(
+    aws, store, bus
+) -> None:
+    """Never taken (every worker failed before its take): the job still waits in ``created`` and
+    ends at the capacity deadline, like any job no worker took."""
+    store.create(make_job("dl-2"))
+    store.transition("dl-2", JobStatus.CREATED)
+    SqsWorkQueue(aws.work_queue_url).send(WorkMessage(job_id="dl-2", tenant_id="t1"))
+    assert _receive_until_dead_lettered(aws, lambda _job_id: None) == 5
+    sweeper = _sweeper(aws, store, bus, launcher=FakeLauncher())
+    assert sweeper.sweep(now=_later(1800)).resolved == {}
+    assert sweeper.sweep(now=_later(3700)).resolved[NO_CAPACITY] == 1
+    assert store.get("dl-2").status is JobStatus.FAILED
 
 
 # --- concurrency ----------------------------------------------------------------------------------

@@ -147,7 +147,14 @@ def test_batch_events(aws, store) -> None:
             "failedJob": "job-oom"
         }
         assert batch_handler.lambda_handler(worker_event, LambdaContext()) == {"failedJob": None}
-    assert DynamoWorkerFleet(aws.table).read().workers == {}
+        cannot_start = load_event("batch_failed_oom.json")
+        cannot_start["detail"].update(jobName="diarist-worker-w-10", parameters={}, tags={}, attempts=[])
+        cannot_start["detail"]["container"].update(
+            reason="CannotPullContainerError: not found", exitCode=None
+        )
+        assert batch_handler.lambda_handler(cannot_start, LambdaContext()) == {"failedJob": None}
+    state = DynamoWorkerFleet(aws.table).read()
+    assert state.workers == {} and state.start_failures == 1  # a failed start, counted
     assert check_granted("batch_events", calls) == granted("batch_events")
 
 

@@ -25,6 +25,7 @@ from diarist.domain.jobs import JobStatus
 from diarist.resources import FLEET_NAME, STATUS_KEY_PREFIX, TABLE_GSI2_PK, TABLE_GSI_STATE, TABLE_PK
 
 _WORKERS, _VERSION = "workers", "version"
+_START_FAILURES, _START_FAILURE, _START_FAILED_AT = "start_failures", "start_failure", "start_failed_at"
 
 
 class DynamoWorkerFleet:
@@ -40,7 +41,14 @@ class DynamoWorkerFleet:
         if not item:
             return FleetState()
         workers = {w: parse_time(v["S"]) for w, v in item.get(_WORKERS, {}).get("M", {}).items()}
-        return FleetState(version=int(item.get(_VERSION, {}).get("N", "0")), workers=workers)
+        failed_at = item.get(_START_FAILED_AT, {}).get("S")
+        return FleetState(
+            version=int(item.get(_VERSION, {}).get("N", "0")),
+            workers=workers,
+            start_failures=int(item.get(_START_FAILURES, {}).get("N", "0")),
+            start_failure=item.get(_START_FAILURE, {}).get("S"),
+            start_failed_at=parse_time(failed_at) if failed_at else None,
+        )
 
     def grow(self, state: FleetState, new: Mapping[str, datetime], *, now: datetime) -> bool:
         names: dict[str, str] = {"#w": _WORKERS, "#v": _VERSION}
@@ -70,25 +78,29 @@ class DynamoWorkerFleet:
             raise
         return True
 
-    def report(self, worker_id: str, until: datetime) -> None:
+    def report(self, worker_id: str, until: datetime, *, first: bool = False) -> None:
         # the map exists once a dispatcher launched this worker; a worker started by hand adds it
         item = self._ddb.get_item(
             TableName=self.table_name, Key=fleet_key(self.name), ConsistentRead=True
         ).get("Item")
+        started = " REMOVE #sf, #sr, #sa" if first else ""
+        started_names = (
+            {"#sf": _START_FAILURES, "#sr": _START_FAILURE, "#sa": _START_FAILED_AT} if first else {}
+        )
         if item and _WORKERS in item:
             self._ddb.update_item(
                 TableName=self.table_name,
                 Key=fleet_key(self.name),
-                UpdateExpression="SET #w.#me = :until ADD #v :one",
-                ExpressionAttributeNames={"#w": _WORKERS, "#me": worker_id, "#v": _VERSION},
+                UpdateExpression="SET #w.#me = :until ADD #v :one" + started,
+                ExpressionAttributeNames={"#w": _WORKERS, "#me": worker_id, "#v": _VERSION, **started_names},
                 ExpressionAttributeValues={":until": {"S": sortable_time(until)}, ":one": {"N": "1"}},
             )
         else:
             self._ddb.update_item(
                 TableName=self.table_name,
                 Key=fleet_key(self.name),
-                UpdateExpression="SET #w = if_not_exists(#w, :ws) ADD #v :one",
-                ExpressionAttributeNames={"#w": _WORKERS, "#v": _VERSION},
+                UpdateExpression="SET #w = if_not_exists(#w, :ws) ADD #v :one" + started,
+                ExpressionAttributeNames={"#w": _WORKERS, "#v": _VERSION, **started_names},
                 ExpressionAttributeValues={
                     ":ws": {"M": {worker_id: {"S": sortable_time(until)}}},
                     ":one": {"N": "1"},
@@ -108,6 +120,30 @@ class DynamoWorkerFleet:
         except ClientError as e:
             if not condition_failed(e):
                 raise
+
+    def start_failed(self, worker_id: str, reason: str, *, at: datetime) -> None:
+        names = {"#v": _VERSION, "#sf": _START_FAILURES, "#sr": _START_FAILURE, "#sa": _START_FAILED_AT}
+        values = {":one": {"N": "1"}, ":r": {"S": reason[:1000]}, ":at": {"S": sortable_time(at)}}
+        count = "SET #sr = :r, #sa = :at ADD #v :one, #sf :one"
+        try:  # one write (no read: the batch-events role may only update the fleet item)
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=fleet_key(self.name),
+                UpdateExpression=count + " REMOVE #w.#me",
+                ConditionExpression="attribute_exists(#w)",
+                ExpressionAttributeNames={**names, "#w": _WORKERS, "#me": worker_id},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as e:
+            if not condition_failed(e):
+                raise
+            self._ddb.update_item(  # no workers map yet: nothing to remove
+                TableName=self.table_name,
+                Key=fleet_key(self.name),
+                UpdateExpression=count,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
 
     def active_jobs(self) -> int:
         total = 0

@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     LAUNCH_FAILED = "launch_failed"
     NO_CAPACITY = "no_capacity"  # launched, but no GPU capacity came within the capacity timeout
     WORKER_LOST = "worker_lost"  # running, but the worker stopped heartbeating (container vanished)
+    WORKER_START_FAILED = "worker_start_failed"  # waiting, and worker after worker could not start
     INTERNAL = "internal_error"
 
 

@@ -21,10 +21,17 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class FleetState:
-    """``workers``: worker id -> the time after which it no longer counts unless it reports."""
+    """``workers``: worker id -> the time after which it no longer counts unless it reports.
+
+    ``start_failures``: workers in a row whose container could not start (image cannot be pulled,
+    container cannot start, exited before it first reported), ``start_failure`` the last one's
+    reason and ``start_failed_at`` when; a worker's first report sets the count back to 0."""
 
     version: int = 0
     workers: dict[str, datetime] = field(default_factory=dict)
+    start_failures: int = 0
+    start_failure: str | None = None
+    start_failed_at: datetime | None = None
 
     def live(self, now: datetime) -> list[str]:
         return [w for w, until in self.workers.items() if until > now]

@@ -265,6 +265,12 @@ class Job(BaseModel):
     sweep_requeues: int = Field(
         default=0, ge=0, description="sweeper: dispatch messages sent again for this pending job"
     )
+    input_bytes: int | None = Field(
+        default=None, ge=0, description="the input's size, when known at submission (picks its lane)"
+    )
+    input_seconds: float | None = Field(
+        default=None, ge=0, description="the input's duration, when its header stated it at submission"
+    )
     result_location: str | None = Field(default=None, description="s3://bucket/key of the result JSON")
     result_prefix: str | None = Field(default=None, description="where extra result files go (s3 trigger)")
     idempotency_key: str | None = None

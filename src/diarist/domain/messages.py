@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from diarist.domain.jobs import Job, JobError, JobStatus
+from diarist.domain.lanes import Lane, lane_of
 
 EVENT_SOURCE = "diarist"
 
@@ -91,6 +92,14 @@ class WorkMessage(BaseModel):
     version: Literal[1] = 1
     job_id: str = Field(alias="jobId")
     tenant_id: str = Field(alias="tenantId")
+    lane: Lane = Field(default="long", description="the work queue it goes to (domain.lanes)")
+
+    @classmethod
+    def of(cls, job: Job) -> WorkMessage:
+        """The work message of ``job``, in the lane its input's known length puts it in."""
+        return cls(
+            job_id=job.job_id, tenant_id=job.tenant_id, lane=lane_of(job.input_seconds, job.input_bytes)
+        )
 
 
 class WorkerSpec(BaseModel):

@@ -52,6 +52,23 @@ class WorkerExit:
     returncode: int
     job_id: str | None
     log_path: Path
+    took_a_job: bool = True  # False: it exited before it ever took a job
+
+    def start_failure(self) -> str | None:
+        """Why this worker never got going (it exited with an error before taking any job), with
+        the last lines of its log; ``None`` if it ran or stopped normally."""
+        if self.took_a_job or self.returncode in (0, EXIT_TERMINATED):
+            return None
+        last = ""
+        with contextlib.suppress(OSError):
+            lines = [x.strip() for x in self.log_path.read_text(errors="replace").splitlines() if x.strip()]
+            last = " | ".join(lines[-4:])[-500:]
+        how = f"signal {-self.returncode}" if self.returncode < 0 else f"code {self.returncode}"
+        return (
+            f"the worker exited with {how} before taking a job"
+            + (f": {last}" if last else "")
+            + (f" (log: {self.log_path})")
+        )
 
 
 class LocalLauncher:
@@ -169,7 +186,16 @@ class LocalLauncher:
                 job_id = None
                 with contextlib.suppress(OSError):
                     job_id = worker.job_file.read_text().strip() or None
-                done.append(WorkerExit(worker.worker_id, f"local-{pid}", rc, job_id, worker.log_path))
+                done.append(
+                    WorkerExit(
+                        worker.worker_id,
+                        f"local-{pid}",
+                        rc,
+                        job_id,
+                        worker.log_path,
+                        took_a_job=worker.job_file.exists(),
+                    )
+                )
             for pid in [p for p, w in self._workers.items() if w.reported]:
                 del self._workers[pid]
         return done
@@ -183,13 +209,22 @@ class LocalLauncher:
         ensure_capacity: Callable[[], object] | None = None,
     ) -> list[WorkerExit]:
         """Settle the workers that exited: one that died mid-job (not by our SIGTERM, after which
-        it gave its job back) fails that job ``worker_crashed``; every exited worker leaves the
-        fleet; if one did not exit cleanly, capacity is decided again for the jobs still queued."""
+        it gave its job back) fails that job ``worker_crashed``; one that exited with an error
+        before taking any job is a failed start (``WorkerFleet.start_failed``: the sweeper fails
+        the waiting jobs after a few in a row, as the Batch event handler has it counted in AWS);
+        every exited worker leaves the fleet; if one did not exit cleanly, capacity is decided
+        again for the jobs still queued."""
+        from diarist.domain.jobs import utcnow
         from diarist.services.failures import handle_worker_exit
 
         exits = self.poll_finished()
         for ex in exits:
-            fleet.leave(ex.worker_id)
+            start_failure = ex.start_failure()
+            if start_failure is not None:
+                log.warning("local worker could not start: %s", start_failure)
+                fleet.start_failed(ex.worker_id, start_failure, at=utcnow())
+            else:
+                fleet.leave(ex.worker_id)
             if ex.job_id and ex.returncode not in (0, EXIT_TERMINATED):
                 job = handle_worker_exit(store, events, ex.job_id, ex.returncode, log_hint=str(ex.log_path))
                 if job is not None and job.error is not None:

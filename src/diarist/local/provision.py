@@ -29,6 +29,8 @@ class LocalResources:
     webhook_queue_url: str
     webhook_dlq_url: str
     ingest_queue_url: str
+    short_work_queue_url: str = ""  # the short lane (domain.lanes); "" = one lane
+    short_work_dlq_url: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
@@ -40,6 +42,7 @@ class LocalResources:
             "DIARIST_EVENT_BUS_NAME": self.event_bus,
             "DIARIST_JOB_QUEUE_URL": self.job_queue_url,
             "DIARIST_WORK_QUEUE_URL": self.work_queue_url,
+            "DIARIST_SHORT_WORK_QUEUE_URL": self.short_work_queue_url,
             "DIARIST_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "DIARIST_WEBHOOK_SECRET_PREFIX": resources.WEBHOOK_SECRET_PREFIX,
             # one machine, one tenant: no default per-tenant limits (a tenant's override still applies)
@@ -117,6 +120,14 @@ def provision(prefix: str = "") -> LocalResources:
         dlq_arn=_arn(sqs, work_dlq),
         max_receives=5,
     )
+    short_dlq = _queue(sqs, prefix + resources.LOCAL_SHORT_WORK_DLQ, visibility_s=120)
+    short_q = _queue(
+        sqs,
+        prefix + resources.LOCAL_SHORT_WORK_QUEUE,
+        visibility_s=120,
+        dlq_arn=_arn(sqs, short_dlq),
+        max_receives=5,
+    )
     wh_dlq = _queue(sqs, prefix + resources.LOCAL_WEBHOOK_DLQ, visibility_s=30)
     wh_q = _queue(sqs, prefix + resources.LOCAL_WEBHOOK_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, wh_dlq))
     ingest_q = _queue(sqs, prefix + resources.LOCAL_INGEST_QUEUE, visibility_s=30)
@@ -175,6 +186,8 @@ def provision(prefix: str = "") -> LocalResources:
         webhook_queue_url=wh_q,
         webhook_dlq_url=wh_dlq,
         ingest_queue_url=ingest_q,
+        short_work_queue_url=short_q,
+        short_work_dlq_url=short_dlq,
     )
 
 

@@ -245,17 +245,17 @@ def resume_interrupted(
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.events import EventBridgeBus
     from diarist.adapters.sqs_queue import SqsJobQueue
-    from diarist.adapters.sqs_work_queue import SqsWorkQueue
     from diarist.domain.errors import ErrorCode, InvalidTransition, JobNotFound
     from diarist.domain.jobs import JobError, JobStatus
     from diarist.domain.messages import DispatchMessage, WorkMessage
     from diarist.resources import JOB_KEY_PREFIX, TABLE_PK
     from diarist.services.lifecycle import finish_job
+    from diarist.wiring import build_work_queue
 
     store = store or DynamoJobStore(resources.table)
     events = events or EventBridgeBus(resources.event_bus)
     queue = queue or SqsJobQueue(resources.job_queue_url)
-    work = work or SqsWorkQueue(resources.work_queue_url)
+    work = work or build_work_queue(resources.work_queue_url, resources.short_work_queue_url, 0)
     done = Resumed()
     for page in client("dynamodb").get_paginator("scan").paginate(TableName=resources.table):
         for item in page.get("Items", []):
@@ -276,7 +276,7 @@ def resume_interrupted(
                     queue.send(DispatchMessage(job_id=job.job_id, tenant_id=job.tenant_id))
                     done.requeued.append(job.job_id)
                 elif job.status is JobStatus.CREATED:
-                    work.send(WorkMessage(job_id=job.job_id, tenant_id=job.tenant_id))
+                    work.send(WorkMessage.of(job))
                     done.relaunched.append(job.job_id)
                 else:
                     error = JobError(code=ErrorCode.WORKER_CRASHED, message=RUNNING_STOPPED)

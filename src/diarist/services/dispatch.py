@@ -97,7 +97,7 @@ class Dispatcher:
             raise LaunchInProgress(f"job {job_id}: another delivery is dispatching it (claim not stale yet)")
 
         try:
-            self.work.send(WorkMessage(job_id=job.job_id, tenant_id=job.tenant_id))
+            self.work.send(WorkMessage.of(job))  # its lane: what the job knows of its input
         except Exception as e:
             self.claims.release(
                 job_id, token, error=f"could not queue the job for a worker: {type(e).__name__}"

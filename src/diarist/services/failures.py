@@ -25,7 +25,7 @@ from typing import Any
 
 from diarist.domain.aws_events import BatchJobDetail, BatchJobStateChange
 from diarist.domain.errors import ErrorCode
-from diarist.domain.jobs import Job
+from diarist.domain.jobs import Job, utcnow
 from diarist.domain.launches import worker_id_from_name
 from diarist.ports import EventBus, JobStore, WorkerFleet
 from diarist.services.lifecycle import fail_job
@@ -77,6 +77,33 @@ def classify_batch_failure(detail: BatchJobDetail) -> tuple[ErrorCode, str]:
     return ErrorCode.WORKER_CRASHED, f"the worker's container job failed{tries}: {text or 'no reason given'}"
 
 
+START_WINDOW_S = 60  # a worker container that exits this soon after it started never got going
+
+
+def worker_start_failure(detail: BatchJobDetail) -> str | None:
+    """Why a drain worker's FAILED container job never started serving (``None`` if it did):
+    the image could not be pulled or the container not started (``CannotPullContainerError`` ...),
+    or its essential container exited with an error within ``START_WINDOW_S`` of starting (a bad
+    image, a missing GPU, a broken setting). Host terminations and timeouts are not start failures."""
+    if detail.status != "FAILED":
+        return None
+    code, reason = classify_batch_failure(detail)
+    if code is ErrorCode.LAUNCH_FAILED:
+        return reason
+    if code is not ErrorCode.WORKER_CRASHED or _HOST_TERMINATED.search(reason) or "out of memory" in reason:
+        return None
+    last = detail.attempts[-1] if detail.attempts else None
+    exit_code = detail.container.exit_code
+    if exit_code is None and last is not None:
+        exit_code = last.container.exit_code
+    if last is None or last.started_at is None or last.stopped_at is None or not exit_code:
+        return None
+    ran_s = (last.stopped_at - last.started_at) / 1000
+    if ran_s > START_WINDOW_S:
+        return None
+    return f"the worker container exited with code {exit_code} {ran_s:.0f} s after it started: {reason}"
+
+
 def handle_worker_container_event(
     fleet: WorkerFleet, event: BatchJobStateChange | dict[str, Any]
 ) -> str | None:
@@ -84,14 +111,21 @@ def handle_worker_container_event(
     the next capacity decision may launch another instead of counting it until its lease ends (a
     worker that never started, e.g. an image that cannot be pulled, would count for the whole
     start grace). Its jobs are not touched: a job it held is resumed by the next take or by the
-    sweeper. Returns the worker id, or ``None`` for any other event."""
+    sweeper. A container that could not start (``worker_start_failure``) is counted on the fleet
+    instead (``WorkerFleet.start_failed``): after a few in a row the sweeper fails the jobs that
+    wait with ``worker_start_failed``. Returns the worker id, or ``None`` for any other event."""
     if not isinstance(event, BatchJobStateChange):
         event = BatchJobStateChange.model_validate(event)
     detail = event.detail
     worker_id = worker_id_from_name(detail.job_name)
     if worker_id is None or detail.status not in ("FAILED", "SUCCEEDED"):
         return None
-    fleet.leave(worker_id)
+    start_failure = worker_start_failure(detail)
+    if start_failure is not None:
+        # counted on the fleet: the sweeper fails the waiting jobs after a few in a row
+        fleet.start_failed(worker_id, f"{start_failure} (Batch job {detail.job_id})", at=utcnow())
+    else:
+        fleet.leave(worker_id)
     if detail.status == "FAILED":
         code, reason = classify_batch_failure(detail)
         log.warning(
@@ -101,6 +135,7 @@ def handle_worker_container_event(
                 "batch_job_id": detail.job_id,
                 "code": code.value,
                 "reason": reason,
+                "start_failure": start_failure is not None,
             },
         )
     return worker_id

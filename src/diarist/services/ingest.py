@@ -147,6 +147,13 @@ class IngestOutcome:
     detail: str = ""
 
 
+def _size(head: Mapping[str, Any]) -> int | None:
+    try:
+        return int(head["ContentLength"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 @dataclass
 class Ingestor:
     store: JobStore
@@ -189,6 +196,7 @@ class Ingestor:
             params=parsed.params,
             webhook_url=parsed.webhook_url,
             result_prefix=s3_url(self.results_bucket, f"{RESULTS_PREFIX}{tenant}/{rest}"),
+            input_bytes=_size(head),  # picks its work lane (domain.lanes)
             created_at=now,
             updated_at=now,
             expires_at=int((now + timedelta(days=self.retention_days + 1)).timestamp()),

@@ -47,14 +47,21 @@ class InputResolver:
     def resolve(self, tenant_id: str, url: str, field: str, kind: JobKind = "diarize") -> str:
         """Check an input URL for a ``kind`` job and return what the worker reads (s3:// or https://).
         ValidationFailed."""
+        return self.resolve_sized(tenant_id, url, field, kind)[0]
+
+    def resolve_sized(
+        self, tenant_id: str, url: str, field: str, kind: JobKind = "diarize"
+    ) -> tuple[str, int | None]:
+        """``resolve``, and the input's size when the check learned it (a ``media://`` upload's
+        HEAD), else ``None``: the job records it to pick its work lane (``domain.lanes``)."""
         if url.startswith(MEDIA_SCHEME):
             return self._resolve_media(tenant_id, url, field, kind)
         if url.startswith("s3://"):
             self._check_s3(tenant_id, url, field)
-            return url
+            return url, None
         if url.startswith(("https://", "http://")):
             self.check_public_url(url, field)
-            return url
+            return url, None
         raise ValidationFailed([{"field": field, "message": "must be an https://, s3:// or media:// URL"}])
 
     def check_public_url(self, url: str, field: str) -> None:
@@ -103,7 +110,7 @@ class InputResolver:
             raise ValidationFailed([{"field": field, "message": f"media:// key: {problem}"}])
         return full
 
-    def _resolve_media(self, tenant_id: str, url: str, field: str, kind: JobKind) -> str:
+    def _resolve_media(self, tenant_id: str, url: str, field: str, kind: JobKind) -> tuple[str, int]:
         bucket = self.settings.media_bucket
         key = self._media_key(tenant_id, url, field)
         head = self.objects.head(bucket, key)
@@ -121,7 +128,7 @@ class InputResolver:
             )
         if problem:
             raise ValidationFailed([{"field": field, "message": problem}])
-        return s3_url(bucket, key)
+        return s3_url(bucket, key), size
 
     def _check_s3(self, tenant_id: str, url: str, field: str) -> None:
         try:

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from diarist.domain.audio_header import HEAD_BYTES, header_duration
 from diarist.domain.errors import Conflict, DiaristError, ErrorCode, InvalidTransition, ValidationFailed
 from diarist.domain.job_kinds import ComparisonRefused, compare, param_problems
 from diarist.domain.jobs import Job, JobError, JobKind, JobParams, JobSource, JobStatus, utcnow
@@ -113,6 +114,8 @@ class Submission:
     webhook_status_only: bool = False
     requested_model: str | None = None
     warnings: tuple[str, ...] = ()
+    input_bytes: int | None = None  # what is known of the input: picks its work lane (domain.lanes)
+    input_seconds: float | None = None
 
 
 class SubmissionService:
@@ -156,7 +159,7 @@ class SubmissionService:
         check the parameters and the URLs, then create the job and queue it. ``model``: the model the
         request named (an accepted name, or None)."""
         self._check_params(kind, params)
-        input_url = self.inputs.resolve(tenant_id, url, "url", kind)
+        input_url, input_bytes = self.inputs.resolve_sized(tenant_id, url, "url", kind)
         if webhook is not None:
             self.inputs.check_public_url(webhook, "webhook")
         meaning: list[Any] = [url, webhook, webhook_status_only, params.model_dump()]
@@ -176,6 +179,7 @@ class SubmissionService:
             webhook_status_only=webhook_status_only,
             requested_model=model,
             warnings=self._warnings(model, params),
+            input_bytes=input_bytes,
         )
         return self._create_and_queue(tenant_id, job_id, sub, idempotency_key, request_hash)
 
@@ -217,7 +221,14 @@ class SubmissionService:
         except Exception:
             self._release(tenant_id, idempotency_key, job_id)
             raise
-        sub = Submission(source="phonexia", input_url=s3_url(bucket, key), params=params, kind=kind)
+        sub = Submission(
+            source="phonexia",
+            input_url=s3_url(bucket, key),
+            params=params,
+            kind=kind,
+            input_bytes=len(data),
+            input_seconds=header_duration(data[:HEAD_BYTES], len(data)),
+        )
         return self._create_and_queue(tenant_id, job_id, sub, idempotency_key, request_hash)
 
     def compare_voiceprints(
@@ -346,6 +357,8 @@ class SubmissionService:
             webhook_status_only=sub.webhook_status_only,
             requested_model=sub.requested_model,
             warnings=list(sub.warnings),
+            input_bytes=sub.input_bytes,
+            input_seconds=sub.input_seconds,
             created_at=now,
             updated_at=now,
             idempotency_key=idempotency_key,

@@ -12,6 +12,7 @@ nothing else.
 | ``OUTBOX`` (terminal, event owed) | ``outbox_after_s`` | lease it (conditional move of its sort key), publish, clear the debt |
 | ``pending``, no launch, no live claim | ``pending_after_s`` since created / last requeue | send the ``DispatchMessage`` again (conditional requeue; the dispatcher's claim makes a duplicate harmless); after ``max_requeues`` -> ``failed``/``launch_failed`` |
 | ``created`` (on the work queue) | every sweep | the fleet is asked for capacity (``FleetScaler.ensure_capacity``: a launch that was lost is made again) |
+| ``created`` | ``max_worker_start_failures`` workers in a row could not start (the fleet's count: the Batch event handler, local mode's reaper) | ``failed``/``worker_start_failed`` with the last start's reason, for the jobs that were waiting when the last start failed (only from ``created``, only if untouched since read); a job queued later waits for the next worker's start |
 | ``created`` | ``capacity_timeout_s`` since queued | ``failed``/``no_capacity`` (only from ``created``, only if untouched since read) |
 | ``running`` | no write for ``worker_lost_after_s`` | the launcher is asked about the worker that holds it (``Launcher.status`` of ``launch_id``: Batch ``DescribeJobs``): its container failed, ended or is gone -> the job is given back and its work message sent again (``SweepJobResumed``; one conditional write on the holder), at most ``max_worker_takes`` takes in all; otherwise (still running but silent: hung; or too many takes; or no launcher) ``failed``/``worker_lost`` (only from ``running``, only if ``updated_at`` is unchanged: any heartbeat in between wins) and a hung container is terminated |
 
@@ -43,7 +44,16 @@ LAUNCH_FAILED = "SweepLaunchFailed"
 NO_CAPACITY = "SweepNoCapacity"
 WORKER_LOST = "SweepWorkerLost"
 JOB_RESUMED = "SweepJobResumed"
-RESOLUTIONS = (EVENT_REPUBLISHED, JOB_REQUEUED, LAUNCH_FAILED, NO_CAPACITY, WORKER_LOST, JOB_RESUMED)
+WORKER_START_FAILED = "SweepWorkerStartFailed"
+RESOLUTIONS = (
+    EVENT_REPUBLISHED,
+    JOB_REQUEUED,
+    LAUNCH_FAILED,
+    NO_CAPACITY,
+    WORKER_LOST,
+    JOB_RESUMED,
+    WORKER_START_FAILED,
+)
 _WORKER_GONE = (WorkerStatus.FAILED, WorkerStatus.ENDED, WorkerStatus.GONE)
 
 
@@ -61,6 +71,7 @@ class SweepPolicy:
     worker_lost_after_s: float = 600.0
     launch_claim_stale_s: float = 300.0
     max_worker_takes: int = 3  # a job whose worker vanished is resumed until taken this often
+    max_worker_start_failures: int = 3  # failed worker starts in a row before waiting jobs fail
     batch_limit: int = 100
 
 
@@ -150,6 +161,9 @@ class Sweeper:
     def _created(self, now: datetime, report: SweepReport) -> None:
         p = self.policy
         waiting = self.index.in_status_since_before(JobStatus.CREATED, now, limit=1)
+        if waiting:
+            self._workers_cannot_start(report)
+            waiting = self.index.in_status_since_before(JobStatus.CREATED, now, limit=1)
         if waiting and self.scaler is not None:
             try:  # a launch lost on the way (a dispatcher that died after its decision) is made again
                 self.scaler.ensure_capacity()
@@ -171,6 +185,37 @@ class Sweeper:
                 )
                 if done is not None:
                     report.resolved[NO_CAPACITY] += 1
+
+    def _workers_cannot_start(self, report: SweepReport) -> None:
+        """Worker after worker could not start (bad image, cannot pull, exits at once): fail the
+        jobs that were waiting when the last start failed, with its reason, rather than let them
+        wait for the capacity timeout under a message that blames GPU capacity."""
+        if self.scaler is None:
+            return
+        try:
+            fleet = self.scaler.fleet.read()
+        except Exception:
+            log.warning("could not read the fleet", exc_info=True)
+            return
+        p = self.policy
+        if fleet.start_failures < p.max_worker_start_failures or fleet.start_failed_at is None:
+            return
+        # a job queued after the last failed start waits for the next start (the image may be fixed)
+        before = fleet.start_failed_at + timedelta(microseconds=1)
+        for entry in self.index.in_status_since_before(JobStatus.CREATED, before, limit=p.batch_limit):
+            report.looked_at += 1
+            job = entry.job
+            with job_context(job.job_id, job.tenant_id):
+                done = self._fail(
+                    job,
+                    ErrorCode.WORKER_START_FAILED,
+                    f"no worker could start for this job ({fleet.start_failures} worker starts "
+                    f"failed in a row); the last: {fleet.start_failure or 'no reason given'}",
+                    only_from=[JobStatus.CREATED],
+                    untouched_before=before,
+                )
+                if done is not None:
+                    report.resolved[WORKER_START_FAILED] += 1
 
     # -- running: the worker vanished -------------------------------------------------------------
     def _running(self, now: datetime, report: SweepReport) -> None:
@@ -243,7 +288,7 @@ class Sweeper:
                 )
         except (InvalidTransition, JobNotFound):
             return False
-        self.work.send(WorkMessage(job_id=job.job_id, tenant_id=job.tenant_id))
+        self.work.send(WorkMessage.of(current))
         log.warning(
             "sweeper resumed a job whose worker is gone",
             extra={"worker": worker.value, "launch_id": job.launch_id, "takes": job.worker_takes},

@@ -121,7 +121,7 @@ class Drainer:
         s = self.settings
         stats = DrainStats()
         started = last_work = last_report = self.clock()
-        self._report()
+        self._report(first=True)  # this worker started: the fleet's count of failed starts resets
         try:
             while True:
                 if sigterm.received:
@@ -209,11 +209,11 @@ class Drainer:
             self.queue.done(item.receipt)
         return rc
 
-    def _report(self) -> None:
+    def _report(self, *, first: bool = False) -> None:
         """Best effort: a missed report only shortens how long this worker counts in the fleet."""
         until = utcnow() + timedelta(seconds=self.settings.fleet_lease_s)
         try:
-            self.fleet.report(self.worker.worker_id, until)
+            self.fleet.report(self.worker.worker_id, until, first=first)
         except Exception:  # noqa: BLE001
             log.warning("fleet report failed", exc_info=True)
 
@@ -240,7 +240,7 @@ def drain(
     from diarist.adapters.dynamo_jobs import DynamoJobStore
     from diarist.adapters.events import EventBridgeBus
     from diarist.adapters.s3_store import S3ObjectStore
-    from diarist.adapters.sqs_work_queue import SqsWorkQueue
+    from diarist.wiring import build_work_queue
 
     s3 = client("s3")
     worker = identity(settings)
@@ -258,7 +258,10 @@ def drain(
         )
         drainer = Drainer(
             settings=settings,
-            queue=queue or SqsWorkQueue(settings.work_queue_url),
+            queue=queue
+            or build_work_queue(
+                settings.work_queue_url, settings.short_work_queue_url, settings.long_lane_every
+            ),
             fleet=fleet or DynamoWorkerFleet(settings.table_name),
             store=store or DynamoJobStore(settings.table_name),
             events=events or EventBridgeBus(settings.event_bus_name),
