@@ -19,7 +19,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from diarist.adapters.aws import client
-from diarist.adapters.dynamo_items import condition_failed, fleet_key, parse_time, sortable_time
+from diarist.adapters.dynamo_items import (
+    condition_failed,
+    conditional_update,
+    fleet_key,
+    parse_time,
+    sortable_time,
+)
 from diarist.domain.fleet import FleetState
 from diarist.domain.jobs import JobStatus
 from diarist.resources import FLEET_NAME, STATUS_KEY_PREFIX, TABLE_GSI2_PK, TABLE_GSI_STATE, TABLE_PK
@@ -63,20 +69,15 @@ class DynamoWorkerFleet:
         else:
             condition = "#v = :ver"
             values[":ver"] = {"N": str(state.version)}
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=fleet_key(self.name),
-                UpdateExpression="SET #w = :ws ADD #v :one",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as e:
-            if condition_failed(e):
-                return False
-            raise
-        return True
+        return conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=fleet_key(self.name),
+            UpdateExpression="SET #w = :ws ADD #v :one",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def report(self, worker_id: str, until: datetime, *, first: bool = False) -> None:
         # the map exists once a dispatcher launched this worker; a worker started by hand adds it

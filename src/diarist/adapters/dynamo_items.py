@@ -111,3 +111,15 @@ def sortable_time(dt: datetime) -> str:
 def condition_failed(error: ClientError) -> bool:
     """The write was refused by its condition expression (not a service error)."""
     return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
+def conditional_update(ddb: Any, **request: Any) -> bool:
+    """``UpdateItem`` with a condition: ``True`` when applied, ``False`` when its condition refused
+    it (any other error is raised)."""
+    try:
+        ddb.update_item(**request)
+    except ClientError as e:
+        if condition_failed(e):
+            return False
+        raise
+    return True

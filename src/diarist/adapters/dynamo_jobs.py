@@ -30,6 +30,7 @@ from diarist.adapters.aws import client
 from diarist.adapters.dynamo_items import (
     attribute,
     condition_failed,
+    conditional_update,
     from_attributes,
     job_key,
     sortable_time,
@@ -226,24 +227,19 @@ class DynamoJobStore:
     def mark_event_sent(self, job_id: str, owed_at: datetime) -> bool:
         """The completion event owed since ``owed_at`` went out: leave the outbox (conditional on
         that same debt, so a later one is never cleared by mistake). False when already cleared."""
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=job_key(job_id),
-                UpdateExpression="REMOVE #owed, #g2p, #g2s",
-                ConditionExpression="#owed = :owed",
-                ExpressionAttributeNames={
-                    "#owed": "event_owed_at",
-                    "#g2p": TABLE_GSI2_PK,
-                    "#g2s": TABLE_GSI2_SK,
-                },
-                ExpressionAttributeValues={":owed": {"S": stored_time(owed_at)}},
-            )
-        except ClientError as e:
-            if condition_failed(e):
-                return False
-            raise
-        return True
+        return conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=job_key(job_id),
+            UpdateExpression="REMOVE #owed, #g2p, #g2s",
+            ConditionExpression="#owed = :owed",
+            ExpressionAttributeNames={
+                "#owed": "event_owed_at",
+                "#g2p": TABLE_GSI2_PK,
+                "#g2s": TABLE_GSI2_SK,
+            },
+            ExpressionAttributeValues={":owed": {"S": stored_time(owed_at)}},
+        )
 
     def update(
         self,

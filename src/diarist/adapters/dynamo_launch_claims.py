@@ -13,10 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from diarist.adapters.aws import client
-from diarist.adapters.dynamo_items import condition_failed, job_key, sortable_time
+from diarist.adapters.dynamo_items import conditional_update, job_key, sortable_time
 from diarist.domain.jobs import JobStatus, utcnow
 from diarist.resources import TABLE_PK
 
@@ -28,35 +26,30 @@ class DynamoLaunchClaims:
 
     def claim(self, job_id: str, token: str, *, stale_before: datetime) -> bool:
         now, stale = sortable_time(utcnow()), sortable_time(stale_before)
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=job_key(job_id),
-                UpdateExpression="SET #c = :tok, #ca = :now, #u = :now",
-                ConditionExpression=(
-                    "attribute_exists(#pk) AND #st = :pending AND attribute_not_exists(#lid) "
-                    "AND (attribute_not_exists(#c) OR #ca < :stale)"
-                ),
-                ExpressionAttributeNames={
-                    "#pk": TABLE_PK,
-                    "#st": "status",
-                    "#lid": "launch_id",
-                    "#c": "launch_claim",
-                    "#ca": "launch_claimed_at",
-                    "#u": "updated_at",
-                },
-                ExpressionAttributeValues={
-                    ":tok": {"S": token},
-                    ":now": {"S": now},
-                    ":stale": {"S": stale},
-                    ":pending": {"S": JobStatus.PENDING.value},
-                },
-            )
-        except ClientError as e:
-            if condition_failed(e):
-                return False
-            raise
-        return True
+        return conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=job_key(job_id),
+            UpdateExpression="SET #c = :tok, #ca = :now, #u = :now",
+            ConditionExpression=(
+                "attribute_exists(#pk) AND #st = :pending AND attribute_not_exists(#lid) "
+                "AND (attribute_not_exists(#c) OR #ca < :stale)"
+            ),
+            ExpressionAttributeNames={
+                "#pk": TABLE_PK,
+                "#st": "status",
+                "#lid": "launch_id",
+                "#c": "launch_claim",
+                "#ca": "launch_claimed_at",
+                "#u": "updated_at",
+            },
+            ExpressionAttributeValues={
+                ":tok": {"S": token},
+                ":now": {"S": now},
+                ":stale": {"S": stale},
+                ":pending": {"S": JobStatus.PENDING.value},
+            },
+        )
 
     def release(self, job_id: str, token: str, *, error: str | None = None) -> bool:
         names = {"#c": "launch_claim", "#ca": "launch_claimed_at", "#u": "updated_at"}
@@ -66,17 +59,12 @@ class DynamoLaunchClaims:
             names["#e"] = "launch_error"
             expr += ", #e = :err"
             values[":err"] = {"S": error[:1000]}
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=job_key(job_id),
-                UpdateExpression=expr,
-                ConditionExpression="#c = :tok",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as e:
-            if condition_failed(e):
-                return False
-            raise
-        return True
+        return conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=job_key(job_id),
+            UpdateExpression=expr,
+            ConditionExpression="#c = :tok",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )

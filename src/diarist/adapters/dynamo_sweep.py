@@ -13,11 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from diarist.adapters.aws import client
 from diarist.adapters.dynamo_items import (
-    condition_failed,
+    conditional_update,
     from_attributes,
     job_key,
     sortable_time,
@@ -90,17 +88,12 @@ class DynamoSweepIndex:
             condition += " AND #st = :pending AND attribute_not_exists(#lid)"
         else:
             names.pop("#u")
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=job_key(job.job_id),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as e:
-            if condition_failed(e):
-                return False
-            raise
-        return True
+        return conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=job_key(job.job_id),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )

@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from diarist.adapters.aws import client
-from diarist.adapters.dynamo_items import condition_failed, from_attributes
+from diarist.adapters.dynamo_items import condition_failed, conditional_update, from_attributes
 from diarist.domain.limits import Slot, TenantLimits
 from diarist.resources import RATE_KEY_PREFIX, TABLE_PK, TABLE_TTL_ATTRIBUTE, TENANT_KEY_PREFIX
 
@@ -121,24 +121,19 @@ class DynamoTenantStore:
 
     # -- active jobs ------------------------------------------------------------------------------
     def claim_slot(self, tenant_id: str, slot: Slot, *, limit: int) -> bool:
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=tenant_key(tenant_id),
-                UpdateExpression="ADD #active :slot SET #tid = :tid",
-                ConditionExpression="attribute_not_exists(#active) OR size(#active) < :limit",
-                ExpressionAttributeNames={"#active": "active", "#tid": "tenant_id"},
-                ExpressionAttributeValues={
-                    ":slot": {"SS": [slot.encode()]},
-                    ":tid": {"S": tenant_id},
-                    ":limit": {"N": str(limit)},
-                },
-            )
-        except ClientError as e:
-            if condition_failed(e):
-                return False
-            raise
-        return True
+        return conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=tenant_key(tenant_id),
+            UpdateExpression="ADD #active :slot SET #tid = :tid",
+            ConditionExpression="attribute_not_exists(#active) OR size(#active) < :limit",
+            ExpressionAttributeNames={"#active": "active", "#tid": "tenant_id"},
+            ExpressionAttributeValues={
+                ":slot": {"SS": [slot.encode()]},
+                ":tid": {"S": tenant_id},
+                ":limit": {"N": str(limit)},
+            },
+        )
 
     def slots(self, tenant_id: str) -> list[Slot]:
         resp = self._ddb.get_item(

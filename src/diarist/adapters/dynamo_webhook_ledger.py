@@ -18,10 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from diarist.adapters.aws import client
-from diarist.adapters.dynamo_items import attribute, condition_failed, job_key, parse_time, stored_time
+from diarist.adapters.dynamo_items import attribute, conditional_update, job_key, parse_time, stored_time
 from diarist.domain.jobs import WebhookAttempt, utcnow
 from diarist.ports import IN_PROGRESS, Claim, Delivery
 from diarist.resources import TABLE_PK
@@ -37,13 +35,7 @@ class DynamoWebhookLedger:
         self._ddb = ddb or client("dynamodb")
 
     def _update(self, job_id: str, **kwargs: Any) -> bool:
-        try:
-            self._ddb.update_item(TableName=self.table_name, Key=job_key(job_id), **kwargs)
-            return True
-        except ClientError as e:
-            if condition_failed(e):
-                return False
-            raise
+        return conditional_update(self._ddb, TableName=self.table_name, Key=job_key(job_id), **kwargs)
 
     def _now(self) -> dict[str, Any]:
         return {"S": stored_time(utcnow())}
