@@ -33,6 +33,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from diarist.local.emulator import make_writes_atomic
+
+    make_writes_atomic()  # as DynamoDB: one conditional write at a time wins (local mode does the same)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -102,8 +102,10 @@ class LocalDiarist:
         from moto.server import ThreadedMotoServer
 
         from diarist.adapters.aws import reset_clients
+        from diarist.local.emulator import make_writes_atomic
         from diarist.settings import load
 
+        make_writes_atomic()  # the emulator's conditional writes, atomic as DynamoDB's
         cfg = self.config
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
         self._moto.start()
