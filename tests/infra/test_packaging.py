@@ -49,7 +49,14 @@ def test_light_asset_copies_sources_and_skips_unchanged_builds(tmp_path: Path) -
     assert not (first / "pydantic").exists()  # light: no dependencies
     # the web console's files ship with the API function (served from package data)
     static = first / "diarist" / "console" / "static"
-    for name in ("index.html", "console.js", "console.css", "vendor/wavesurfer.esm.js"):
+    for name in (
+        "index.html",
+        "console.js",
+        "formats.js",
+        "timeline.js",
+        "console.css",
+        "vendor/wavesurfer.esm.js",
+    ):
         assert (static / name).is_file(), name
     assert (static / "vendor" / "wavesurfer.LICENSE.txt").is_file()
     assert not list(first.rglob("__pycache__"))

@@ -8,7 +8,7 @@ a job's output and a local ``diarist diarize`` result are written the same way; 
 transcript formats (``cues_of``, ``vtt_cues``, ``srt_cues``, ``text_turns``). The output does not say
 the language: a channel's words are joined without spaces when its turn-level texts were (a script
 written without spaces), else with one; times show hours when a turn ends past the first hour.
-The console (``diarist/console/static/console.js``) writes the same bytes in the browser; the
+The console (``diarist/console/static/formats.js``) writes the same bytes in the browser; the
 browser tests compare its downloads with these functions.
 """
 

@@ -4,7 +4,7 @@
 Invariants:
 
 - Only the files shipped in ``static/`` are served, each under one fixed name (``index.html``,
-  ``console.js``, ``vendor/wavesurfer.esm.js`` ...). A requested name is looked up in that map,
+  ``console.js`` and the other ES modules it imports, ``vendor/wavesurfer.esm.js`` ...). A requested name is looked up in that map,
   never joined to a path, so no request reaches another file: ``..``, ``%2F``, absolute paths and
   anything not shipped are unknown names (``None``).
 - Each file has one content type, from its suffix (``CONTENT_TYPES``); a suffix without one is not
