@@ -68,6 +68,12 @@ def _arn(sqs: Any, url: str) -> str:
     return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 
+def _work_lane(sqs: Any, name: str, dlq_name: str) -> tuple[str, str]:
+    """A work queue and its DLQ (after 5 receives): their URLs."""
+    dlq = _queue(sqs, dlq_name, visibility_s=120)
+    return _queue(sqs, name, visibility_s=120, dlq_arn=_arn(sqs, dlq), max_receives=5), dlq
+
+
 def provision(prefix: str = "") -> LocalResources:
     """Create everything (idempotent). ``prefix`` keeps parallel test sessions apart."""
     ddb, sqs, s3, events = client("dynamodb"), client("sqs"), client("s3"), client("events")
@@ -111,22 +117,10 @@ def provision(prefix: str = "") -> LocalResources:
 
     job_dlq = _queue(sqs, prefix + resources.LOCAL_JOB_DLQ, visibility_s=30)
     job_q = _queue(sqs, prefix + resources.LOCAL_JOB_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, job_dlq))
-    # the work queue: a worker keeps the message of the job it runs invisible (heartbeat)
-    work_dlq = _queue(sqs, prefix + resources.LOCAL_WORK_DLQ, visibility_s=120)
-    work_q = _queue(
-        sqs,
-        prefix + resources.LOCAL_WORK_QUEUE,
-        visibility_s=120,
-        dlq_arn=_arn(sqs, work_dlq),
-        max_receives=5,
-    )
-    short_dlq = _queue(sqs, prefix + resources.LOCAL_SHORT_WORK_DLQ, visibility_s=120)
-    short_q = _queue(
-        sqs,
-        prefix + resources.LOCAL_SHORT_WORK_QUEUE,
-        visibility_s=120,
-        dlq_arn=_arn(sqs, short_dlq),
-        max_receives=5,
+    # the work lanes: a worker keeps the message of the job it runs invisible (heartbeat)
+    work_q, work_dlq = _work_lane(sqs, prefix + resources.LOCAL_WORK_QUEUE, prefix + resources.LOCAL_WORK_DLQ)
+    short_q, short_dlq = _work_lane(
+        sqs, prefix + resources.LOCAL_SHORT_WORK_QUEUE, prefix + resources.LOCAL_SHORT_WORK_DLQ
     )
     wh_dlq = _queue(sqs, prefix + resources.LOCAL_WEBHOOK_DLQ, visibility_s=30)
     wh_q = _queue(sqs, prefix + resources.LOCAL_WEBHOOK_QUEUE, visibility_s=30, dlq_arn=_arn(sqs, wh_dlq))
