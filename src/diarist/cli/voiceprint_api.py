@@ -27,14 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_VOICEPRINT_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
-_MAX_VOICEPRINT_FILE = 64 << 10
+from diarist.cli.voiceprint_cmd import read_voiceprint_file, voiceprint_sources
+
 DEFAULT_CLI_THRESHOLD = 50.0  # the local command's default (domain.voiceprints.DEFAULT_THRESHOLD)
 
 Handler = Callable[[argparse.Namespace], int]
@@ -116,15 +115,6 @@ class _Failed(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
-
-
-def read_voiceprint_file(path: Path) -> str | None:
-    """The voiceprint text a file holds, or None when it is not voiceprint text (then: audio)."""
-    with path.open("rb") as f:
-        head = f.read(_MAX_VOICEPRINT_FILE + 1)
-    if len(head) > _MAX_VOICEPRINT_FILE or not head.strip() or not _VOICEPRINT_TEXT.match(head):
-        return None
-    return head.decode("ascii").strip()
 
 
 class ApiVoiceprints:
@@ -231,7 +221,6 @@ def identified_rttm(output: dict[str, Any], file_id: str) -> str:
 
 def handle_identify_api(args: argparse.Namespace) -> int:
     from diarist.domain.speakers import speaker_count_problems
-    from diarist.domain.voiceprints import voiceprint_label_problems
 
     problems = speaker_count_problems(args.num_speakers, args.min_speakers, args.max_speakers)
     if problems:
@@ -241,27 +230,10 @@ def handle_identify_api(args: argparse.Namespace) -> int:
     if not 0 <= threshold <= 100:
         print("diarist identify: --threshold must be from 0 to 100", file=sys.stderr)
         return 2
-    sources: dict[str, Path] = {}
-    for item in args.voiceprint:
-        name, sep, file = item.partition("=")
-        if not sep or not file or name in sources:
-            why = "expected NAME=VPFILE" if not sep or not file else f"the name {name!r} is given twice"
-            print(f"diarist identify: --voiceprint {item!r}: {why}", file=sys.stderr)
-            return 2
-        sources[name] = Path(file)
-    label_problems = voiceprint_label_problems(list(sources))
-    if label_problems:
-        names = list(sources)
-        print(
-            "diarist identify: "
-            + "; ".join(f"--voiceprint {names[i]!r}: {m}" if i is not None else m for i, m in label_problems),
-            file=sys.stderr,
-        )
+    sources, problem = voiceprint_sources(args.voiceprint)
+    if problem:
+        print(f"diarist identify: {problem}", file=sys.stderr)
         return 2
-    for name, path in sources.items():
-        if not path.is_file():
-            print(f"diarist identify: --voiceprint {name}: no such file: {path}", file=sys.stderr)
-            return 2
 
     def work(api: ApiVoiceprints) -> str:
         voiceprints: dict[str, str] = {}

@@ -118,6 +118,32 @@ def read_voiceprint_file(path: Path) -> str | None:
     return head.decode("ascii").strip()
 
 
+def voiceprint_sources(items: list[str]) -> tuple[dict[str, Path], str | None]:
+    """``--voiceprint NAME=FILE`` options (``diarist identify``, local or ``--api``) as
+    ``{name: file}``, or the first problem: not ``NAME=FILE``, a name given twice, a label the
+    voiceprint rules refuse (``domain.voiceprints``), a file that does not exist."""
+    from diarist.domain.voiceprints import voiceprint_label_problems
+
+    sources: dict[str, Path] = {}
+    for item in items:
+        name, sep, file = item.partition("=")
+        if not sep or not file:
+            return {}, f"--voiceprint {item!r}: expected NAME=VPFILE"
+        if name in sources:
+            return {}, f"--voiceprint: the name {name!r} is given twice"
+        sources[name] = Path(file)
+    label_problems = voiceprint_label_problems(list(sources))
+    if label_problems:
+        names = list(sources)
+        return {}, "; ".join(
+            f"--voiceprint {names[i]!r}: {m}" if i is not None else m for i, m in label_problems
+        )
+    for name, path in sources.items():
+        if not path.is_file():
+            return {}, f"--voiceprint {name}: no such file: {path}"
+    return sources, None
+
+
 class LocalVoiceprints:
     """The engine in this process, loaded on first use, with an optional progress bar on stderr."""
 
@@ -224,7 +250,7 @@ def handle_identify(args: argparse.Namespace) -> int:
 
     from diarist.domain.errors import AudioInputError
     from diarist.domain.speakers import speaker_count_problems
-    from diarist.domain.voiceprints import DEFAULT_THRESHOLD, voiceprint_label_problems
+    from diarist.domain.voiceprints import DEFAULT_THRESHOLD
     from diarist.engine import DiarizeOptions, EngineSetupError
     from diarist.engine.formats import identify_output, to_rttm
 
@@ -234,25 +260,9 @@ def handle_identify(args: argparse.Namespace) -> int:
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     if not 0 <= threshold <= 100:
         return _fail("identify", "--threshold must be from 0 to 100", 2)
-    sources: dict[str, Path] = {}
-    for item in args.voiceprint:
-        name, sep, file = item.partition("=")
-        if not sep or not file:
-            return _fail("identify", f"--voiceprint {item!r}: expected NAME=VPFILE", 2)
-        if name in sources:
-            return _fail("identify", f"--voiceprint: the name {name!r} is given twice", 2)
-        sources[name] = Path(file)
-    label_problems = voiceprint_label_problems(list(sources))
-    if label_problems:
-        names = list(sources)
-        return _fail(
-            "identify",
-            "; ".join(f"--voiceprint {names[i]!r}: {m}" if i is not None else m for i, m in label_problems),
-            2,
-        )
-    for name, path in sources.items():
-        if not path.is_file():
-            return _fail("identify", f"--voiceprint {name}: no such file: {path}", 2)
+    sources, problem = voiceprint_sources(args.voiceprint)
+    if problem:
+        return _fail("identify", problem, 2)
     try:
         options = DiarizeOptions(
             num_speakers=args.num_speakers,
